@@ -21,6 +21,11 @@ public static class Program
                  {
                      // one line per command
                      VersionCommand.Create(),
+                     PhantomCommand.Create(),
+                     SimulateCommand.Create(),
+                     ReconCommand.Create(),
+                     MetricsCommand.Create(),
+                     DemoCommand.Create(),
                  })
             root.Subcommands.Add(command);
         return root;
