@@ -26,6 +26,7 @@ public static class Program
                      ReconCommand.Create(),
                      MetricsCommand.Create(),
                      DemoCommand.Create(),
+                     BenchCommand.Create(),
                  })
             root.Subcommands.Add(command);
         return root;
