@@ -41,11 +41,11 @@ public sealed record SamplingMask(Tensor Mask, MaskKind Kind, double RequestedAc
 /// <list type="bullet">
 /// <item><b>Random</b>: besides the centre, each kx column is kept with probability
 /// <c>(nx/accel − numLow) / (nx − numLow)</c> (fastMRI <c>RandomMaskFunc</c>), so the acceleration is met on average.</item>
-/// <item><b>Equispaced</b>: besides the centre, columns <c>round(offset + k·a')</c> with a seeded offset in
+/// <item><b>Equispaced</b>: besides the centre, columns <c>round(offset + k·a')</c> (for <c>offset + k·a' columns <c>round(offset + k·a') &lt; nx − 1</c> withlt; nx − 1</c>) with a seeded offset in
 /// <c>[0, round(a'))</c> and the adjusted spacing <c>a' = accel (numLow − nx) / (numLow·accel − nx)</c>, so that the
 /// centre plus the equispaced lines give the requested acceleration (fastMRI <c>EquispacedMaskFractionFunc</c>).</item>
 /// <item><b>Poisson</b>: 2-D variable-density Poisson disc: grid points visited in a seeded random order are accepted
-/// when no accepted point lies closer than <c>d(r) = s (1 + α r)</c> pixels (r the radius normalised to 1 at the
+/// unless an already accepted point q lies closer than <c>d(r_q) = s (1 + α r_q)</c> pixels (r the radius normalised to 1 at the
 /// edge of k-space, α = <see cref="PoissonDensitySlope"/>), so the density ∝ 1/d² falls with radius; a fully sampled
 /// calibration block of round(ny·cf) × round(nx·cf) is added; the scale s is bisected until the total acceleration is
 /// within <see cref="PoissonTolerance"/> of the request (the closest mask found is returned).</item>
@@ -163,7 +163,7 @@ public static class SamplingMasks
         for (int k = 0; ; k++)
         {
             double pos = offset + k * spacing;
-            if (pos >= nx) break;
+            if (pos >= nx - 1) break; // fastMRI: np.arange(offset, num_cols - 1, adjusted_accel)
             int i = (int)Math.Round(pos, MidpointRounding.ToEven);
             if (i < nx) cols[i] = true;
         }
@@ -208,26 +208,28 @@ public static class SamplingMasks
 
         float[] Sample(double s)
         {
+            // Dart throwing on the grid: an accepted point q blocks every grid point closer than d(q), so each
+            // candidate costs O(1) and each acceptance O(d²).
             var m = new float[total];
-            var accepted = new bool[total];
+            var blocked = new bool[total];
             foreach (int p in order)
             {
+                if (blocked[p]) continue;
+                m[p] = 1f;
                 int py = p / nx, px = p % nx;
                 double d = s * (1 + PoissonDensitySlope * radius[p]);
                 double d2 = d * d;
                 int r = (int)Math.Ceiling(d);
-                bool ok = true;
-                for (int y = Math.Max(0, py - r); ok && y <= Math.Min(ny - 1, py + r); y++)
+                for (int y = Math.Max(0, py - r); y <= Math.Min(ny - 1, py + r); y++)
                 {
                     int ddy = y - py;
                     for (int x = Math.Max(0, px - r); x <= Math.Min(nx - 1, px + r); x++)
                     {
-                        if (!accepted[y * nx + x]) continue;
                         int ddx = x - px;
-                        if (ddy * ddy + ddx * ddx < d2) { ok = false; break; }
+                        if (ddy * ddy + ddx * ddx < d2) blocked[y * nx + x] = true;
                     }
                 }
-                if (ok) { accepted[p] = true; m[p] = 1f; }
+                blocked[p] = true;
             }
             AddCenterBlock(m, ny, nx, centerFraction);
             return m;
