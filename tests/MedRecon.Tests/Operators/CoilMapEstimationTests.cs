@@ -1,5 +1,6 @@
 using MedRecon.Core;
 using MedRecon.Operators.Mri;
+using MedRecon.Tests.Infrastructure;
 using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -94,6 +95,55 @@ public class CoilMapEstimationTests
         Assert.True(mapErr < 0.15, $"maps differ by {mapErr:E3} inside the object");
         Assert.True(sosDev < 1e-3, $"Σ|S|² deviates from 1 by {sosDev:E2} inside the object");
         Assert.True(outside < 1e-3 * Tensors.Norm(est), $"maps do not vanish far outside the object ({outside:E2})");
+    }
+
+    /// <summary>BART .cfl/.hdr writer/reader for this test only: (coils, ky, kx) C order = BART dims [kx, ky, 1, coils].</summary>
+    static void WriteCfl(string basePath, Tensor t)
+    {
+        var c = t.to(ScalarType.ComplexFloat32).contiguous();
+        File.WriteAllText(basePath + ".hdr", $"# Dimensions\n{c.shape[2]} {c.shape[1]} 1 {c.shape[0]}\n");
+        File.WriteAllBytes(basePath + ".cfl", c.bytes.ToArray());
+    }
+
+    static Tensor ReadCfl(string basePath, long coils)
+    {
+        var t = torch.empty(new long[] { coils, N, N }, ScalarType.ComplexFloat32);
+        t.bytes = File.ReadAllBytes(basePath + ".cfl");
+        return t;
+    }
+
+    [SkippableFact]
+    public void EstimatedMapsAgreeWithBartEspirit()
+    {
+        var bart = ExternalTools.RequireTool("bart", "bart");
+        using var dir = new TempDir();
+        using var scope = NewDisposeScope();
+        var maps = TrueMaps();
+        var image = TrueImage();
+        var mask = SamplingMasks.Create(MaskKind.Poisson, N, N, 4, 0.08, 11).Mask;
+        using var full = new SenseOperator(maps, torch.ones(N, N));
+        var kspace = full.Forward(image) * mask;
+        WriteCfl(dir["k"], kspace);
+        var (code, _, err) = ExternalTools.Run(bart, new[] { "ecalib", "-m1", "-r", "24", dir["k"], dir["s"] });
+        Assert.True(code == 0, "bart ecalib failed: " + err);
+        var espirit = ReadCfl(dir["s"], Coils);
+        var ours = CoilMapEstimation.FromCalibration(kspace, mask);
+
+        var inside = image.abs() > 0.1 * image.abs().max();
+        // Per-pixel subspace agreement |⟨S_ours, S_espirit⟩| / (‖S_ours‖ ‖S_espirit‖): 1 = the same map up to a phase.
+        double Agreement(Tensor a, Tensor b)
+        {
+            var ip = (a.conj() * b).sum(dim: 0).abs();
+            var na = a.abs().square().sum(dim: 0).sqrt();
+            var nb = b.abs().square().sum(dim: 0).sqrt();
+            return (ip / (na * nb + 1e-12)).masked_select(inside).mean().item<float>();
+        }
+        double oursVsEspirit = Agreement(ours, espirit);
+        double oursVsTruth = Agreement(ours, maps);
+        double espiritVsTruth = Agreement(espirit, maps);
+        output.WriteLine($"mean per-pixel agreement inside the object: ours-ESPIRiT {oursVsEspirit:F5}, ours-truth {oursVsTruth:F5}, ESPIRiT-truth {espiritVsTruth:F5}");
+        Assert.True(oursVsEspirit > 0.995, $"our maps and BART's ESPIRiT maps agree only to {oursVsEspirit:F4}");
+        Assert.True(oursVsTruth > 0.995, $"our maps agree with the truth only to {oursVsTruth:F4}");
     }
 
     /// <summary>1 within ~12 pixels of the object's support, 0 further away (the maps may extend a little beyond it).</summary>
