@@ -67,39 +67,55 @@ public static class Bessel
         return Math.Sqrt(2.0 / (Math.PI * x)) * (p * Math.Cos(chi) - q * Math.Sin(chi));
     }
 
-    /// <summary>Element-wise J1(x)/x (limit 1/2 at 0) of a real tensor, computed in float64; same method as the scalar form.</summary>
+    /// <summary>Series coefficients of J1(x)/x in t = (x/2)²: (−1)^k / (2·k!·(k+1)!).</summary>
+    static readonly double[] SeriesCoefficients = BuildSeriesCoefficients();
+
+    static double[] BuildSeriesCoefficients()
+    {
+        var c = new double[SeriesTerms];
+        c[0] = 0.5;
+        for (int k = 1; k < c.Length; k++) c[k] = -c[k - 1] / (k * (k + 1.0));
+        return c;
+    }
+
+    /// <summary>
+    /// Element-wise J1(x)/x (limit 1/2 at 0) of a real tensor, computed in float64 with the same method as the scalar
+    /// form: each branch is evaluated (by Horner's rule) only on the elements it serves.
+    /// </summary>
     public static Tensor J1OverX(Tensor x)
     {
         using var scope = NewDisposeScope();
         var ax = x.to(ScalarType.Float64).abs();
+        var result = torch.empty_like(ax);
+        var small = ax <= SeriesLimit;
+        var large = small.logical_not();
 
-        // Series on min(|x|, 12): no overflow or cancellation in the unused branch.
-        var xs = ax.clamp(max: SeriesLimit);
-        var t = xs.square().mul_(0.25);
-        var term = torch.full_like(t, 0.5);
-        var series = term.clone();
-        for (int k = 1; k < SeriesTerms; k++)
+        var xs = ax.masked_select(small);
+        if (xs.numel() > 0)
         {
-            term = term * t * (-1.0 / (k * (k + 1.0)));
-            series.add_(term);
+            var t = xs.square().mul_(0.25);
+            var acc = torch.full_like(t, SeriesCoefficients[SeriesTerms - 1]);
+            for (int k = SeriesTerms - 2; k >= 0; k--) acc.mul_(t).add_(SeriesCoefficients[k]);
+            result.masked_scatter_(small, acc);
         }
 
-        // Hankel expansion on max(|x|, 12).
-        var xa = ax.clamp(min: SeriesLimit);
-        var inv = xa.reciprocal();
-        var pow = torch.ones_like(xa);
-        var p = torch.zeros_like(xa);
-        var q = torch.zeros_like(xa);
-        for (int k = 0; k < AsymptoticTerms; k++)
+        var xa = ax.masked_select(large);
+        if (xa.numel() > 0)
         {
-            double c = HankelCoefficients[k] * (((k / 2) % 2 == 0) ? 1 : -1);
-            if (k % 2 == 0) p.add_(pow * c); else q.add_(pow * c);
-            pow = pow * inv;
+            // P = Σ_j (−1)^j a_{2j} w^j, Q = (1/x) Σ_j (−1)^j a_{2j+1} w^j with w = 1/x².
+            var w = xa.square().reciprocal_();
+            int nP = (AsymptoticTerms + 1) / 2, nQ = AsymptoticTerms / 2;
+            double Pc(int j) => HankelCoefficients[2 * j] * (j % 2 == 0 ? 1 : -1);
+            double Qc(int j) => HankelCoefficients[2 * j + 1] * (j % 2 == 0 ? 1 : -1);
+            var p = torch.full_like(w, Pc(nP - 1));
+            for (int j = nP - 2; j >= 0; j--) p.mul_(w).add_(Pc(j));
+            var q = torch.full_like(w, Qc(nQ - 1));
+            for (int j = nQ - 2; j >= 0; j--) q.mul_(w).add_(Qc(j));
+            q.div_(xa);
+            var chi = xa - 0.75 * Math.PI;
+            var asym = p.mul_(chi.cos()).sub_(q.mul_(chi.sin())).mul_((xa * (0.5 * Math.PI)).rsqrt_()).div_(xa);
+            result.masked_scatter_(large, asym);
         }
-        var chi = xa - 0.75 * Math.PI;
-        var asym = (xa * (0.5 * Math.PI)).rsqrt() * (p * chi.cos() - q * chi.sin()) / xa;
-
-        var result = torch.where(ax <= SeriesLimit, series, asym);
         return result.MoveToOuterDisposeScope();
     }
 

@@ -19,6 +19,7 @@ public class SheppLoganTests(ITestOutputHelper output)
         Assert.Equal(new Ellipse(-0.2, 0.11, 0.31, 0.22, 0, -18), sl.Ellipses[2]);
         var fromFile = EllipsePhantom.FromCsv(Path.Combine(ExternalTools.RepositoryRoot, "phantoms", "shepp-logan-modified.csv"));
         Assert.Equal(sl.Ellipses, fromFile.Ellipses);
+        Assert.Contains("MedRecon.Phantoms.shepp-logan-modified.csv", typeof(EllipsePhantom).Assembly.GetManifestResourceNames());
     }
 
     [Theory]
