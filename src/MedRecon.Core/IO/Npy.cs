@@ -23,7 +23,8 @@ public sealed class InvalidInputFileException : Exception
 
 /// <summary>
 /// NumPy .npy files (format versions 1–3), C order, little-endian or byte-order-free dtypes:
-/// float32, float64, complex64, complex128, int8/16/32/64, uint8/16, bool. Any rank.
+/// float32, float64, float16, complex64, complex128, int8/16/32/64, uint8, bool. Any rank (0 included).
+/// (TorchSharp 0.107 has no uint16/32 dtype, so those are rejected with a clear message.)
 /// Reading returns a tensor of the matching torch dtype; complex128 and float64 stay double precision.
 /// </summary>
 public static class Npy
@@ -92,12 +93,16 @@ public static class Npy
             .Select(s => long.TryParse(s.TrimEnd('L'), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= 0
                 ? v : throw new InvalidInputFileException(nameForErrors, $"bad shape entry '{s}'"))
             .ToArray();
-        long count = 1;
-        foreach (var s in shape)
+        long count = 1, bytes;
+        try
         {
-            count = checked(count * s);
+            foreach (var s in shape) count = checked(count * s);
+            bytes = checked(count * dt.Size);
         }
-        long bytes = checked(count * dt.Size);
+        catch (OverflowException)
+        {
+            throw new InvalidInputFileException(nameForErrors, $"shape {Tensors.ShapeString(shape)} is too large (element count overflows)");
+        }
         if (stream.CanSeek && stream.Length - stream.Position < bytes)
             throw new InvalidInputFileException(nameForErrors,
                 $"truncated: shape {Tensors.ShapeString(shape)} of {d} needs {bytes} bytes of data, file has {stream.Length - stream.Position}");
