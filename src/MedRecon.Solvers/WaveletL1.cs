@@ -18,6 +18,8 @@ public sealed record WaveletL1Options
     public int Iterations { get; init; } = 100;
     /// <summary>Decomposition levels of the wavelet (fewer where the image size is not divisible by 2^levels).</summary>
     public int Levels { get; init; } = 4;
+    /// <summary>The orthonormal wavelet (<see cref="Wavelet2DOperator"/>); Daubechies-4 like BART's default.</summary>
+    public WaveletKind Wavelet { get; init; } = WaveletKind.Daubechies4;
     /// <summary>
     /// Randomly shift the image before each thresholding (cycle spinning, as BART's <c>pics -R W</c> does): removes the
     /// blocky artefacts of a shift-variant wavelet. Shifts come from an explicit generator seeded with <see cref="Seed"/>.
@@ -30,7 +32,7 @@ public sealed record WaveletL1Options
 
 /// <summary>
 /// Wavelet-ℓ1 regularised reconstruction, min_x ½‖Ax − y‖² + λ‖Wx‖₁ (W an orthonormal 2-D wavelet over the last two
-/// axes; the coarsest approximation band is not penalised; |·| is the complex magnitude for complex images), by FISTA
+/// axes, <see cref="Wavelet2DOperator"/>, Daubechies-4 with 4 levels by default; the coarsest approximation band is not penalised; |·| is the complex magnitude for complex images), by FISTA
 /// with step 1/‖A‖² (power iteration) and soft-thresholding of the wavelet coefficients. Generic over
 /// <see cref="LinearOperator"/>; real and complex images. λ is relative to max|Aᴴy| unless
 /// <see cref="WaveletL1Options.AbsoluteLambda"/> is set.
@@ -60,11 +62,16 @@ public static class WaveletL1
         if (maxAbs == 0) return torch.zeros_like(aty).MoveToOuterDisposeScope();
         double lam = options.AbsoluteLambda ? options.Lambda : options.Lambda * maxAbs;
 
-        var w = new Haar2D(a.InputShape, options.Levels);
-        // 1 where coefficients are thresholded (detail bands), 0 on the coarsest approximation band.
+        long ny = a.InputShape[^2], nx = a.InputShape[^1];
+        int levels = 0;
+        while (levels < options.Levels && ny % (2L << levels) == 0 && nx % (2L << levels) == 0) levels++;
+        if (levels == 0)
+            throw new ArgumentException($"the wavelet needs even image axes; {a.Name} takes {Tensors.ShapeString(a.InputShape)}", nameof(a));
+        var w = new Wavelet2DOperator(a.InputShape, levels, options.Wavelet);
+        // 1 where coefficients are thresholded (detail bands), 0 on the coarsest approximation band (pyramid layout).
         var penalised = torch.ones(a.InputShape, ScalarType.Float32);
-        penalised[TensorIndex.Ellipsis, TensorIndex.Slice(0, w.ApproximationShape.Rows), TensorIndex.Slice(0, w.ApproximationShape.Cols)] = torch.zeros(1);
-        long shiftRange = 1L << w.Levels;
+        penalised[TensorIndex.Ellipsis, TensorIndex.Slice(0, ny >> levels), TensorIndex.Slice(0, nx >> levels)] = torch.zeros(1);
+        long shiftRange = 1L << levels;
 
         double step = 1.0 / (PowerIteration.NormalNorm(a, complexInput: complex) * 1.02);
         double threshold = step * lam;
@@ -73,10 +80,11 @@ public static class WaveletL1
         var x = aty.clone();
         var z = x.clone();
         double t = 1;
+        bool track = progress is not null || options.Tolerance > 0;
         for (int k = 1; k <= options.Iterations; k++)
         {
             Tensor xn, zn;
-            double change;
+            double change = double.NaN;
             using (var scope = NewDisposeScope())
             {
                 var v = z - (a.Normal(z) - aty) * step;
@@ -96,14 +104,14 @@ public static class WaveletL1
                 double tn = (1 + Math.Sqrt(1 + 4 * t * t)) / 2;
                 zn = xn + (xn - x) * ((t - 1) / tn);
                 t = tn;
-                change = Tensors.Norm(xn - x) / Math.Max(Tensors.Norm(xn), 1e-30);
+                if (track) change = Tensors.Norm(xn - x) / Math.Max(Tensors.Norm(xn), 1e-30);
                 xn.MoveToOuterDisposeScope();
                 zn.MoveToOuterDisposeScope();
             }
             x.Dispose(); z.Dispose();
             (x, z) = (xn, zn);
             progress?.Report(new SolverProgress(k, options.Iterations, change));
-            if (change < options.Tolerance) break;
+            if (options.Tolerance > 0 && change < options.Tolerance) break;
         }
         return x.MoveToOuterDisposeScope();
     }

