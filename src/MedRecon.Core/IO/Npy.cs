@@ -107,8 +107,29 @@ public static class Npy
             throw new InvalidInputFileException(nameForErrors,
                 $"truncated: shape {Tensors.ShapeString(shape)} of {d} needs {bytes} bytes of data, file has {stream.Length - stream.Position}");
         if (bytes > Array.MaxLength) throw new InvalidInputFileException(nameForErrors, $"array of {bytes} bytes is too large");
-        var data = new byte[bytes];
-        if (ReadFully(stream, data, 0, (int)bytes) < bytes) throw Truncated(nameForErrors, "data");
+        byte[] data;
+        if (stream.CanSeek || bytes <= ChunkBytes)
+        {
+            data = new byte[bytes];
+            if (ReadFully(stream, data, 0, (int)bytes) < bytes) throw Truncated(nameForErrors, "data");
+        }
+        else
+        {
+            // Unknown stream length (e.g. a compressed .npz member): grow with the data actually present, so a
+            // header that declares more than the stream holds cannot force a huge allocation.
+            using var ms = new MemoryStream(ChunkBytes);
+            var chunk = new byte[ChunkBytes];
+            long left = bytes;
+            while (left > 0)
+            {
+                int want = (int)Math.Min(left, ChunkBytes);
+                int got = ReadFully(stream, chunk, 0, want);
+                ms.Write(chunk, 0, got);
+                if (got < want) throw Truncated(nameForErrors, "data");
+                left -= got;
+            }
+            data = ms.ToArray();
+        }
         var t = torch.empty(shape, dt.Type);
         if (bytes > 0) t.bytes = data;
         return t;
@@ -117,7 +138,7 @@ public static class Npy
     public static void Write(string path, Tensor tensor)
     {
         // Write to a temporary file first so a failure never leaves a partial output behind.
-        string tmp = path + ".tmp-" + Environment.ProcessId;
+        string tmp = path + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
         try
         {
             using (var fs = File.Create(tmp)) Write(fs, tensor);
@@ -156,6 +177,8 @@ public static class Npy
         using var c = tensor.detach().cpu().contiguous();
         if (c.numel() > 0) stream.Write(c.bytes);
     }
+
+    const int ChunkBytes = 1 << 24;
 
     static InvalidInputFileException Truncated(string path, string what) => new(path, $"truncated .npy file (ends inside the {what})");
 

@@ -51,7 +51,7 @@ public static class CoilMapEstimation
         var region = FindCalibrationRegion(mask, calibrationSize);
 
         using var scope = NewDisposeScope();
-        var k = kspace.is_complex() ? kspace.to(ScalarType.ComplexFloat32) : kspace.to(ScalarType.ComplexFloat32);
+        var k = kspace.to(ScalarType.ComplexFloat32);
         var wy = HannWindow(ny, region.Y0, region.Height);
         var wx = HannWindow(nx, region.X0, region.Width);
         var window = torch.tensor(wy, new long[] { ny, 1 }, ScalarType.Float32) * torch.tensor(wx, new long[] { 1, nx }, ScalarType.Float32);

@@ -32,7 +32,8 @@ public sealed record SamplingMask(Tensor Mask, MaskKind Kind, double RequestedAc
 
 /// <summary>
 /// Masks with fastMRI semantics: 1-D (undersampling along kx columns, every ky row kept) random and equispaced with a
-/// fully sampled centre; 2-D variable-density Poisson disc; radial lines. Seeded; never touches global RNG state.
+/// fully sampled centre; 2-D variable-density Poisson disc; radial lines. Seeded through <see cref="System.Random"/>(seed),
+/// whose seeded sequence .NET keeps stable across versions; never touches global RNG state.
 /// </summary>
 /// <remarks>
 /// <para>The centre is the k-space centre of <see cref="MedRecon.Core.Fft"/> (index n/2). A fully sampled centre of
@@ -41,7 +42,7 @@ public sealed record SamplingMask(Tensor Mask, MaskKind Kind, double RequestedAc
 /// <list type="bullet">
 /// <item><b>Random</b>: besides the centre, each kx column is kept with probability
 /// <c>(nx/accel − numLow) / (nx − numLow)</c> (fastMRI <c>RandomMaskFunc</c>), so the acceleration is met on average.</item>
-/// <item><b>Equispaced</b>: besides the centre, columns <c>round(offset + k·a')</c> (for <c>offset + k·a' columns <c>round(offset + k·a') &lt; nx − 1</c> withlt; nx − 1</c>) with a seeded offset in
+/// <item><b>Equispaced</b>: besides the centre, columns <c>round(offset + k·a')</c> for all <c>offset + k·a' &lt; nx − 1</c>, with a seeded offset in
 /// <c>[0, round(a'))</c> and the adjusted spacing <c>a' = accel (numLow − nx) / (numLow·accel − nx)</c>, so that the
 /// centre plus the equispaced lines give the requested acceleration (fastMRI <c>EquispacedMaskFractionFunc</c>).</item>
 /// <item><b>Poisson</b>: 2-D variable-density Poisson disc: grid points visited in a seeded random order are accepted

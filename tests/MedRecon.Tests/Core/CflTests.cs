@@ -34,6 +34,7 @@ public class CflTests
     }
 
     [Theory]
+    [InlineData(new long[0])]
     [InlineData(new long[] { 7 })]
     [InlineData(new long[] { 3, 4, 5 })]
     [InlineData(new long[] { 2, 1, 6, 3 })]
@@ -47,6 +48,15 @@ public class CflTests
         // A path with the extension is accepted as the base name.
         AssertBitEqual(x, Cfl.Read(dir["x.cfl"]));
         Assert.Equal(new[] { "x.cfl", "x.hdr" }, Directory.GetFiles(dir.Path).Select(Path.GetFileName).Order().ToArray());
+    }
+
+    [Fact]
+    public void LeadingUnitAxesAreNotPreserved()
+    {
+        // Documented limitation: BART cannot tell C-order leading 1s from its implicit trailing 1s.
+        using var dir = new TempDir();
+        Cfl.Write(dir["x"], torch.ones(1, 4));
+        Assert.Equal(new long[] { 4 }, Cfl.Read(dir["x"]).shape);
     }
 
     [Fact]

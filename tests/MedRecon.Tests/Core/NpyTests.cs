@@ -151,6 +151,54 @@ for p in sorted(glob.glob(os.path.join(sys.argv[1], '*.npy'))):
         Assert.Equal(expected.Order(StringComparer.Ordinal).ToArray(), got);
     }
 
+    [Theory]
+    [InlineData(ScalarType.Float16)]
+    [InlineData(ScalarType.ComplexFloat64)]
+    [InlineData(ScalarType.Int8)]
+    [InlineData(ScalarType.Int32)]
+    [InlineData(ScalarType.Int64)]
+    public void OtherSupportedDtypesRoundTrip(ScalarType type)
+    {
+        using var scope = NewDisposeScope();
+        using var dir = new TempDir();
+        var g = new torch.Generator(5);
+        var x = type == ScalarType.ComplexFloat64
+            ? torch.complex(torch.randn(new long[] { 3, 5 }, dtype: ScalarType.Float64, generator: g), torch.randn(new long[] { 3, 5 }, dtype: ScalarType.Float64, generator: g))
+            : (torch.randn(new long[] { 3, 5 }, dtype: ScalarType.Float64, generator: g) * 100).to(type);
+        Npy.Write(dir["x.npy"], x);
+        Assert.True(TensorAssert.Same(x, Npy.Read(dir["x.npy"])));
+    }
+
+    /// <summary>A stream that cannot seek, like a compressed .npz member.</summary>
+    sealed class ForwardOnlyStream(Stream inner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public void NonSeekableStreamsReadAndRejectOversizedHeaders()
+    {
+        using var scope = NewDisposeScope();
+        var x = torch.arange(0, 12, dtype: ScalarType.Float32).reshape(3, 4);
+        var ms = new MemoryStream();
+        Npy.Write(ms, x);
+        ms.Position = 0;
+        Assert.True(TensorAssert.Same(x, Npy.Read(new ForwardOnlyStream(ms), "member.npy")));
+        // Declares 512 MB of float64 but holds 48 bytes: fails as truncated without allocating the declared size.
+        var bad = NpyFile("{'descr': '<f8', 'fortran_order': False, 'shape': (8192, 8192), }\n", 48);
+        var ex = Assert.Throws<InvalidInputFileException>(() => Npy.Read(new ForwardOnlyStream(new MemoryStream(bad)), "member.npy"));
+        Assert.StartsWith("member.npy: truncated", ex.Message);
+    }
+
     static byte[] NpyFile(string header, int dataBytes, byte major = 1)
     {
         var h = Encoding.Latin1.GetBytes(header);

@@ -112,6 +112,19 @@ public class PngTests
         Assert.Equal(3, Directory.GetFiles(dir.Path).Length);
     }
 
+    [SkippableFact]
+    public void ScikitImageReadsTheSameGrayLevels()
+    {
+        ExternalTools.RequirePython("numpy", "skimage");
+        using var scope = NewDisposeScope();
+        using var dir = new TempDir();
+        var x = torch.rand(new long[] { 19, 23 }, generator: new torch.Generator(8));
+        Png.Write(dir["x.png"], x);
+        Npy.Write(dir["ours.npy"], (Png.Read(dir["x.png"]) * 255).round().to(ScalarType.Byte));
+        string py = $"import numpy as np; from skimage import io; a = io.imread(r'{dir["x.png"]}'); b = np.load(r'{dir["ours.npy"]}'); print(a.dtype, a.shape, bool((a == b).all()))";
+        Assert.Equal("uint8 (19, 23) True", ExternalTools.RunPython(py).Trim());
+    }
+
     [Fact]
     public void ColourPngIsConvertedToLuma()
     {

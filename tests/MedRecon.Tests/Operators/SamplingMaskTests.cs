@@ -97,6 +97,20 @@ public class SamplingMaskTests
                 Assert.Equal(1f, a[y, x]);
     }
 
+    [Theory]
+    [InlineData(MaskKind.Poisson, 320, 320, 8)]
+    [InlineData(MaskKind.Radial, 320, 320, 8)]
+    [InlineData(MaskKind.Poisson, 640, 368, 4)]
+    public void ClinicalSizesAreQuick(MaskKind kind, int ny, int nx, double accel)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var m = SamplingMasks.Create(kind, ny, nx, accel, 0.04, 1);
+        sw.Stop();
+        output.WriteLine($"{kind} {ny}x{nx} R={accel}: acceleration {m.Acceleration:F3} in {sw.Elapsed.TotalSeconds:F2} s");
+        Assert.InRange(m.Acceleration, accel * 0.95, accel * 1.05);
+        Assert.True(sw.Elapsed.TotalSeconds < 60, "mask generation took more than a minute");
+    }
+
     [Fact]
     public void BadParametersGiveClearErrors()
     {
