@@ -90,9 +90,13 @@ public static class TotalVariation
                 // prox of σF₁*, F₁(u) = ½‖u − y‖²:  p ← (p + σ(A x̄ − y)) / (1 + σ)
                 pn = (p + (a.Forward(xBar) - y) * sigma) / (1 + sigma);
                 // prox of σF₂*, F₂ = λ‖·‖₂,₁: pointwise projection onto the λ-ball (joint over directions and re/im)
-                var qt = q + grad.Forward(xBar) * sigma;
-                var mag = Tensors.Magnitude(qt).square().sum(dim: 0).sqrt();
-                qn = qt / (mag / lam).clamp_min(1.0);
+                if (lam > 0)
+                {
+                    var qt = q + grad.Forward(xBar) * sigma;
+                    var mag = Tensors.Magnitude(qt).square().sum(dim: 0).sqrt();
+                    qn = qt / (mag / lam).clamp_min(1.0);
+                }
+                else qn = q.clone(); // λ = 0: no TV term, the dual stays 0 (plain least squares by PDHG)
                 xn = Project(x - (a.Adjoint(pn) + grad.Adjoint(qn)) * tau, options.NonNegative);
                 xBarN = xn * 2 - x;
                 if (track) change = Tensors.Norm(xn - x) / Math.Max(Tensors.Norm(xn), 1e-30);

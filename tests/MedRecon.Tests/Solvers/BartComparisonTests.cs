@@ -98,8 +98,8 @@ public sealed class BartComparisonTests
         var bp = bartTv.Split(':');
         var bartTvTest = Pics(test, "-i", BartTvIterations.ToString(), "-u", bp[1], "-R", $"T:3:0:{bp[0]}");
         double ourTvPsnr = Metrics.Psnr(test.Truth, ourTv.Image), bartTvPsnr = Metrics.Psnr(test.Truth, bartTvTest.Image);
-        output.WriteLine($"TEST TV: ours λ={F(ourTvLambda)} (relative, {TvIterations} it) {ourTvPsnr:F2} dB {ourTv.Seconds:F2} s | " +
-                         $"BART -R T:3:0:{bp[0]} -u {bp[1]} -i {BartTvIterations} {bartTvPsnr:F2} dB {bartTvTest.Seconds:F2} s");
+        output.WriteLine($"TEST TV: ours λ={F(ourTvLambda)} (relative, {TvIterations} it) {ourTvPsnr:F2} dB SSIM {Metrics.Ssim(test.Truth, ourTv.Image):F4} {ourTv.Seconds:F2} s | " +
+                         $"BART -R T:3:0:{bp[0]} -u {bp[1]} -i {BartTvIterations} {bartTvPsnr:F2} dB SSIM {Metrics.Ssim(test.Truth, bartTvTest.Image):F4} {bartTvTest.Seconds:F2} s");
 
         // --- Wavelet-ℓ1.
         double ourWlLambda = Best("ours wavelet", new[] { 0.001, 0.002, 0.004, 0.008 },
@@ -109,8 +109,8 @@ public sealed class BartComparisonTests
         var ourWl = Ours(() => WaveletL1.Reconstruct(test.Op, test.KSpace, ourWlLambda, WaveletIterations));
         var bartWlTest = Pics(test, "-i", BartWaveletIterations.ToString(), "-R", $"W:3:0:{bartWl}");
         double ourWlPsnr = Metrics.Psnr(test.Truth, ourWl.Image), bartWlPsnr = Metrics.Psnr(test.Truth, bartWlTest.Image);
-        output.WriteLine($"TEST wavelet: ours λ={F(ourWlLambda)} (relative, {WaveletIterations} it) {ourWlPsnr:F2} dB {ourWl.Seconds:F2} s | " +
-                         $"BART -R W:3:0:{bartWl} -i {BartWaveletIterations} {bartWlPsnr:F2} dB {bartWlTest.Seconds:F2} s");
+        output.WriteLine($"TEST wavelet: ours λ={F(ourWlLambda)} (relative, {WaveletIterations} it) {ourWlPsnr:F2} dB SSIM {Metrics.Ssim(test.Truth, ourWl.Image):F4} {ourWl.Seconds:F2} s | " +
+                         $"BART -R W:3:0:{bartWl} -i {BartWaveletIterations} {bartWlPsnr:F2} dB SSIM {Metrics.Ssim(test.Truth, bartWlTest.Image):F4} {bartWlTest.Seconds:F2} s");
 
         Assert.True(ourTvPsnr >= bartTvPsnr - 0.5, $"our TV {ourTvPsnr:F2} dB is more than 0.5 dB below BART's {bartTvPsnr:F2} dB");
         Assert.True(ourTvPsnr > zfTest + 3, $"our TV {ourTvPsnr:F2} dB does not beat zero-filled {zfTest:F2} dB by 3 dB");
