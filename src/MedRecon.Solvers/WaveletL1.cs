@@ -13,9 +13,12 @@ public sealed record WaveletL1Options
     /// Regularisation weight. Relative by default: the weight used is λ·max|Aᴴy| (as for TV), so the same λ works
     /// whatever the data's scale. With <see cref="AbsoluteLambda"/> it is used as given.
     /// </summary>
-    public double Lambda { get; init; } = 0.005;
+    /// <summary>Default relative λ: the best of a sweep on a random-ellipse phantom at 4x (docs/mri.md).</summary>
+    public const double DefaultLambda = 0.002;
+    public const int DefaultIterations = 100;
+    public double Lambda { get; init; } = DefaultLambda;
     public bool AbsoluteLambda { get; init; }
-    public int Iterations { get; init; } = 100;
+    public int Iterations { get; init; } = DefaultIterations;
     /// <summary>Decomposition levels of the wavelet (fewer where the image size is not divisible by 2^levels).</summary>
     public int Levels { get; init; } = 4;
     /// <summary>The orthonormal wavelet (<see cref="Wavelet2DOperator"/>); Daubechies-4 like BART's default.</summary>
@@ -41,7 +44,7 @@ public static class WaveletL1
 {
     /// <summary>Wavelet-ℓ1 reconstruction with relative λ (weight λ·max|Aᴴy|), started at Aᴴy.</summary>
     /// <exception cref="ArgumentException">Shape mismatch, or NaN/Inf in y.</exception>
-    public static Tensor Reconstruct(LinearOperator a, Tensor y, double lambda = 0.005, int iterations = 100,
+    public static Tensor Reconstruct(LinearOperator a, Tensor y, double lambda = WaveletL1Options.DefaultLambda, int iterations = WaveletL1Options.DefaultIterations,
         IProgress<SolverProgress>? progress = null) =>
         Reconstruct(a, y, new WaveletL1Options { Lambda = lambda, Iterations = iterations }, progress);
 

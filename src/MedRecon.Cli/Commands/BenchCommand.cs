@@ -84,7 +84,7 @@ public static class BenchCommand
             log.WriteLine(line);
         }
         log.Write(rows.ToString());
-        foreach (var (method, iters) in new[] { (MriMethod.Zf, 0), (MriMethod.Cg, 30), (MriMethod.Tv, 200), (MriMethod.Wavelet, 100) })
+        foreach (var (method, iters) in new[] { (MriMethod.Zf, 0), (MriMethod.Cg, 30), (MriMethod.Tv, 300), (MriMethod.Wavelet, 100) })
         {
             var clock = Stopwatch.StartNew();
             var img = MriPipeline.Reconstruct(m.KSpace, m.Mask.Mask, m.Maps, method, iterations: iters == 0 ? null : iters);
@@ -94,9 +94,9 @@ public static class BenchCommand
         {
             foreach (var (name, reg, iters) in new[]
                      {
-                         ("BART pics -l2 (CG-SENSE)", "-l2 -r 0", 30),
-                         ("BART pics -R T (TV)", "-R T:3:0:0.005", 200),
-                         ("BART pics -R W (wavelet)", "-R W:3:0:0.005", 100),
+                         ("BART pics -l2 (CG-SENSE)", "-l2 -r 0.001", 30),
+                         ("BART pics -R T (TV)", "-R T:3:0:0.01 -u 0.05", 300),
+                         ("BART pics -R W (wavelet)", "-R W:3:0:0.003", 100),
                      })
             {
                 var (img, seconds) = Bart.Pics(m.KSpace, m.Maps!, reg, iters);

@@ -42,9 +42,9 @@ public static class DemoCommand
         var phantom = EllipsePhantom.SheppLogan();
         var cases = new List<(string Name, MriSimulationOptions Options)>
         {
-            ($"single-coil {accel:G}x equispaced", new MriSimulationOptions(MaskKind.Equispaced, accel, 0.08, 1, 0, 0)),
+            ($"single-coil {accel:G}x random", new MriSimulationOptions(MaskKind.Random, accel, 0.08, 1, 0, 0)),
         };
-        if (coils > 1) cases.Add(($"{coils}-coil {accel:G}x random", new MriSimulationOptions(MaskKind.Random, accel, 0.08, coils, 0, 1)));
+        if (coils > 1) cases.Add(($"{coils}-coil {accel:G}x equispaced", new MriSimulationOptions(MaskKind.Equispaced, accel, 0.08, coils, 0, 1)));
 
         CliSupport.WriteFolder(outDir, tmp =>
         {

@@ -23,8 +23,8 @@ public static class ReconCommand
         var maps = new Option<string?>("--maps") { Description = "Coil maps FILE.npy (coils, ky, kx); estimated from the k-space centre when omitted and coils > 1." };
         var method = new Option<string>("--method") { Description = "zf (zero-filled), cg (CG-SENSE), tv (total variation, PDHG), wavelet (ℓ1, FISTA).", DefaultValueFactory = _ => "tv" };
         method.AcceptOnlyFromAmong("zf", "cg", "tv", "wavelet");
-        var lambda = new Option<double?>("--lambda") { Description = "Regularisation weight (tv, wavelet: relative to max|Aᴴy|; cg: Tikhonov). Default per method." };
-        var iters = new Option<int?>("--iters") { Description = "Iterations. Default per method (cg 30, tv 200, wavelet 100)." };
+        var lambda = new Option<double?>("--lambda") { Description = "Regularisation weight (tv, wavelet: relative to max|Aᴴy|, defaults 0.004 and 0.002; cg: Tikhonov, default 0)." };
+        var iters = new Option<int?>("--iters") { Description = "Iterations. Default per method (cg 30, tv 300, wavelet 100)." };
         var reference = new Option<string?>("--ref") { Description = "Optional ground truth FILE.npy: print PSNR/SSIM/NMSE of the result." };
         var output = new Option<string>("--out") { Description = "Output FILE.npy (complex64 image) or FILE.png (magnitude).", Required = true };
         var cmd = new Command("mri", "Classical Cartesian MRI reconstruction (single coil or SENSE).")

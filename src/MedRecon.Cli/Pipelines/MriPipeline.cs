@@ -122,8 +122,8 @@ public static class MriPipeline
         {
             MriMethod.Zf => ZeroFilled.Reconstruct(a, k),
             MriMethod.Cg => ConjugateGradient.Reconstruct(a, k, iterations: iterations ?? 30, lambda: lambda ?? 0.0, progress: progress),
-            MriMethod.Tv => TotalVariation.Reconstruct(a, k, lambda: lambda ?? 0.01, iterations: iterations ?? 200, progress: progress),
-            MriMethod.Wavelet => WaveletL1.Reconstruct(a, k, lambda: lambda ?? 0.005, iterations: iterations ?? 100, progress: progress),
+            MriMethod.Tv => TotalVariation.Reconstruct(a, k, lambda: lambda ?? TotalVariationOptions.DefaultLambda, iterations: iterations ?? TotalVariationOptions.DefaultIterations, progress: progress),
+            MriMethod.Wavelet => WaveletL1.Reconstruct(a, k, lambda: lambda ?? WaveletL1Options.DefaultLambda, iterations: iterations ?? WaveletL1Options.DefaultIterations, progress: progress),
             _ => throw new ArgumentOutOfRangeException(nameof(method)),
         };
         return x.MoveToOuterDisposeScope();
