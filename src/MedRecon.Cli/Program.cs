@@ -21,6 +21,7 @@ public static class Program
                  {
                      // one line per command
                      VersionCommand.Create(),
+                     TrainCommand.Create(),
                  })
             root.Subcommands.Add(command);
         return root;
