@@ -300,6 +300,11 @@ public sealed class Trainer : IDisposable
                 }
             }
         }
+        catch (Exception e)
+        {
+            reason = $"error: {e.GetType().Name}: {e.Message}";
+            throw;
+        }
         finally
         {
             if (checkpointPath != null && Step > startStep) SaveCheckpoint(checkpointPath, weightsPath);

@@ -27,7 +27,7 @@ public sealed class TrainingData
         SyntheticName = syntheticName;
         foreach (var v in volumes)
             foreach (int s in v.TrainingSlices)
-                slices.Add(v.Slices[s]);
+                slices.Add(v.Slices[s].DetachFromDisposeScope());
         if (slices.Count == 0 && Synthetic == null) throw new ArgumentException("no training slices (all held out?) and no synthetic source");
         if (slices.Count == 0) SyntheticFraction = 1.0;
     }
@@ -52,8 +52,9 @@ public sealed class TrainingData
             {
                 if (!syntheticCache.TryGetValue(i, out var img))
                 {
+                    // Cached across steps: detach from whatever dispose scope the caller runs in.
                     using (var scope = NewDisposeScope())
-                        img = Synthetic(i).to(ScalarType.Float32).MoveToOuterDisposeScope();
+                        img = Synthetic(i).to(ScalarType.Float32).DetachFromDisposeScope();
                     syntheticCache[i] = img;
                 }
                 return img;

@@ -252,6 +252,23 @@ public class TrainerTests
     }
 
     [Fact]
+    public void SyntheticImagesAreCachedAcrossStepsAndMixedIn()
+    {
+        int calls = 0;
+        Tensor Synth(int i) { calls++; return torch.full(new long[] { 24, 24 }, 0.25f * (i % 3)); }
+        var data = new TrainingData(ToyData().Volumes, Synth, syntheticFraction: 0.5, syntheticPool: 3, syntheticName: "const");
+        using var trainer = new Trainer(ToyOptions(4), data);
+        for (int k = 0; k < 4; k++)
+        {
+            using var scope = NewDisposeScope();
+            var b = trainer.MakeBatch(k);
+            Assert.Equal(new long[] { 8, 1, 16, 16 }, b.shape);
+        }
+        trainer.Run(); // uses the cache inside the training step's dispose scopes
+        Assert.InRange(calls, 1, 3);
+    }
+
+    [Fact]
     public void NormalisationMapsAreAsDocumented()
     {
         using var hu = torch.tensor(new float[] { -1024, 3071, 1023.5f });
