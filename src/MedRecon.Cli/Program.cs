@@ -27,6 +27,7 @@ public static class Program
                      MetricsCommand.Create(),
                      DemoCommand.Create(),
                      BenchCommand.Create(),
+                     TrainCommand.Create(),
                  })
             root.Subcommands.Add(command);
         return root;

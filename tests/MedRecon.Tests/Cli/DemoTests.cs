@@ -8,7 +8,7 @@ public class DemoTests
     public void DemoWritesImagesAndAMetricsTableWhereRegularisationBeatsZeroFilled()
     {
         using var dir = new TempDir();
-        var r = CliRunner.Run("demo", "--size", "64", "--coils", "4", "--out", dir["demo"]);
+        var r = CliRunner.Run("demo", "--size", "128", "--coils", "4", "--out", dir["demo"]);
         Assert.True(r.ExitCode == 0, r.StdErr);
         foreach (var f in new[] { "ground-truth.png", "singlecoil-zf.png", "singlecoil-tv.png", "multicoil-cg.png",
                      "singlecoil-montage.png", "metrics.md", "metrics.json" })

@@ -17,7 +17,7 @@ public class MriCliTests
         Assert.True(r.ExitCode == 0, r.StdErr);
         Assert.Equal(new long[] { 64, 64 }, Npy.Read(dir["sl.npy"]).shape);
 
-        r = CliRunner.Run("simulate", "mri", "--image", "shepp-logan", "--size", "64", "--mask", "random",
+        r = CliRunner.Run("simulate", "mri", "--image", "shepp-logan", "--size", "128", "--mask", "random",
             "--accel", "4", "--out", dir["sim"]);
         Assert.True(r.ExitCode == 0, r.StdErr);
         Assert.Equal(new long[] { 1, 64, 64 }, Npy.Read(dir["sim/ksp.npy"]).shape);

@@ -1,0 +1,94 @@
+using MedRecon.Core.IO;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MedRecon.Model.Training;
+
+/// <summary>One normalised training volume: slices [S, H, W] float32 in network units, which slices are held out.</summary>
+public sealed record TrainingVolume(string Source, Tensor Slices, IReadOnlyList<int> HeldOut, string Normalisation)
+{
+    public IEnumerable<int> TrainingSlices => Enumerable.Range(0, (int)Slices.shape[0]).Where(i => !HeldOut.Contains(i));
+}
+
+/// <summary>
+/// What the trainer samples patches from: real slices (never the held-out ones) and, optionally, synthetic images
+/// from a seeded source (e.g. random-ellipse phantoms supplied by the CLI: the Model layer does not reference
+/// Phantoms). A synthetic image must already be normalised to network units.
+/// </summary>
+public sealed class TrainingData
+{
+    public TrainingData(IReadOnlyList<TrainingVolume> volumes, Func<int, Tensor>? synthetic = null, double syntheticFraction = 0.0,
+        int syntheticPool = 512, string syntheticName = "")
+    {
+        Volumes = volumes;
+        Synthetic = synthetic;
+        SyntheticFraction = synthetic == null ? 0 : syntheticFraction;
+        SyntheticPool = syntheticPool;
+        SyntheticName = syntheticName;
+        foreach (var v in volumes)
+            foreach (int s in v.TrainingSlices)
+                slices.Add(v.Slices[s].DetachFromDisposeScope());
+        if (slices.Count == 0 && Synthetic == null) throw new ArgumentException("no training slices (all held out?) and no synthetic source");
+        if (slices.Count == 0) SyntheticFraction = 1.0;
+    }
+
+    readonly List<Tensor> slices = new();
+    readonly Dictionary<int, Tensor> syntheticCache = new();
+
+    public IReadOnlyList<TrainingVolume> Volumes { get; }
+    public Func<int, Tensor>? Synthetic { get; }
+    public double SyntheticFraction { get; }
+    public int SyntheticPool { get; }
+    public string SyntheticName { get; }
+    public int SliceCount => slices.Count;
+
+    /// <summary>A random image: a training slice, or a synthetic image with probability SyntheticFraction.</summary>
+    internal Tensor Pick(Random rng)
+    {
+        if (Synthetic != null && (slices.Count == 0 || rng.NextDouble() < SyntheticFraction))
+        {
+            int i = rng.Next(SyntheticPool);
+            lock (syntheticCache)
+            {
+                if (!syntheticCache.TryGetValue(i, out var img))
+                {
+                    // Cached across steps: detach from whatever dispose scope the caller runs in.
+                    using (var scope = NewDisposeScope())
+                        img = Synthetic(i).to(ScalarType.Float32).DetachFromDisposeScope();
+                    syntheticCache[i] = img;
+                }
+                return img;
+            }
+        }
+        return slices[rng.Next(slices.Count)];
+    }
+
+    /// <summary>
+    /// Loads a volume file (.nrrd/.nhdr, .npy, .npz — the largest array) as [S, H, W], normalises it for the modality
+    /// and holds out the last <paramref name="holdOutFraction"/> of its slices (at least one when it has more than one).
+    /// A 2-D array is one slice. DICOM folders need the DICOM layer and are rejected here with a clear message.
+    /// </summary>
+    public static TrainingVolume LoadVolume(string path, string modality, double holdOutFraction = 0.2)
+    {
+        Tensor raw;
+        if (Directory.Exists(path))
+            throw new InvalidInputFileException(path, "DICOM folders are not supported by this build's trainer yet; convert to .npy/.nrrd");
+        string ext = Path.GetExtension(path).ToLowerInvariant();
+        raw = ext switch
+        {
+            ".nrrd" or ".nhdr" => Nrrd.Read(path).Data,
+            ".npy" => Npy.Read(path),
+            ".npz" => Npz.Read(path).Values.OrderByDescending(t => t.numel()).First(),
+            _ => throw new InvalidInputFileException(path, $"unsupported training file type '{ext}' (.nrrd, .nhdr, .npy, .npz)"),
+        };
+        if (raw.is_complex()) raw = raw.abs();
+        if (raw.dim() == 2) raw = raw.unsqueeze(0);
+        if (raw.dim() != 3) throw new InvalidInputFileException(path, $"expected a 2-D image or 3-D volume, got shape [{string.Join(",", raw.shape)}]");
+        var norm = Normalization.Normalise(modality, raw);
+        int n = (int)norm.shape[0];
+        int hold = n <= 1 ? 0 : Math.Max(1, (int)Math.Round(holdOutFraction * n));
+        if (holdOutFraction <= 0) hold = 0;
+        var held = Enumerable.Range(n - hold, hold).ToArray();
+        return new TrainingVolume(path, norm, held, Normalization.Describe(modality));
+    }
+}
