@@ -21,6 +21,7 @@ public static class Program
                  {
                      // one line per command
                      VersionCommand.Create(),
+                     DicomCommand.Create(),
                  })
             root.Subcommands.Add(command);
         return root;

@@ -68,6 +68,7 @@ public static class DicomDictionary
 00081115 SQ ReferencedSeriesSequence
 00081120 SQ ReferencedPatientSequence
 00081140 SQ ReferencedImageSequence
+0008114A SQ ReferencedInstanceSequence
 00081150 UI ReferencedSOPClassUID
 00081155 UI ReferencedSOPInstanceUID
 00081160 IS ReferencedFrameNumber
@@ -101,6 +102,7 @@ public static class DicomDictionary
 00120064 SQ DeidentificationMethodCodeSequence
 00180010 LO ContrastBolusAgent
 00180015 CS BodyPartExamined
+00181004 LO PlateID
 00180020 CS ScanningSequence
 00180021 CS SequenceVariant
 00180022 CS ScanOptions

@@ -269,6 +269,20 @@ public sealed class DicomPixelData
         ulong m = width >= 64 ? ulong.MaxValue : (1UL << width) - 1;
         bool signed = IsSigned;
         ulong signBit = 1UL << (width - 1);
+        if (BitsAllocated == 16 && BitConverter.IsLittleEndian)
+        {
+            // fast path: the common CT/MR case
+            var u16 = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(b.AsSpan(0, 2 * n));
+            int w = width, sh = shift;
+            uint mm = (uint)m, sb = (uint)signBit;
+            for (int i = 0; i < n; i++)
+            {
+                uint v = ((uint)u16[i] >> sh) & mm;
+                int sv = signed && (v & sb) != 0 ? (int)(v | ~mm) : (int)v;
+                r[i] = rescale ? sv * slope + icpt : sv;
+            }
+            return r;
+        }
         for (int i = 0; i < n; i++)
         {
             ulong raw = BitsAllocated switch
