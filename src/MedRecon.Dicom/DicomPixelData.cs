@@ -243,6 +243,35 @@ public sealed class DicomPixelData
     /// <summary>Modality values: stored × RescaleSlope + RescaleIntercept (HU for CT).</summary>
     public double[] GetFrame(int frame) => Values(frame, mask: true, rescale: true);
 
+    /// <summary>Writes the modality values of a frame (stored × slope + intercept) into dest (length ValuesPerFrame).</summary>
+    public void CopyFrameTo(int frame, Span<float> dest)
+    {
+        if (dest.Length < ValuesPerFrame) throw new ArgumentException("destination too small");
+        if (BitsAllocated == 16 && !IsFloat && BitConverter.IsLittleEndian &&
+            (_pixelItem is not DicomElement || SamplesPerPixel == 1 || PlanarConfiguration == 0))
+        {
+            int n = ValuesPerFrame;
+            ReadOnlySpan<byte> bytes = _pixelItem is DicomElement e
+                ? e.Buffer.AsSpan((int)((long)frame * n * 2), n * 2)
+                : GetFrameBytes(frame);
+            var u16 = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(bytes);
+            int shift = Math.Max(0, HighBit + 1 - BitsStored);
+            uint mask = BitsStored >= 32 ? uint.MaxValue : (1u << BitsStored) - 1, sign = 1u << (BitsStored - 1);
+            bool signed = IsSigned;
+            bool identity = RescaleSlope == 1 && RescaleIntercept == 0;
+            if (frame < 0 || frame >= NumberOfFrames) throw new ArgumentOutOfRangeException(nameof(frame));
+            for (int i = 0; i < n; i++)
+            {
+                uint v = ((uint)u16[i] >> shift) & mask;
+                int sv = signed && (v & sign) != 0 ? (int)(v | ~mask) : (int)v;
+                dest[i] = identity ? sv : (float)(sv * RescaleSlope + RescaleIntercept);
+            }
+            return;
+        }
+        var d = GetFrame(frame);
+        for (int i = 0; i < d.Length; i++) dest[i] = (float)d[i];
+    }
+
     public float[] GetFrameFloat(int frame)
     {
         var d = GetFrame(frame);

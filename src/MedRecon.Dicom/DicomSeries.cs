@@ -133,9 +133,7 @@ public sealed class DicomSeries
             if (px.SamplesPerPixel != 1) throw new DicomFileException(inst.FilePath, -1, "colour images cannot be stacked into a scalar volume");
             for (int f = 0; f < px.NumberOfFrames; f++, z++)
             {
-                var frame = px.GetFrame(f);
-                var dst = vox.AsSpan(z * rows * cols, rows * cols);
-                for (int i = 0; i < frame.Length; i++) dst[i] = (float)frame[i];
+                px.CopyFrameTo(f, vox.AsSpan((int)((long)z * rows * cols), rows * cols));
             }
         }
         var ds0 = First;
