@@ -129,6 +129,8 @@ public sealed class JpegLosslessDecoder
         if (_width == 0 || _height == 0) throw Err("zero image size (DNL not supported)");
         if (n < 1 || n > 4) throw Err($"{n} components");
         if ((long)_width * _height * n > Array.MaxLength / 2) throw Err("image too large");
+        // every sample costs at least one bit: reject headers that the data cannot fill before allocating
+        if ((long)_width * _height * n > 8L * _d.Length) throw Err($"{_width}×{_height}×{n} samples cannot fit in {_d.Length} bytes");
         _components = new Component[n];
         for (int i = 0; i < n; i++)
         {

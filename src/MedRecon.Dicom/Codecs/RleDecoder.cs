@@ -17,6 +17,9 @@ public static class RleDecoder
             throw new DicomFileException(path, -1, $"RLE frame has {segments} segments, expected {expected} (samples {samplesPerPixel} × bytes {bytesPerSample})");
         long pixels = (long)rows * columns;
         if (pixels * expected > Array.MaxLength) throw new DicomFileException(path, -1, "RLE frame too large");
+        // PackBits expands at most 64-fold (2 bytes → 128): a frame that cannot fill the image is rejected before allocating
+        if ((long)frame.Length * 64 < pixels * expected)
+            throw new DicomFileException(path, -1, $"RLE frame of {frame.Length} bytes cannot hold {rows}×{columns}×{expected} bytes");
         var output = new byte[pixels * expected];
         var seg = new byte[pixels];
         for (int s = 0; s < segments; s++)

@@ -226,3 +226,20 @@ public class DicomMalformedTests
         Console.WriteLine($"mutation run: {runs} inputs, {typed} typed errors, {sw.ElapsedMilliseconds} ms");
     }
 }
+
+public class DicomDecompressionLimitTests
+{
+    [Fact]
+    public void TinyCompressedFrames_ClaimingHugeImages_AreRejectedBeforeAllocating()
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var rle = new byte[64];
+        BitConverter.GetBytes(2u).CopyTo(rle, 0);
+        BitConverter.GetBytes(64u).CopyTo(rle, 4);
+        BitConverter.GetBytes(64u).CopyTo(rle, 8);
+        Assert.Throws<DicomFileException>(() => MedRecon.Dicom.Codecs.RleDecoder.DecodeFrame(rle, 65535, 65535, 1, 16));
+        var jpeg = new byte[] { 0xFF, 0xD8, 0xFF, 0xC3, 0, 11, 16, 0xFF, 0xFF, 0xFF, 0xFF, 1, 1, 0x11, 0, 0xFF, 0xD9 };
+        Assert.Throws<DicomFileException>(() => MedRecon.Dicom.Codecs.JpegLosslessDecoder.Decode(jpeg));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20);
+    }
+}

