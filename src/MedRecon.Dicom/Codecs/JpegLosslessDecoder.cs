@@ -167,6 +167,7 @@ public sealed class JpegLosslessDecoder
                 h.ValPtr[l] = k;
                 h.MinCode[l] = code;
                 code += counts[l];
+                if (code > 1 << l) throw Err("over-subscribed Huffman table");
                 k += counts[l];
                 h.MaxCode[l] = counts[l] > 0 ? code - 1 : -1;
                 code <<= 1;

@@ -242,4 +242,15 @@ public class DicomDecompressionLimitTests
         Assert.Throws<DicomFileException>(() => MedRecon.Dicom.Codecs.JpegLosslessDecoder.Decode(jpeg));
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20);
     }
+
+    /// <summary>Regression (AFL++ finding): an over-subscribed Huffman table indexed past the lookup table.</summary>
+    [Fact]
+    public void OverSubscribedHuffmanTable_IsATypedError()
+    {
+        var jpeg = new List<byte> { 0xFF, 0xD8, 0xFF, 0xC3, 0, 11, 8, 0, 2, 0, 2, 1, 1, 0x11, 0, 0xFF, 0xC4, 0, 2 + 1 + 16 + 3, 0x00 };
+        jpeg.AddRange(new byte[] { 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }); // three 1-bit codes
+        jpeg.AddRange(new byte[] { 0, 1, 2, 0xFF, 0xD9 });
+        var ex = Assert.Throws<DicomFileException>(() => MedRecon.Dicom.Codecs.JpegLosslessDecoder.Decode(jpeg.ToArray(), "x.dcm"));
+        Assert.Contains("Huffman", ex.Message);
+    }
 }
