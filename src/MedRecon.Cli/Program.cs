@@ -28,6 +28,7 @@ public static class Program
                      DemoCommand.Create(),
                      BenchCommand.Create(),
                      TrainCommand.Create(),
+                     DicomCommand.Create(),
                  })
             root.Subcommands.Add(command);
         return root;
