@@ -130,11 +130,29 @@ public abstract class CtProjector : LinearOperator, IDisposable
         return FromArray(img, InputShape, y);
     }
 
+    // Steps [kStart, ka) and (kb, kEnd] may touch the image border (checked); [ka, kb] are interior: 0 ≤ pos < N − 1.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Interior(int r, int n, out int ka, out int kb)
+    {
+        int kStart = k0[r], kEnd = k1[r];
+        double aa = a[r], bb = b[r];
+        if (Math.Abs(bb) < 1e-12)
+        {
+            if (aa >= 1e-7 && aa < n - 1 - 1e-7) { ka = kStart; kb = kEnd; } else { ka = kEnd + 1; kb = kEnd; }
+            return;
+        }
+        double e1 = (1e-7 - aa) / bb, e2 = (n - 1 - 1e-7 - aa) / bb;
+        double lo = Math.Min(e1, e2), hi = Math.Max(e1, e2);
+        ka = (int)Math.Max(kStart, Math.Min(kEnd + 1.0, Math.Ceiling(lo) + 1));
+        kb = (int)Math.Min(kEnd, Math.Max(ka - 1.0, Math.Floor(hi) - 1));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     float RaySum(float[] img, int n, int r)
     {
         int kStart = k0[r], kEnd = k1[r];
         if (kEnd < kStart) return 0f;
+        Interior(r, n, out int ka, out int kb);
         double aa = a[r], bb = b[r];
         int so = vertical[r] ? n : 1, si = vertical[r] ? 1 : n;
         ref float im = ref MemoryMarshal.GetArrayDataReference(img);
@@ -142,6 +160,20 @@ public abstract class CtProjector : LinearOperator, IDisposable
         for (int k = kStart; k <= kEnd; k++)
         {
             double pos = aa + bb * k;
+            if (k >= ka && k <= kb)
+            {
+                // Interior run: no bounds checks (pos ≥ 0, so truncation is floor).
+                for (; k <= kb; k++)
+                {
+                    pos = aa + bb * k;
+                    int j0 = (int)pos;
+                    float g = (float)(pos - j0);
+                    int idx = k * so + j0 * si;
+                    sum += (1f - g) * Unsafe.Add(ref im, idx) + g * Unsafe.Add(ref im, idx + si);
+                }
+                k--;
+                continue;
+            }
             double fl = Math.Floor(pos);
             int i0 = (int)fl;
             float f = (float)(pos - fl);
@@ -157,6 +189,7 @@ public abstract class CtProjector : LinearOperator, IDisposable
     {
         int kStart = k0[r], kEnd = k1[r];
         if (kEnd < kStart) return;
+        Interior(r, n, out int ka, out int kb);
         double aa = a[r], bb = b[r];
         int so = vertical[r] ? n : 1, si = vertical[r] ? 1 : n;
         ref float im = ref MemoryMarshal.GetArrayDataReference(img);
@@ -164,6 +197,20 @@ public abstract class CtProjector : LinearOperator, IDisposable
         for (int k = kStart; k <= kEnd; k++)
         {
             double pos = aa + bb * k;
+            if (k >= ka && k <= kb)
+            {
+                for (; k <= kb; k++)
+                {
+                    pos = aa + bb * k;
+                    int j0 = (int)pos;
+                    float g = (float)(pos - j0);
+                    int idx = k * so + j0 * si;
+                    Unsafe.Add(ref im, idx) += (1f - g) * val;
+                    Unsafe.Add(ref im, idx + si) += g * val;
+                }
+                k--;
+                continue;
+            }
             double fl = Math.Floor(pos);
             int i0 = (int)fl;
             float f = (float)(pos - fl);
