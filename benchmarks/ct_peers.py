@@ -36,11 +36,11 @@ def cmd_project(image, angles, detectors, out):
     ang = np.load(angles)
     n = img.shape[0]
     if n % 2 == 1 and detectors == n:
-        np.save(os.path.join(out, "sino_skimage.npy"), radon(img, theta=np.rad2deg(ang), circle=True).T.astype(np.float32))
+        np.save(os.path.join(out, "sino_skimage.npy"), np.ascontiguousarray(radon(img, theta=np.rad2deg(ang), circle=True).T, dtype=np.float32))
     if astra is not None:
         _, _, pid = astra_parallel(n, detectors, ang)
         sid, s = astra.create_sino(img, pid)
-        np.save(os.path.join(out, "sino_astra.npy"), s.astype(np.float32))
+        np.save(os.path.join(out, "sino_astra.npy"), np.ascontiguousarray(s, dtype=np.float32))
         bid, b = astra.create_backprojection(s, pid)
         astra.data2d.delete([sid, bid])
         astra.projector.delete(pid)
