@@ -23,7 +23,8 @@ public sealed class InvalidInputFileException : Exception
 
 /// <summary>
 /// NumPy .npy files (format versions 1–3), C order, little-endian or byte-order-free dtypes:
-/// float32, float64, complex64, complex128, int8/16/32/64, uint8/16, bool. Any rank.
+/// float32, float64, float16, complex64, complex128, int8/16/32/64, uint8, bool. Any rank (0 included).
+/// (TorchSharp 0.107 has no uint16/32 dtype, so those are rejected with a clear message.)
 /// Reading returns a tensor of the matching torch dtype; complex128 and float64 stay double precision.
 /// </summary>
 public static class Npy
@@ -92,18 +93,43 @@ public static class Npy
             .Select(s => long.TryParse(s.TrimEnd('L'), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= 0
                 ? v : throw new InvalidInputFileException(nameForErrors, $"bad shape entry '{s}'"))
             .ToArray();
-        long count = 1;
-        foreach (var s in shape)
+        long count = 1, bytes;
+        try
         {
-            count = checked(count * s);
+            foreach (var s in shape) count = checked(count * s);
+            bytes = checked(count * dt.Size);
         }
-        long bytes = checked(count * dt.Size);
+        catch (OverflowException)
+        {
+            throw new InvalidInputFileException(nameForErrors, $"shape {Tensors.ShapeString(shape)} is too large (element count overflows)");
+        }
         if (stream.CanSeek && stream.Length - stream.Position < bytes)
             throw new InvalidInputFileException(nameForErrors,
                 $"truncated: shape {Tensors.ShapeString(shape)} of {d} needs {bytes} bytes of data, file has {stream.Length - stream.Position}");
         if (bytes > Array.MaxLength) throw new InvalidInputFileException(nameForErrors, $"array of {bytes} bytes is too large");
-        var data = new byte[bytes];
-        if (ReadFully(stream, data, 0, (int)bytes) < bytes) throw Truncated(nameForErrors, "data");
+        byte[] data;
+        if (stream.CanSeek || bytes <= ChunkBytes)
+        {
+            data = new byte[bytes];
+            if (ReadFully(stream, data, 0, (int)bytes) < bytes) throw Truncated(nameForErrors, "data");
+        }
+        else
+        {
+            // Unknown stream length (e.g. a compressed .npz member): grow with the data actually present, so a
+            // header that declares more than the stream holds cannot force a huge allocation.
+            using var ms = new MemoryStream(ChunkBytes);
+            var chunk = new byte[ChunkBytes];
+            long left = bytes;
+            while (left > 0)
+            {
+                int want = (int)Math.Min(left, ChunkBytes);
+                int got = ReadFully(stream, chunk, 0, want);
+                ms.Write(chunk, 0, got);
+                if (got < want) throw Truncated(nameForErrors, "data");
+                left -= got;
+            }
+            data = ms.ToArray();
+        }
         var t = torch.empty(shape, dt.Type);
         if (bytes > 0) t.bytes = data;
         return t;
@@ -112,7 +138,7 @@ public static class Npy
     public static void Write(string path, Tensor tensor)
     {
         // Write to a temporary file first so a failure never leaves a partial output behind.
-        string tmp = path + ".tmp-" + Environment.ProcessId;
+        string tmp = path + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
         try
         {
             using (var fs = File.Create(tmp)) Write(fs, tensor);
@@ -151,6 +177,8 @@ public static class Npy
         using var c = tensor.detach().cpu().contiguous();
         if (c.numel() > 0) stream.Write(c.bytes);
     }
+
+    const int ChunkBytes = 1 << 24;
 
     static InvalidInputFileException Truncated(string path, string what) => new(path, $"truncated .npy file (ends inside the {what})");
 
