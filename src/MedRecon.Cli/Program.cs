@@ -21,6 +21,12 @@ public static class Program
                  {
                      // one line per command
                      VersionCommand.Create(),
+                     PhantomCommand.Create(),
+                     SimulateCommand.Create(),
+                     ReconCommand.Create(),
+                     MetricsCommand.Create(),
+                     DemoCommand.Create(),
+                     BenchCommand.Create(),
                  })
             root.Subcommands.Add(command);
         return root;

@@ -109,24 +109,41 @@ public sealed partial class EllipsePhantom
     /// <summary>Min and max of the sum of the inner structures over a 256² point grid and the structure centres.</summary>
     static (double Min, double Max) InnerRange(IReadOnlyList<Ellipse> inner)
     {
-        var probe = new EllipsePhantom("probe", inner);
-        double gmin = 0, gmax = 0;
         const int n = 256;
-        for (int r = 0; r < n; r++)
-        {
-            double y = -(r - (n - 1) / 2.0) * (2.0 / n);
-            for (int col = 0; col < n; col++)
-            {
-                double g = probe.ValueAt((col - (n - 1) / 2.0) * (2.0 / n), y);
-                if (g < gmin) gmin = g;
-                if (g > gmax) gmax = g;
-            }
-        }
+        const double d = 2.0 / n;
+        var g = new double[n * n];
         foreach (var e in inner)
         {
-            double g = probe.ValueAt(e.X0, e.Y0);
-            if (g < gmin) gmin = g;
-            if (g > gmax) gmax = g;
+            // Visit only the grid points in the ellipse's bounding box (pixel-centre convention of an n² image).
+            var (hx, hy) = e.BoundingHalfWidths();
+            int c0 = Math.Max(0, (int)Math.Floor((e.X0 - hx) / d + (n - 1) / 2.0));
+            int c1 = Math.Min(n - 1, (int)Math.Ceiling((e.X0 + hx) / d + (n - 1) / 2.0));
+            int r0 = Math.Max(0, (int)Math.Floor(-(e.Y0 + hy) / d + (n - 1) / 2.0));
+            int r1 = Math.Min(n - 1, (int)Math.Ceiling(-(e.Y0 - hy) / d + (n - 1) / 2.0));
+            double t = e.ThetaDegrees * Math.PI / 180.0, ct = Math.Cos(t), st = Math.Sin(t);
+            for (int r = r0; r <= r1; r++)
+            {
+                double dy = -(r - (n - 1) / 2.0) * d - e.Y0;
+                for (int c = c0; c <= c1; c++)
+                {
+                    double dx = (c - (n - 1) / 2.0) * d - e.X0;
+                    double xr = (dx * ct + dy * st) / e.A, yr = (dy * ct - dx * st) / e.B;
+                    if (xr * xr + yr * yr <= 1.0) g[r * n + c] += e.Intensity;
+                }
+            }
+        }
+        double gmin = 0, gmax = 0;
+        foreach (var v in g)
+        {
+            if (v < gmin) gmin = v;
+            if (v > gmax) gmax = v;
+        }
+        var probe = new EllipsePhantom("probe", inner);
+        foreach (var e in inner)
+        {
+            double v = probe.ValueAt(e.X0, e.Y0);
+            if (v < gmin) gmin = v;
+            if (v > gmax) gmax = v;
         }
         return (gmin, gmax);
     }

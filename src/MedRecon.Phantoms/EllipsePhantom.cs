@@ -144,13 +144,26 @@ public sealed partial class EllipsePhantom
     /// evenly spread over the pixel (antialiased edges; 1 = point sampling at the pixel centre). Pixel centres per the
     /// class convention.
     /// </summary>
+    /// <remarks>
+    /// For a rectangular image use <see cref="Rasterize(int, int, int)"/> with all three arguments or
+    /// <see cref="Rasterize(ValueTuple{int, int}, int)"/>: <c>Rasterize(64, 48)</c> means size 64 with supersample 48,
+    /// so supersample factors above <see cref="MaxSupersample"/> are rejected to catch that slip.
+    /// </remarks>
     public Tensor Rasterize(int size, int supersample = 4) => Rasterize(size, size, supersample);
+
+    /// <summary>Largest accepted supersample factor (more than 32² samples per pixel gains nothing).</summary>
+    public const int MaxSupersample = 32;
+
+    /// <summary>Rectangular image (shape.Ny, shape.Nx) float32; see <see cref="Rasterize(int, int, int)"/>.</summary>
+    public Tensor Rasterize((int Ny, int Nx) shape, int supersample = 4) => Rasterize(shape.Ny, shape.Nx, supersample);
 
     /// <summary>Rectangular image (ny, nx) float32 of the field of view [−1, 1]² (pixel size 2/nx by 2/ny).</summary>
     public Tensor Rasterize(int ny, int nx, int supersample)
     {
         if (ny < 1 || nx < 1) throw new ArgumentOutOfRangeException(nameof(ny), "image size must be positive");
-        if (supersample < 1) throw new ArgumentOutOfRangeException(nameof(supersample), "supersample must be at least 1");
+        if (supersample < 1 || supersample > MaxSupersample)
+            throw new ArgumentOutOfRangeException(nameof(supersample), supersample,
+                $"supersample must be 1 to {MaxSupersample} (for a rectangular image call Rasterize(ny, nx, supersample) or Rasterize((ny, nx)))");
         using var scope = NewDisposeScope();
         var fine = RasterizePoints(ny * (long)supersample, nx * (long)supersample);
         var img = supersample == 1

@@ -90,6 +90,10 @@ print(d.mean(), (d < 0.05).mean())
         Assert.Equal(new long[] { 6, 10 }, rect.shape);
         Assert.Equal(2f, rect.sum().item<float>());
         Assert.Equal(2f, rect[1, 7].item<float>());
+        Assert.Equal(0f, (q.Rasterize((6, 10), 1) - rect).abs().max().item<float>());
+        // Rasterize(64, 48) would mean size 64 with supersample 48: rejected with a pointer to the rectangular overloads.
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => q.Rasterize(64, 48));
+        Assert.Contains("rectangular", ex.Message);
         var (x, y) = EllipsePhantom.PixelCentres(6, 10);
         Assert.Equal(0.5, x[0, 7].item<double>(), 12);
         Assert.Equal(0.5, y[1, 0].item<double>(), 12);

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Sets up what the tests need (Debian packages of the peer tools) and runs every test.
+# Ends with a plain "N passed, N failed, N skipped" line; exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Peers the tests compare against: BART, numpy/scipy/scikit-image (Debian's python3), dcmtk, dicom3tools, pydicom.
+PACKAGES="bart python3-numpy python3-scipy python3-skimage python3-h5py dcmtk dicom3tools python3-pydicom"
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO="none"; fi
+  if [ "$SUDO" = none ]; then
+    echo "warning: cannot install$missing (need root); tests that use them will be skipped" >&2
+  else
+    echo "installing:$missing"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  fi
+fi
+
+results="TestResults"
+rm -rf "$results"
+set +e
+dotnet test MedRecon.sln -c Release --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" \
+  --results-directory "$results" "$@"
+status=$?
+set -e
+
+trx=$(find "$results" -name '*.trx' 2>/dev/null | head -n 1)
+if [ -n "$trx" ]; then
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  get() { echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
+  total=$(get total); executed=$(get executed); passed=$(get passed); failed=$(get failed)
+  skipped=$(( ${total:-0} - ${executed:-0} ))
+  echo "${passed:-0} passed, ${failed:-0} failed, ${skipped} skipped"
+  if [ "${failed:-0}" != 0 ]; then status=1; fi
+else
+  echo "0 passed, 1 failed"
+  status=1
+fi
+exit $status

@@ -1,0 +1,154 @@
+using System.CommandLine;
+using MedRecon.Core;
+using MedRecon.Core.IO;
+using MedRecon.Solvers;
+using static TorchSharp.torch;
+
+namespace MedRecon.Cli;
+
+/// <summary>An error that the CLI reports as one line and exit code 2 (bad input or options).</summary>
+public sealed class CliException : Exception
+{
+    public CliException(string message) : base(message) { }
+}
+
+/// <summary>Shared plumbing for commands: error handling, input checks, atomic outputs, progress.</summary>
+public static class CliSupport
+{
+    public const int ExitBadInput = 2;
+    public const int ExitFailure = 1;
+
+    /// <summary>
+    /// Runs a command body; known input problems become one clear line on stderr and exit code 2, so scripts can
+    /// tell bad input from crashes. Unexpected exceptions print their message and exit 1.
+    /// </summary>
+    public static int Run(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (e is CliException or InvalidInputFileException or ArgumentException
+                                      or FileNotFoundException or DirectoryNotFoundException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return ExitBadInput;
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return ExitFailure;
+        }
+    }
+
+    /// <summary>Reads a .npy file, naming the file in every error; rejects NaN/Inf.</summary>
+    public static Tensor ReadNpy(string path, string role, int[]? allowedRanks = null)
+    {
+        if (!File.Exists(path)) throw new CliException($"{path}: {role} file not found");
+        var t = Npy.Read(path);
+        if (allowedRanks != null && !allowedRanks.Contains((int)t.dim()))
+            throw new CliException(
+                $"{path}: {role} has shape {Tensors.ShapeString(t.shape)}; expected {string.Join(" or ", allowedRanks.Select(r => r + "-D"))}");
+        if (t.is_floating_point() || t.is_complex())
+        {
+            if (!Tensors.AllFinite(t)) throw new CliException($"{path}: {role} contains NaN or Inf values");
+        }
+        return t;
+    }
+
+    /// <summary>Writes a 2-D image as .npy or .png (magnitude), chosen by the extension.</summary>
+    public static void WriteImage(string path, Tensor image)
+    {
+        string ext = Path.GetExtension(path).ToLowerInvariant();
+        EnsureParent(path);
+        switch (ext)
+        {
+            case ".npy": Npy.Write(path, image); break;
+            case ".png":
+                if (image.dim() == 3 && image.shape[0] > 1)
+                    Png.WriteMontage(path, Enumerable.Range(0, (int)image.shape[0]).Select(i => image[i]).ToList());
+                else
+                    Png.Write(path, image.dim() == 3 ? image[0] : image);
+                break;
+            default: throw new CliException($"{path}: unknown output format '{ext}' (use .npy or .png)");
+        }
+    }
+
+    public static void CheckOutputExtension(string path, params string[] allowed)
+    {
+        string ext = Path.GetExtension(path).ToLowerInvariant();
+        if (!allowed.Contains(ext))
+            throw new CliException($"{path}: unknown output format '{ext}' (use {string.Join(" or ", allowed)})");
+    }
+
+    public static void EnsureParent(string path)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+    }
+
+    /// <summary>
+    /// Writes a folder of outputs atomically: files go to a sibling temporary folder that replaces
+    /// <paramref name="dir"/>'s files only when <paramref name="write"/> succeeded, so bad input leaves nothing behind.
+    /// </summary>
+    public static void WriteFolder(string dir, Action<string> write)
+    {
+        var full = Path.GetFullPath(dir);
+        var parent = Path.GetDirectoryName(full) ?? ".";
+        Directory.CreateDirectory(parent);
+        var tmp = Path.Combine(parent, $".{Path.GetFileName(full)}.tmp-{Environment.ProcessId}");
+        if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+        Directory.CreateDirectory(tmp);
+        try
+        {
+            write(tmp);
+            Directory.CreateDirectory(full);
+            foreach (var f in Directory.GetFiles(tmp))
+                File.Move(f, Path.Combine(full, Path.GetFileName(f)), overwrite: true);
+            Directory.Delete(tmp, true);
+        }
+        catch
+        {
+            try { Directory.Delete(tmp, true); } catch (IOException) { }
+            throw;
+        }
+    }
+}
+
+/// <summary>
+/// Progress for iterative solvers on stderr: an updating line on a terminal, a few milestone lines when redirected
+/// (logs and CI stay readable).
+/// </summary>
+public sealed class ConsoleProgress : IProgress<SolverProgress>
+{
+    readonly string label;
+    readonly bool interactive = !Console.IsErrorRedirected;
+    readonly System.Diagnostics.Stopwatch clock = System.Diagnostics.Stopwatch.StartNew();
+    int lastMilestone = -1;
+
+    public ConsoleProgress(string label) => this.label = label;
+
+    public static bool Quiet { get; set; }
+
+    public void Report(SolverProgress p)
+    {
+        if (Quiet) return;
+        double frac = p.Total > 0 ? (double)p.Iteration / p.Total : 0;
+        double eta = frac > 0 ? clock.Elapsed.TotalSeconds * (1 - frac) / frac : 0;
+        string line = $"{label}: {p.Iteration}/{p.Total} ({frac:P0}) value {p.Value:G4}, {clock.Elapsed.TotalSeconds:F1} s, ETA {eta:F1} s";
+        if (interactive)
+        {
+            Console.Error.Write("\r" + line.PadRight(Math.Min(Console.BufferWidth > 0 ? Console.BufferWidth - 1 : 100, 120)));
+            if (p.Iteration >= p.Total) Console.Error.WriteLine();
+        }
+        else
+        {
+            int milestone = (int)(frac * 4); // 25 % steps
+            if (milestone != lastMilestone || p.Iteration >= p.Total)
+            {
+                lastMilestone = milestone;
+                Console.Error.WriteLine(line);
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+using MedRecon.Core;
+using MedRecon.Operators;
+using MedRecon.Solvers.Internal;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MedRecon.Solvers;
+
+/// <summary>Options of <see cref="TotalVariation"/>; the defaults are those of the short overload.</summary>
+public sealed record TotalVariationOptions
+{
+    /// <summary>
+    /// Regularisation weight. Relative by default: the weight used is λ·max|Aᴴy|, so the same λ works whatever the
+    /// data's scale (the solution scales with y). With <see cref="AbsoluteLambda"/> it is used as given.
+    /// </summary>
+    public double Lambda { get; init; } = 0.01;
+    public bool AbsoluteLambda { get; init; }
+    public int Iterations { get; init; } = 200;
+    /// <summary>Constrain to x ≥ 0 (real images); for complex images the constraint is "real and ≥ 0".</summary>
+    public bool NonNegative { get; init; }
+    /// <summary>Stop early when the relative change ‖xₖ − xₖ₋₁‖/‖xₖ‖ falls below this (0 = run all iterations).</summary>
+    public double Tolerance { get; init; }
+    /// <summary>Power iterations used to estimate ‖[A; ∇]‖ for the step sizes.</summary>
+    public int PowerIterations { get; init; } = 30;
+    /// <summary>
+    /// Ratio τ/σ of primal to dual step (τσ‖K‖² = 0.95 is kept). Default (null): max|Aᴴy|/λ_abs (= 1/λ for relative
+    /// λ): the dual variables of TV are bounded by λ while the image is of order max|Aᴴy|; balancing the two scales
+    /// brought 200–300 iterations within ~0.3 dB of the converged solution on 128² MRI phantoms at 4x, where τ = σ
+    /// still lost several dB after 1000 iterations.
+    /// </summary>
+    public double? StepRatio { get; init; }
+}
+
+/// <summary>
+/// Total-variation regularised reconstruction, min_x ½‖Ax − y‖² + λ TV(x), with isotropic TV
+/// TV(x) = Σ_pixels sqrt(|∂_y x|² + |∂_x x|²) (forward differences, Neumann boundary; for complex images |·| is the
+/// complex magnitude, so real and imaginary parts share one gradient magnitude), solved by PDHG (Chambolle–Pock) on
+/// K = [A; ∇] with τσ‖K‖² &lt; 1, ‖K‖ from power iteration. Generic over <see cref="LinearOperator"/>: complex (MRI)
+/// and real (CT) images alike; the image dtype is that of Aᴴy.
+/// λ is relative to max|Aᴴy| unless <see cref="TotalVariationOptions.AbsoluteLambda"/> is set.
+/// </summary>
+public static class TotalVariation
+{
+    /// <summary>TV reconstruction with relative λ (weight λ·max|Aᴴy|), started at Aᴴy.</summary>
+    /// <exception cref="ArgumentException">Shape mismatch, or NaN/Inf in y.</exception>
+    public static Tensor Reconstruct(LinearOperator a, Tensor y, double lambda = 0.01, int iterations = 200,
+        bool nonNegative = false, IProgress<SolverProgress>? progress = null) =>
+        Reconstruct(a, y, new TotalVariationOptions { Lambda = lambda, Iterations = iterations, NonNegative = nonNegative }, progress);
+
+    public static Tensor Reconstruct(LinearOperator a, Tensor y, TotalVariationOptions options,
+        IProgress<SolverProgress>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        SolverInput.CheckMeasurements(a, y);
+        SolverInput.CheckIterations(options.Iterations);
+        SolverInput.CheckLambda(options.Lambda);
+        if (a.InputShape.Length < 2)
+            throw new ArgumentException($"TV needs images with at least two axes; {a.Name} takes {Tensors.ShapeString(a.InputShape)}", nameof(a));
+        if (options.StepRatio is { } sr && !(sr > 0)) throw new ArgumentOutOfRangeException(nameof(options), "StepRatio must be > 0");
+
+        using var outer = NewDisposeScope();
+        var aty = a.Adjoint(y);
+        bool complex = aty.is_complex();
+        double maxAbs = SolverInput.MaxAbs(aty);
+        if (maxAbs == 0) return torch.zeros_like(aty).MoveToOuterDisposeScope();
+        double lam = options.AbsoluteLambda ? options.Lambda : options.Lambda * maxAbs;
+
+        var grad = new FiniteDifferenceOperator(a.InputShape); // Neumann boundary
+        double k2 = PowerIteration.Largest(v =>
+        {
+            using var s = NewDisposeScope();
+            return (a.Normal(v) + grad.Normal(v)).MoveToOuterDisposeScope();
+        }, a.InputShape, complex, options.PowerIterations);
+        double kNorm = Math.Sqrt(k2 * 1.05);                 // margin: power iteration approaches from below
+        double ratio = options.StepRatio ?? (lam > 0 ? maxAbs / lam : 1.0);
+        double tau = Math.Sqrt(0.95 * ratio) / kNorm;
+        double sigma = Math.Sqrt(0.95 / ratio) / kNorm;
+
+        var x = Project(aty, options.NonNegative);
+        var xBar = x.clone();
+        var p = torch.zeros_like(y);         // dual of the data term
+        var q = torch.zeros(grad.OutputShape, dtype: aty.dtype); // dual of the gradient
+        bool track = progress is not null || options.Tolerance > 0;
+        for (int k = 1; k <= options.Iterations; k++)
+        {
+            Tensor xn, xBarN, pn, qn;
+            double change = double.NaN;
+            using (var scope = NewDisposeScope())
+            {
+                // prox of σF₁*, F₁(u) = ½‖u − y‖²:  p ← (p + σ(A x̄ − y)) / (1 + σ)
+                pn = (p + (a.Forward(xBar) - y) * sigma) / (1 + sigma);
+                // prox of σF₂*, F₂ = λ‖·‖₂,₁: pointwise projection onto the λ-ball (joint over directions and re/im)
+                if (lam > 0)
+                {
+                    var qt = q + grad.Forward(xBar) * sigma;
+                    var mag = Tensors.Magnitude(qt).square().sum(dim: 0).sqrt();
+                    qn = qt / (mag / lam).clamp_min(1.0);
+                }
+                else qn = q.clone(); // λ = 0: no TV term, the dual stays 0 (plain least squares by PDHG)
+                xn = Project(x - (a.Adjoint(pn) + grad.Adjoint(qn)) * tau, options.NonNegative);
+                xBarN = xn * 2 - x;
+                if (track) change = Tensors.Norm(xn - x) / Math.Max(Tensors.Norm(xn), 1e-30);
+                foreach (var t in new[] { xn, xBarN, pn, qn }) t.MoveToOuterDisposeScope();
+            }
+            foreach (var t in new[] { x, xBar, p, q }) t.Dispose();
+            (x, xBar, p, q) = (xn, xBarN, pn, qn);
+            progress?.Report(new SolverProgress(k, options.Iterations, change));
+            if (options.Tolerance > 0 && change < options.Tolerance) break;
+        }
+        return x.MoveToOuterDisposeScope();
+    }
+
+    static Tensor Project(Tensor x, bool nonNegative)
+    {
+        if (!nonNegative) return x.clone();
+        if (!x.is_complex()) return x.clamp_min(0);
+        using var scope = NewDisposeScope();
+        return torch.complex(x.real.clamp_min(0), torch.zeros_like(x.real)).MoveToOuterDisposeScope();
+    }
+}

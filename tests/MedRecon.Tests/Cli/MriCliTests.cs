@@ -1,0 +1,150 @@
+using MedRecon.Core;
+using MedRecon.Core.IO;
+using MedRecon.Tests.Infrastructure;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MedRecon.Tests.Cli;
+
+/// <summary>End-to-end runs of the MRI commands, including every kind of bad input the foundation issue names.</summary>
+public class MriCliTests
+{
+    [Fact]
+    public void PhantomSimulateReconMetricsPipeline()
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run("phantom", "--kind", "shepp-logan", "--size", "64", "--out", dir["sl.npy"]);
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.Equal(new long[] { 64, 64 }, Npy.Read(dir["sl.npy"]).shape);
+
+        r = CliRunner.Run("simulate", "mri", "--image", "shepp-logan", "--size", "64", "--mask", "equispaced",
+            "--accel", "4", "--out", dir["sim"]);
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.Equal(new long[] { 1, 64, 64 }, Npy.Read(dir["sim/ksp.npy"]).shape);
+        Assert.Equal(ScalarType.ComplexFloat32, Npy.Read(dir["sim/ksp.npy"]).dtype);
+        Assert.Equal(new long[] { 64, 64 }, Npy.Read(dir["sim/mask.npy"]).shape);
+        Assert.False(File.Exists(dir["sim/maps.npy"]));
+
+        double Psnr(string method)
+        {
+            var rr = CliRunner.Run("recon", "mri", "--kspace", dir["sim/ksp.npy"], "--mask", dir["sim/mask.npy"],
+                "--method", method, "--out", dir[$"{method}.npy"]);
+            Assert.True(rr.ExitCode == 0, rr.StdErr);
+            var m = CliRunner.Run("metrics", "--ref", dir["sim/gt.npy"], "--test", dir[$"{method}.npy"], "--json");
+            Assert.True(m.ExitCode == 0, m.StdErr);
+            var doc = System.Text.Json.JsonDocument.Parse(m.StdOut);
+            return doc.RootElement.GetProperty("psnr").GetDouble();
+        }
+
+        double zf = Psnr("zf"), tv = Psnr("tv");
+        Assert.True(tv > zf + 3, $"TV PSNR {tv:F2} dB should beat zero-filled {zf:F2} dB by > 3 dB");
+    }
+
+    [Fact]
+    public void MultiCoilSimulationWritesMapsAndReconEstimatesThemWhenMissing()
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run("simulate", "mri", "--image", "shepp-logan", "--size", "64", "--coils", "4",
+            "--mask", "random", "--accel", "3", "--center-fraction", "0.16", "--out", dir["sim"]);
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.Equal(new long[] { 4, 64, 64 }, Npy.Read(dir["sim/maps.npy"]).shape);
+        r = CliRunner.Run("recon", "mri", "--kspace", dir["sim/ksp.npy"], "--mask", dir["sim/mask.npy"],
+            "--method", "cg", "--ref", dir["sim/gt.npy"], "--out", dir["cg.png"]);
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.True(File.Exists(dir["cg.png"]));
+        Assert.Contains("PSNR", r.StdOut);
+    }
+
+    static void WriteSim(TempDir dir, long ny = 32, long nx = 32, int coils = 1)
+    {
+        Npy.Write(dir["ksp.npy"], torch.ones(new long[] { coils, ny, nx }, ScalarType.ComplexFloat32));
+        Npy.Write(dir["mask.npy"], torch.ones(ny, nx));
+    }
+
+    [Fact]
+    public void MaskKspaceMismatchIsOneLineNamingTheFileAndNoOutput()
+    {
+        using var dir = new TempDir();
+        WriteSim(dir);
+        Npy.Write(dir["mask.npy"], torch.ones(32, 30));
+        var r = CliRunner.Run("recon", "mri", "--kspace", dir["ksp.npy"], "--mask", dir["mask.npy"], "--method", "zf", "--out", dir["x.npy"]);
+        CliRunner.AssertBadInput(r, "mask.npy", "(32, 30)");
+        Assert.False(File.Exists(dir["x.npy"]));
+    }
+
+    [Fact]
+    public void MapsMismatchAndWrongRankAreRejected()
+    {
+        using var dir = new TempDir();
+        WriteSim(dir, coils: 2);
+        Npy.Write(dir["maps.npy"], torch.ones(new long[] { 3, 32, 32 }, ScalarType.ComplexFloat32));
+        var r = CliRunner.Run("recon", "mri", "--kspace", dir["ksp.npy"], "--mask", dir["mask.npy"], "--maps", dir["maps.npy"], "--out", dir["x.npy"]);
+        CliRunner.AssertBadInput(r, "maps.npy");
+        Npy.Write(dir["bad.npy"], torch.ones(new long[] { 2, 2, 32, 32 }, ScalarType.ComplexFloat32));
+        r = CliRunner.Run("recon", "mri", "--kspace", dir["bad.npy"], "--mask", dir["mask.npy"], "--out", dir["x.npy"]);
+        CliRunner.AssertBadInput(r, "bad.npy", "(2, 2, 32, 32)");
+        Assert.False(File.Exists(dir["x.npy"]));
+    }
+
+    [Fact]
+    public void NanInKspaceIsRejected()
+    {
+        using var dir = new TempDir();
+        WriteSim(dir);
+        var k = torch.ones(new long[] { 1, 32, 32 }, ScalarType.ComplexFloat32);
+        k[0, 3, 4] = torch.tensor(float.NaN).to(ScalarType.ComplexFloat32);
+        Npy.Write(dir["ksp.npy"], k);
+        var r = CliRunner.Run("recon", "mri", "--kspace", dir["ksp.npy"], "--mask", dir["mask.npy"], "--out", dir["x.npy"]);
+        CliRunner.AssertBadInput(r, "ksp.npy", "NaN");
+        Assert.False(File.Exists(dir["x.npy"]));
+    }
+
+    [Fact]
+    public void TruncatedAndMissingFilesAreRejected()
+    {
+        using var dir = new TempDir();
+        WriteSim(dir);
+        var bytes = File.ReadAllBytes(dir["ksp.npy"]);
+        File.WriteAllBytes(dir["ksp.npy"], bytes[..(bytes.Length / 2)]);
+        var r = CliRunner.Run("recon", "mri", "--kspace", dir["ksp.npy"], "--mask", dir["mask.npy"], "--out", dir["x.npy"]);
+        CliRunner.AssertBadInput(r, "ksp.npy", "truncated");
+        r = CliRunner.Run("recon", "mri", "--kspace", dir["nope.npy"], "--mask", dir["mask.npy"], "--out", dir["x.npy"]);
+        CliRunner.AssertBadInput(r, "nope.npy", "not found");
+        File.WriteAllText(dir["text.npy"], "hello");
+        r = CliRunner.Run("metrics", "--ref", dir["text.npy"], "--test", dir["mask.npy"]);
+        CliRunner.AssertBadInput(r, "text.npy");
+        Assert.False(File.Exists(dir["x.npy"]));
+    }
+
+    [Fact]
+    public void SimulateWithBadImageLeavesNoOutputFolder()
+    {
+        using var dir = new TempDir();
+        Npy.Write(dir["img.npy"], torch.ones(new long[] { 2, 8, 8 }));
+        var r = CliRunner.Run("simulate", "mri", "--image", dir["img.npy"], "--out", dir["sim"]);
+        CliRunner.AssertBadInput(r, "img.npy");
+        Assert.False(Directory.Exists(dir["sim"]));
+        Assert.Empty(Directory.GetDirectories(dir.Path));
+    }
+
+    [Fact]
+    public void UnknownOptionsAndValuesFailWithNonZeroExit()
+    {
+        var r = CliRunner.Run("recon", "mri", "--kspace", "a.npy", "--mask", "b.npy", "--out", "c.npy", "--frobnicate");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("frobnicate", r.StdErr);
+        r = CliRunner.Run("simulate", "mri", "--image", "shepp-logan", "--mask", "spiral", "--out", "x");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("spiral", r.StdErr);
+    }
+
+    [Fact]
+    public void MetricsRejectsShapeMismatch()
+    {
+        using var dir = new TempDir();
+        Npy.Write(dir["a.npy"], torch.ones(8, 8));
+        Npy.Write(dir["b.npy"], torch.ones(8, 9));
+        var r = CliRunner.Run("metrics", "--ref", dir["a.npy"], "--test", dir["b.npy"]);
+        CliRunner.AssertBadInput(r, "b.npy", "(8, 9)");
+    }
+}
