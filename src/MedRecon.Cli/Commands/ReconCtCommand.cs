@@ -129,9 +129,9 @@ public static class CtReconstruction
             case "sirt":
                 return Sirt.Reconstruct(CtProjector.Create(g, angles), sino, iterations ?? 200, nonNegative);
             case "cgls":
-                return ConjugateGradient.Reconstruct(CtProjector.Create(g, angles), sino, iterations ?? 30, lambda ?? 0.0);
+                return CtIterative.Cgls(CtProjector.Create(g, angles), sino, iterations ?? 30, lambda ?? 0.0);
             case "tv":
-                return TotalVariation.Reconstruct(CtProjector.Create(g, angles), sino, lambda ?? 0.002, iterations ?? 300, nonNegative);
+                return CtIterative.Tv(CtProjector.Create(g, angles), sino, lambda ?? 0.002, iterations ?? 300, nonNegative);
             default:
                 throw new CtCliException($"--method {method}: unknown (fbp, sirt, cgls, tv)");
         }
