@@ -1,0 +1,213 @@
+using System.CommandLine;
+using MedRecon.Core;
+using MedRecon.Core.IO;
+using MedRecon.Operators.Ct;
+using MedRecon.Solvers;
+using MedRecon.Solvers.Ct;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MedRecon.Cli.Commands;
+
+/// <summary><c>medrecon recon ct</c>: FBP, SIRT, CGLS or TV from a sinogram (.npy) or DataExchange projections (.h5).</summary>
+public static class ReconCtCommand
+{
+    public static Command Create()
+    {
+        var sinogram = new Option<string?>("--sinogram") { Description = "Sinogram FILE.npy (views, detectors)." };
+        var anglesOpt = new Option<string?>("--angles") { Description = "Angles FILE.npy (views), radians." };
+        var geometryOpt = new Option<string?>("--geometry") { Description = "geometry.json from `simulate ct` (default: parallel beam, centred detector)." };
+        var spacing = new Option<double?>("--detector-spacing") { Description = "Detector spacing in pixels without geometry.json (default 1)." };
+        var projections = new Option<string?>("--projections") { Description = "DataExchange HDF5 FILE.h5 (/exchange/data, data_white, data_dark, theta) instead of --sinogram." };
+        var row = new Option<int>("--row") { Description = "Detector row (slice) to reconstruct from --projections.", DefaultValueFactory = _ => 0 };
+        var centre = new Option<double?>("--centre") { Description = "Rotation centre (detector column) for --projections; searched automatically when omitted." };
+        var size = new Option<int?>("--size") { Description = "Output image size N (required without geometry.json; default for --projections: detector count)." };
+        var method = new Option<string>("--method") { Description = "fbp, sirt, cgls or tv.", DefaultValueFactory = _ => "fbp" };
+        method.AcceptOnlyFromAmong("fbp", "sirt", "cgls", "tv");
+        var filter = new Option<string>("--filter") { Description = "FBP filter: ramp, shepp-logan, cosine, hann.", DefaultValueFactory = _ => "ramp" };
+        var iters = new Option<int?>("--iters") { Description = "Iterations (defaults: sirt 200, cgls 30, tv 300)." };
+        var lambda = new Option<double?>("--lambda") { Description = "TV weight, relative to max|Aᵀy| (default 0.002); CGLS Tikhonov weight (default 0)." };
+        var nonneg = new Option<bool>("--nonneg") { Description = "Non-negativity for SIRT/TV." };
+        var output = new Option<string>("--out") { Description = "Output FILE.npy (float32) or FILE.png.", Required = true };
+        var cmd = new Command("ct", "Reconstruct a CT slice (FBP, SIRT, CGLS, TV).")
+        {
+            sinogram, anglesOpt, geometryOpt, spacing, projections, row, centre, size, method, filter, iters, lambda, nonneg, output,
+        };
+        cmd.SetAction(p => CtCli.Run(() =>
+        {
+            using var scope = NewDisposeScope();
+            string outPath = p.GetValue(output)!;
+            string ext = Path.GetExtension(outPath).ToLowerInvariant();
+            if (ext is not ".npy" and not ".png") throw new CtCliException($"--out {outPath}: must end in .npy or .png");
+            Tensor sino;
+            double[] angles;
+            CtGeometry g;
+            string? h5 = p.GetValue(projections);
+            if (h5 is not null)
+            {
+                if (p.GetValue(sinogram) is not null) throw new CtCliException("--projections and --sinogram are exclusive");
+                var scan = DataExchange.Read(h5);
+                if (p.GetValue(row) < 0 || p.GetValue(row) >= scan.Rows) throw new CtCliException($"--row {p.GetValue(row)}: {h5} has rows 0..{scan.Rows - 1}");
+                sino = DataExchange.Sinogram(scan, p.GetValue(row));
+                angles = scan.ThetaRadians;
+                double c = p.GetValue(centre) ?? DataExchange.FindRotationCentre(sino, angles);
+                int d = scan.Columns;
+                g = CtGeometry.ParallelBeam(p.GetValue(size) ?? d, d) with { DetectorOffset = -(c - (d - 1) / 2.0), Views = angles.Length };
+                Console.Error.WriteLine($"{Path.GetFileName(h5)}: {scan.Projections} projections × {scan.Rows} rows × {d} columns, " +
+                                        $"theta in {scan.ThetaUnits}, rotation centre {c:F2}");
+            }
+            else
+            {
+                string sinoPath = p.GetValue(sinogram) ?? throw new CtCliException("give --sinogram FILE.npy (or --projections FILE.h5)");
+                string anglesPath = p.GetValue(anglesOpt) ?? throw new CtCliException("--angles FILE.npy is required with --sinogram");
+                sino = Npy.Read(sinoPath);
+                if (sino.dim() != 2) throw new InvalidInputFileException(sinoPath, $"sinogram must be 2-D (views, detectors), has shape {Tensors.ShapeString(sino.shape)}");
+                if (sino.numel() == 0) throw new InvalidInputFileException(sinoPath, $"sinogram is empty, shape {Tensors.ShapeString(sino.shape)}");
+                if (sino.is_complex()) throw new InvalidInputFileException(sinoPath, "sinogram must be real");
+                sino = sino.to(ScalarType.Float32);
+                if (!Tensors.AllFinite(sino)) throw new InvalidInputFileException(sinoPath, "sinogram contains NaN or infinite values");
+                var a = Npy.Read(anglesPath);
+                if (a.dim() != 1) throw new InvalidInputFileException(anglesPath, $"angles must be 1-D, has shape {Tensors.ShapeString(a.shape)}");
+                if (a.is_complex()) throw new InvalidInputFileException(anglesPath, "angles must be real");
+                angles = a.to(ScalarType.Float64).data<double>().ToArray();
+                if (angles.Length != sino.shape[0])
+                    throw new InvalidInputFileException(anglesPath, $"has {angles.Length} angles but {sinoPath} has {sino.shape[0]} views");
+                if (angles.Any(x => !double.IsFinite(x))) throw new InvalidInputFileException(anglesPath, "angles contain NaN or infinite values");
+                string? geoPath = p.GetValue(geometryOpt);
+                if (geoPath is not null)
+                {
+                    try { g = CtGeometry.FromJson(File.ReadAllText(geoPath)); }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or NotSupportedException)
+                    { throw new InvalidInputFileException(geoPath, $"cannot read geometry ({e.Message})", e); }
+                    try { g.Validate(); }
+                    catch (ArgumentException e) { throw new InvalidInputFileException(geoPath, e.Message, e); }
+                    if (g.Detectors != sino.shape[1])
+                        throw new InvalidInputFileException(sinoPath, $"has {sino.shape[1]} detectors but {geoPath} says {g.Detectors}");
+                    if (p.GetValue(size) is int n) g = g with { ImageSize = n };
+                    if (p.GetValue(spacing) is double s) g = g with { DetectorSpacing = s * g.PixelSize };
+                }
+                else
+                {
+                    int n = p.GetValue(size) ?? throw new CtCliException("--size N is required without --geometry");
+                    double s = p.GetValue(spacing) ?? 1.0;
+                    if (!(s > 0)) throw new CtCliException($"--detector-spacing {s}: must be positive");
+                    g = CtGeometry.ParallelBeam(n, (int)sino.shape[1], s);
+                }
+                g = g with { Views = angles.Length };
+            }
+            if (g.ImageSize < 1 || g.ImageSize > 8192) throw new CtCliException($"--size {g.ImageSize}: must be between 1 and 8192");
+
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            string m = p.GetValue(method)!;
+            int? it = p.GetValue(iters);
+            if (it is < 0) throw new CtCliException($"--iters {it}: must be ≥ 0");
+            Tensor image = CtReconstruction.Run(m, sino, g, angles, FilteredBackProjection.ParseFilter(p.GetValue(filter)!), it,
+                p.GetValue(lambda), p.GetValue(nonneg));
+            sw.Stop();
+            CtCli.WriteFile(outPath, tmp =>
+            {
+                if (ext == ".npy") Npy.Write(tmp, image);
+                else Png.Write(tmp, image);
+            });
+            Console.WriteLine($"wrote {outPath}: {g.ImageSize}×{g.ImageSize} {m} from {angles.Length} views in {sw.Elapsed.TotalSeconds:F2} s");
+            return 0;
+        }));
+        return cmd;
+    }
+}
+
+/// <summary>The reconstruction methods behind <c>recon ct</c>, callable from code (and the benchmark).</summary>
+public static class CtReconstruction
+{
+    public static Tensor Run(string method, Tensor sino, CtGeometry g, double[] angles, FbpFilter filter = FbpFilter.Ramp,
+        int? iterations = null, double? lambda = null, bool nonNegative = false)
+    {
+        switch (method)
+        {
+            case "fbp":
+                return FilteredBackProjection.Reconstruct(sino, g, angles, filter);
+            case "sirt":
+                return Sirt.Reconstruct(CtProjector.Create(g, angles), sino, iterations ?? 200, nonNegative);
+            case "cgls":
+                return CtIterative.Cgls(CtProjector.Create(g, angles), sino, iterations ?? 30, lambda ?? 0.0);
+            case "tv":
+                return CtIterative.Tv(CtProjector.Create(g, angles), sino, lambda ?? 0.002, iterations ?? 300, nonNegative);
+            default:
+                throw new CtCliException($"--method {method}: unknown (fbp, sirt, cgls, tv)");
+        }
+    }
+}
+
+/// <summary>A user error with a one-line message (exit code 2).</summary>
+public sealed class CtCliException(string message) : Exception(message);
+
+/// <summary>Shared plumbing of the CT commands: one-line errors with exit code 2, all-or-nothing outputs.</summary>
+static class CtCli
+{
+    public static int Run(Func<int> body)
+    {
+        try { return body(); }
+        catch (Exception e) when (e is CtCliException or InvalidInputFileException or ArgumentException or NotImplementedException)
+        {
+            string msg = e is NotImplementedException ? $"not available in this build: {e.Message}" : e.Message;
+            Console.Error.WriteLine("error: " + msg.ReplaceLineEndings(" "));
+            return 2;
+        }
+    }
+
+    public static CtBeam ParseBeam(string s) => s.ToLowerInvariant() switch
+    {
+        "parallel" => CtBeam.Parallel,
+        "fan" or "fan-flat" or "fanflat" => CtBeam.FanFlat,
+        "fan-equiangular" or "fan-arc" => CtBeam.FanEquiangular,
+        _ => throw new CtCliException($"--geometry {s}: unknown (parallel, fan, fan-equiangular)"),
+    };
+
+    public static Tensor ReadImage(string path)
+    {
+        var t = Npy.Read(path);
+        if (t.dim() != 2 || t.shape[0] != t.shape[1] || t.numel() == 0)
+            throw new InvalidInputFileException(path, $"image must be a non-empty square 2-D array, has shape {Tensors.ShapeString(t.shape)}");
+        if (t.is_complex()) throw new InvalidInputFileException(path, "image must be real for CT");
+        t = t.to(ScalarType.Float32);
+        if (!Tensors.AllFinite(t)) throw new InvalidInputFileException(path, "image contains NaN or infinite values");
+        return t;
+    }
+
+    /// <summary>Writes into a fresh temporary folder beside <paramref name="dir"/>, then moves the files in.</summary>
+    public static void WriteFolder(string dir, Action<string> write)
+    {
+        string full = Path.GetFullPath(dir);
+        string parent = Path.GetDirectoryName(full) ?? ".";
+        Directory.CreateDirectory(parent);
+        string tmp = Path.Combine(parent, "." + Path.GetFileName(full) + ".tmp-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(tmp);
+        try
+        {
+            write(tmp);
+            Directory.CreateDirectory(full);
+            foreach (var f in Directory.GetFiles(tmp)) File.Move(f, Path.Combine(full, Path.GetFileName(f)), overwrite: true);
+        }
+        finally
+        {
+            try { Directory.Delete(tmp, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    public static void WriteFile(string path, Action<string> write)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full) ?? ".");
+        string tmp = full + ".tmp-" + Environment.ProcessId + Path.GetExtension(full);
+        try
+        {
+            write(tmp);
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { }
+            throw;
+        }
+    }
+}

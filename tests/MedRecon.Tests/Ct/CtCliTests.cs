@@ -1,0 +1,108 @@
+using System.CommandLine;
+using MedRecon.Cli.Commands;
+using MedRecon.Core.IO;
+using MedRecon.Operators.Ct;
+using MedRecon.Tests.Infrastructure;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MedRecon.Tests.Ct;
+
+[Collection("Console")]
+public class CtCliTests
+{
+    static (int Code, string Err) Invoke(params string[] args)
+    {
+        var root = new RootCommand { SimulateCtCommand.Create(), ReconCtCommandWrapper() };
+        var err = new StringWriter();
+        var old = Console.Error;
+        Console.SetError(err);
+        try { return (root.Parse(args).Invoke(), err.ToString()); }
+        finally { Console.SetError(old); }
+    }
+
+    // `recon ct` and `simulate ct` are both named "ct": put recon under a "recon" parent as the lead wires it.
+    static Command ReconCtCommandWrapper()
+    {
+        var recon = new Command("recon");
+        recon.Subcommands.Add(ReconCtCommand.Create());
+        return recon;
+    }
+
+    [Fact]
+    public void SimulateThenReconstructRoundTrip()
+    {
+        using var dir = new TempDir();
+        var (code, err) = Invoke("ct", "--image", "shepp-logan", "--size", "64", "--views", "90", "--out", dir["sim"]);
+        Assert.True(code == 0, err);
+        foreach (var f in new[] { "sino.npy", "angles.npy", "geometry.json", "gt.npy" }) Assert.True(File.Exists(Path.Combine(dir["sim"], f)), f);
+        var sino = Npy.Read(Path.Combine(dir["sim"], "sino.npy"));
+        Assert.Equal(ScalarType.Float32, sino.dtype);
+        Assert.Equal(90, sino.shape[0]);
+        Assert.Equal(ScalarType.Float64, Npy.Read(Path.Combine(dir["sim"], "angles.npy")).dtype);
+        var g = CtGeometry.FromJson(File.ReadAllText(Path.Combine(dir["sim"], "geometry.json")));
+        Assert.Equal(64, g.ImageSize);
+
+        (code, err) = Invoke("recon", "ct", "--sinogram", Path.Combine(dir["sim"], "sino.npy"), "--angles", Path.Combine(dir["sim"], "angles.npy"),
+            "--geometry", Path.Combine(dir["sim"], "geometry.json"), "--method", "fbp", "--out", dir["fbp.npy"]);
+        Assert.True(code == 0, err);
+        var rec = Npy.Read(dir["fbp.npy"]);
+        var gt = Npy.Read(Path.Combine(dir["sim"], "gt.npy"));
+        Assert.True(CtTestData.Psnr(gt, rec) > 22);
+
+        // Without geometry.json: parallel, spacing 1, --size required.
+        (code, err) = Invoke("recon", "ct", "--sinogram", Path.Combine(dir["sim"], "sino.npy"), "--angles", Path.Combine(dir["sim"], "angles.npy"),
+            "--size", "64", "--method", "sirt", "--iters", "20", "--out", dir["sirt.npy"]);
+        Assert.True(code == 0, err);
+
+        // Fan beam image input with Poisson noise.
+        Npy.Write(dir["img.npy"], gt.mul(0.02f));
+        (code, err) = Invoke("ct", "--image", dir["img.npy"], "--views", "40", "--geometry", "fan", "--photons", "1e4", "--seed", "3", "--out", dir["fan"]);
+        Assert.True(code == 0, err);
+        var fan = Npy.Read(Path.Combine(dir["fan"], "sino.npy"));
+        Assert.True(fan.isfinite().all().item<bool>());
+    }
+
+    [Fact]
+    public void BadInputsGiveOneLineExitCode2AndNoOutput()
+    {
+        using var dir = new TempDir();
+        Npy.Write(dir["sino.npy"], torch.ones(10, 20));
+        Npy.Write(dir["angles9.npy"], torch.linspace(0, 3, 9, ScalarType.Float64));
+        Npy.Write(dir["angles10.npy"], torch.linspace(0, 3, 10, ScalarType.Float64));
+        Npy.Write(dir["empty.npy"], torch.zeros(0, 20));
+        var nan = torch.ones(10, 20); nan[3, 4] = torch.tensor(float.NaN);
+        Npy.Write(dir["nan.npy"], nan);
+        File.WriteAllText(dir["bad.h5"], "not an hdf5 file");
+
+        void Expect(string fileInMessage, params string[] args)
+        {
+            var (code, err) = Invoke(args);
+            Assert.Equal(2, code);
+            Assert.Contains(fileInMessage, err);
+            Assert.Single(err.Trim().Split('\n'));
+            Assert.False(File.Exists(dir["out.npy"]));
+        }
+
+        Expect("angles9.npy", "recon", "ct", "--sinogram", dir["sino.npy"], "--angles", dir["angles9.npy"], "--size", "16", "--out", dir["out.npy"]);
+        Expect("empty.npy", "recon", "ct", "--sinogram", dir["empty.npy"], "--angles", dir["angles10.npy"], "--size", "16", "--out", dir["out.npy"]);
+        Expect("nan.npy", "recon", "ct", "--sinogram", dir["nan.npy"], "--angles", dir["angles10.npy"], "--size", "16", "--out", dir["out.npy"]);
+        Expect("bad.h5", "recon", "ct", "--projections", dir["bad.h5"], "--out", dir["out.npy"]);
+        Expect("missing.npy", "recon", "ct", "--sinogram", dir["missing.npy"], "--angles", dir["angles10.npy"], "--size", "16", "--out", dir["out.npy"]);
+        Expect("nan.npy", "ct", "--image", dir["nan.npy"], "--views", "10", "--out", dir["simout"]);
+        Assert.False(Directory.Exists(dir["simout"]));
+    }
+
+    [SkippableFact]
+    public void MissingDataExchangeDatasetIsNamed()
+    {
+        ExternalTools.RequirePython("numpy", "h5py");
+        using var dir = new TempDir();
+        ExternalTools.RunPython($"import h5py, numpy as np\nf = h5py.File('{dir["nodata.h5"]}', 'w')\nf['exchange/theta'] = np.arange(4.0)\nf.close()");
+        var (code, err) = Invoke("recon", "ct", "--projections", dir["nodata.h5"], "--out", dir["out.npy"]);
+        Assert.Equal(2, code);
+        Assert.Contains("/exchange/data", err);
+        Assert.Contains("nodata.h5", err);
+        Assert.False(File.Exists(dir["out.npy"]));
+    }
+}
