@@ -22,8 +22,8 @@ public static class Program
                      // one line per command
                      VersionCommand.Create(),
                      PhantomCommand.Create(),
-                     SimulateCommand.Create(),
-                     ReconCommand.Create(),
+                     SimulateCommand.Create(SimulateCtCommand.Create()),
+                     ReconCommand.Create(ReconCtCommand.Create()),
                      MetricsCommand.Create(),
                      DemoCommand.Create(),
                      BenchCommand.Create(),
