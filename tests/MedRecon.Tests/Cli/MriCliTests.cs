@@ -20,9 +20,9 @@ public class MriCliTests
         r = CliRunner.Run("simulate", "mri", "--image", "shepp-logan", "--size", "128", "--mask", "random",
             "--accel", "4", "--out", dir["sim"]);
         Assert.True(r.ExitCode == 0, r.StdErr);
-        Assert.Equal(new long[] { 1, 64, 64 }, Npy.Read(dir["sim/ksp.npy"]).shape);
+        Assert.Equal(new long[] { 1, 128, 128 }, Npy.Read(dir["sim/ksp.npy"]).shape);
         Assert.Equal(ScalarType.ComplexFloat32, Npy.Read(dir["sim/ksp.npy"]).dtype);
-        Assert.Equal(new long[] { 64, 64 }, Npy.Read(dir["sim/mask.npy"]).shape);
+        Assert.Equal(new long[] { 128, 128 }, Npy.Read(dir["sim/mask.npy"]).shape);
         Assert.False(File.Exists(dir["sim/maps.npy"]));
 
         double Psnr(string method)

@@ -28,6 +28,18 @@ public static class OperatorContractRegistry
     public static readonly IReadOnlyDictionary<Type, Func<IEnumerable<ContractCase>>> Factories =
         new Dictionary<Type, Func<IEnumerable<ContractCase>>>
         {
+            [typeof(MedRecon.Operators.Ct.ParallelBeamProjector)] = () => new[]
+            {
+                new ContractCase("Parallel beam", () => new MedRecon.Operators.Ct.ParallelBeamProjector(32,
+                    MedRecon.Operators.Ct.CtAngles.Uniform(17, 180), detectors: 40, detectorSpacing: 1.3), false, false),
+            },
+            [typeof(MedRecon.Operators.Ct.FanBeamProjector)] = () => new[]
+            {
+                new ContractCase("Fan beam, flat detector", () => new MedRecon.Operators.Ct.FanBeamProjector(
+                    MedRecon.Operators.Ct.CtGeometry.FanBeam(32, flatDetector: true), MedRecon.Operators.Ct.CtAngles.Uniform(19, 360)), false, false),
+                new ContractCase("Fan beam, equiangular", () => new MedRecon.Operators.Ct.FanBeamProjector(
+                    MedRecon.Operators.Ct.CtGeometry.FanBeam(28, flatDetector: false, detectors: 45), MedRecon.Operators.Ct.CtAngles.Uniform(13, 250)), false, false),
+            },
             [typeof(IdentityOperator)] = () => new[]
             {
                 new ContractCase("Identity real", () => new IdentityOperator(new long[] { 5, 6 }), false, false),
