@@ -29,9 +29,10 @@ public static class CliSupport
             return body();
         }
         catch (Exception e) when (e is CliException or InvalidInputFileException or ArgumentException
-                                      or FileNotFoundException or DirectoryNotFoundException)
+                                      or FileNotFoundException or DirectoryNotFoundException
+                                      or Dicom.DicomFileException or Dicom.DicomDataException)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {e.Message.ReplaceLineEndings(" ")}");
             return ExitBadInput;
         }
         catch (IOException e)

@@ -18,7 +18,7 @@ public static class ReconCommand
 
     static Command CreateMri()
     {
-        var kspace = new Option<string>("--kspace") { Description = "k-space FILE.npy, complex64 (coils, ky, kx) or (ky, kx), unsampled entries 0.", Required = true };
+        var kspace = new Option<string>("--kspace") { Description = "k-space FILE.npy, complex64 (coils, ky, kx), (ky, kx), or a stack (slices, coils, ky, kx) reconstructed slice by slice; unsampled entries 0.", Required = true };
         var mask = new Option<string>("--mask") { Description = "Sampling mask FILE.npy (ky, kx), 1 = sampled.", Required = true };
         var maps = new Option<string?>("--maps") { Description = "Coil maps FILE.npy (coils, ky, kx); estimated from the k-space centre when omitted and coils > 1." };
         var method = new Option<string>("--method") { Description = "zf (zero-filled), cg (CG-SENSE), tv (total variation, PDHG), wavelet (ℓ1, FISTA).", DefaultValueFactory = _ => "tv" };
@@ -26,30 +26,72 @@ public static class ReconCommand
         var lambda = new Option<double?>("--lambda") { Description = "Regularisation weight (tv, wavelet: relative to max|Aᴴy|, defaults 0.004 and 0.002; cg: Tikhonov, default 0)." };
         var iters = new Option<int?>("--iters") { Description = "Iterations. Default per method (cg 30, tv 300, wavelet 100)." };
         var reference = new Option<string?>("--ref") { Description = "Optional ground truth FILE.npy: print PSNR/SSIM/NMSE of the result." };
-        var output = new Option<string>("--out") { Description = "Output FILE.npy (complex64 image) or FILE.png (magnitude).", Required = true };
+        var like = new Option<string?>("--like") { Description = "DICOM file or folder whose slices give geometry, patient and study for a derived series (default: the source recorded in simulation.json next to --kspace)." };
+        var series = new Option<string?>("--series") { Description = "With --like: SeriesInstanceUID or 1-based index when the source has several series." };
+        var slice = new Option<string?>("--slice") { Description = "With --like and no simulation.json: 0-based source slice index or 'all' (default: all slices when the counts match)." };
+        var stackOpt = new Option<bool>("--stack") { Description = "Treat a 4-D k-space as a slice stack (slices, coils, ky, kx) (implied by the simulation.json of `simulate mri --slice all`)." };
+        var output = new Option<string>("--out") { Description = "Output FILE.npy (complex64 image), FILE.png (magnitude), or a new folder DIR: a derived DICOM series (needs a DICOM source).", Required = true };
         var cmd = new Command("mri", "Classical Cartesian MRI reconstruction (single coil or SENSE).")
         {
-            kspace, mask, maps, method, lambda, iters, reference, output,
+            kspace, mask, maps, method, lambda, iters, reference, like, series, slice, stackOpt, output,
         };
         cmd.SetAction(p => CliSupport.Run(() =>
         {
             string outPath = p.GetValue(output)!;
-            CliSupport.CheckOutputExtension(outPath, ".npy", ".png");
-            using var scope = NewDisposeScope();
             string kPath = p.GetValue(kspace)!, mPath = p.GetValue(mask)!;
+            string ext = Path.GetExtension(outPath).ToLowerInvariant();
+            bool dicomOut = ext.Length == 0 || Directory.Exists(outPath);
+            if (!dicomOut && ext is not (".npy" or ".png"))
+                throw new CliException($"{outPath}: unknown output format '{ext}' (use .npy, .png, or a folder for a derived DICOM series)");
+            if (!dicomOut && (p.GetValue(like) is not null || p.GetValue(series) is not null || p.GetValue(slice) is not null))
+                throw new CliException($"--like/--series/--slice need a DICOM output folder, but --out {outPath} is a file");
+            using var scope = NewDisposeScope();
+            // Resolve the DICOM target before the (possibly long) reconstruction, so bad options fail fast.
+            var simulation = SimulationInfo.Find(kPath);
+            DicomTarget? target = dicomOut ? DicomTarget.Resolve(outPath, p.GetValue(like), p.GetValue(series), p.GetValue(slice), simulation) : null;
             string? mapsPath = p.GetValue(maps);
-            var k = CliSupport.ReadNpy(kPath, "k-space", new[] { 2, 3 });
+            var k = CliSupport.ReadNpy(kPath, "k-space", new[] { 2, 3, 4 });
             var m = CliSupport.ReadNpy(mPath, "mask", new[] { 2 });
             var s = mapsPath is null ? null : CliSupport.ReadNpy(mapsPath, "coil maps", new[] { 3 });
-            MriPipeline.ValidateInputs(k, m, s, kPath, mPath, mapsPath ?? "maps");
-            Tensor? gt = p.GetValue(reference) is { } r ? CliSupport.ReadNpy(r, "reference", new[] { 2 }) : null;
+            bool stacked = k.dim() == 4;
+            if (stacked && !p.GetValue(stackOpt) && simulation?.Stacked != true)
+                throw new CliException($"{kPath}: k-space has shape {Core.Tensors.ShapeString(k.shape)}; expected 2-D or 3-D " +
+                                       "(a 4-D (slices, coils, ky, kx) stack needs --stack or the simulation.json of `simulate mri --slice all`)");
+            if (stacked && k.shape[0] == 0) throw new CliException($"{kPath}: empty slice stack");
+            MriPipeline.ValidateInputs(stacked ? k[0] : k, m, s, kPath, mPath, mapsPath ?? "maps");
+            int nSlices = stacked ? (int)k.shape[0] : 1;
+            Tensor? gt = p.GetValue(reference) is { } r ? CliSupport.ReadNpy(r, "reference", stacked ? new[] { 3 } : new[] { 2 }) : null;
+            if (gt is not null && stacked && gt.shape[0] != nSlices)
+                throw new CliException($"{p.GetValue(reference)}: reference has {gt.shape[0]} slices, k-space {nSlices}");
+            target?.CheckSlices(nSlices, stacked);
             var methodValue = Enum.Parse<MriMethod>(p.GetValue(method)!, ignoreCase: true);
+            string label = methodValue.ToString().ToLowerInvariant();
             var clock = Stopwatch.StartNew();
-            var x = MriPipeline.Reconstruct(k, m, s, methodValue, p.GetValue(lambda), p.GetValue(iters),
-                new ConsoleProgress(methodValue.ToString().ToLowerInvariant()));
+            Tensor x;
+            if (!stacked)
+                x = MriPipeline.Reconstruct(k, m, s, methodValue, p.GetValue(lambda), p.GetValue(iters), new ConsoleProgress(label));
+            else
+            {
+                var parts = new List<Tensor>();
+                for (int i = 0; i < nSlices; i++)
+                {
+                    parts.Add(MriPipeline.Reconstruct(k[i], m, s, methodValue, p.GetValue(lambda), p.GetValue(iters),
+                        new ConsoleProgress($"{label} slice {i + 1}/{nSlices}")));
+                    if (!ConsoleProgress.Quiet) Console.Error.WriteLine($"{label}: slice {i + 1}/{nSlices} done, {clock.Elapsed.TotalSeconds:F1} s");
+                }
+                x = stack(parts);
+            }
             clock.Stop();
-            CliSupport.WriteImage(outPath, x);
-            Console.WriteLine($"wrote {outPath} ({methodValue.ToString().ToLowerInvariant()}, {clock.Elapsed.TotalSeconds:F2} s)");
+            if (target is not null)
+            {
+                var files = target.Write(x, DerivationText(label, p.GetValue(lambda), p.GetValue(iters), k, s, simulation), outPath);
+                Console.WriteLine($"wrote {outPath}: derived {target.Series.Modality} series, {files.Count} slice(s) ({label}, {clock.Elapsed.TotalSeconds:F2} s)");
+            }
+            else
+            {
+                CliSupport.WriteImage(outPath, x);
+                Console.WriteLine($"wrote {outPath} ({label}, {clock.Elapsed.TotalSeconds:F2} s)");
+            }
             if (gt is not null)
             {
                 var metrics = Metrics.Compute(gt, x);
@@ -58,5 +100,119 @@ public static class ReconCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>DerivationDescription: method and settings, operator, and the simulation when known.</summary>
+    static string DerivationText(string method, double? lambda, int? iters, Tensor k, Tensor? maps, SimulationInfo? sim)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        long coils = k.dim() == 4 ? k.shape[1] : k.dim() == 3 ? k.shape[0] : 1;
+        string settings = method switch
+        {
+            "zf" => "zero-filled adjoint",
+            "cg" => string.Format(inv, "CG-SENSE, {0} iterations, Tikhonov {1}", iters ?? 30, lambda ?? 0.0),
+            "tv" => string.Format(inv, "TV (PDHG), lambda {0} x max|A^H y|, {1} iterations", lambda ?? Solvers.TotalVariationOptions.DefaultLambda, iters ?? Solvers.TotalVariationOptions.DefaultIterations),
+            _ => string.Format(inv, "wavelet l1 (FISTA), lambda {0} x max|A^H y|, {1} iterations", lambda ?? Solvers.WaveletL1Options.DefaultLambda, iters ?? Solvers.WaveletL1Options.DefaultIterations),
+        };
+        string op = coils == 1 && maps is null ? "single-coil Cartesian FFT with sampling mask"
+            : $"SENSE, {coils} coils, {(maps is null ? "maps estimated from the k-space centre" : "given maps")}";
+        string text = $"MedRecon recon mri: {settings}; operator: {op}; magnitude image";
+        if (sim is not null)
+            text += $"; k-space simulated from this series (FFT of the image): {sim.Summary}";
+        return text;
+    }
+}
+
+/// <summary>simulation.json written by `simulate mri` next to ksp.npy.</summary>
+sealed class SimulationInfo
+{
+    public string? DicomPath { get; init; }
+    public string? SeriesUid { get; init; }
+    public int[]? Slices { get; init; }
+    public bool Stacked { get; init; }
+    public string Summary { get; init; } = "";
+
+    public static SimulationInfo? Find(string kspacePath)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(kspacePath)) ?? ".";
+        var file = Path.Combine(dir, "simulation.json");
+        if (!File.Exists(file)) return null;
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+            var root = doc.RootElement;
+            string Get(string name) => root.TryGetProperty(name, out var v) ? v.ToString() : "?";
+            var info = new SimulationInfo
+            {
+                Summary = $"{Get("mask")} mask, acceleration {Get("acceleration")}, centre fraction {Get("centerFraction")}, {Get("coils")} coil(s), noise {Get("noise")}, seed {Get("seed")}",
+            };
+            if (root.TryGetProperty("dicom", out var d) && d.ValueKind == System.Text.Json.JsonValueKind.Object)
+                info = new SimulationInfo
+                {
+                    Summary = info.Summary,
+                    DicomPath = d.GetProperty("path").GetString(),
+                    SeriesUid = d.GetProperty("seriesInstanceUID").GetString(),
+                    Slices = d.GetProperty("slices").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
+                    Stacked = d.TryGetProperty("stacked", out var st) && st.ValueKind == System.Text.Json.JsonValueKind.True,
+                };
+            return info;
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new CliException($"{file}: not a valid simulation record ({e.Message})");
+        }
+    }
+}
+
+/// <summary>Where a derived DICOM series comes from: the source series and the slices that were reconstructed.</summary>
+sealed class DicomTarget
+{
+    public required MedRecon.Dicom.DicomSeries Series { get; init; }
+    public int[]? Indices { get; set; }
+    string? sliceSpec;
+
+    public static DicomTarget Resolve(string outPath, string? like, string? seriesSpec, string? sliceSpec, SimulationInfo? sim)
+    {
+        DicomImages.CheckOutputFolder(outPath);
+        if (like is null)
+        {
+            if (sim?.DicomPath is null)
+                throw new CliException($"--out {outPath}: a folder output writes a derived DICOM series, but the k-space was not simulated from DICOM " +
+                                       "(no DICOM source in simulation.json); give --like SOURCE or an --out FILE.npy/.png");
+            if (!File.Exists(sim.DicomPath) && !Directory.Exists(sim.DicomPath))
+                throw new CliException($"--out {outPath}: the DICOM source {sim.DicomPath} recorded in simulation.json is gone; give --like SOURCE");
+            var s = DicomImages.LoadSeries(sim.DicomPath, sim.SeriesUid);
+            return new DicomTarget { Series = s, Indices = sim.Slices };
+        }
+        var series = DicomImages.LoadSeries(like, seriesSpec);
+        int[]? indices = null;
+        if (sliceSpec is not null) indices = DicomImages.ParseSlices(sliceSpec, series.SliceCount);
+        else if (sim?.SeriesUid == series.SeriesInstanceUID) indices = sim.Slices;
+        return new DicomTarget { Series = series, Indices = indices, sliceSpec = sliceSpec };
+    }
+
+    public void CheckSlices(int n, bool stacked)
+    {
+        if (Indices is null)
+        {
+            if (n == Series.SliceCount) Indices = Enumerable.Range(0, n).ToArray();
+            else
+                throw new CliException($"--like: the source series has {Series.SliceCount} slices and the k-space {n}; choose the source slice(s) with --slice");
+        }
+        if (Indices.Length != n)
+            throw new CliException($"the DICOM source gives {Indices.Length} slice(s) ({(sliceSpec is null ? "from simulation.json" : "--slice " + sliceSpec)}) but the k-space has {n}");
+        foreach (int i in Indices)
+            if (i < 0 || i >= Series.SliceCount)
+                throw new CliException($"slice {i} is out of range for the DICOM source ({Series.SliceCount} slices)");
+    }
+
+    /// <summary>Magnitude of the complex reconstruction for MR (MR images are magnitude images); the real part for CT,
+    /// whose HU values are signed. Same units as the source (the simulated k-space is the FFT of the modality values).</summary>
+    public IReadOnlyList<string> Write(Tensor x, string derivation, string outPath)
+    {
+        using var scope = NewDisposeScope();
+        var img = !x.is_complex() ? x : Series.Modality == "CT" ? x.real : x.abs();
+        if (img.dim() == 2) img = img.unsqueeze(0);
+        return DicomImages.WriteDerived(Series, Indices!, img, derivation, $"MedRecon recon {Series.SeriesDescription}".Trim(), outPath);
     }
 }

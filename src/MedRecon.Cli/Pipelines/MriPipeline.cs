@@ -47,7 +47,9 @@ public static class MriPipeline
     }
 
     /// <summary>From an image (ky, kx), real or complex: k-space is the discrete centred FFT of the image (documented).</summary>
-    public static MriMeasurement SimulateImage(Tensor image, MriSimulationOptions o, string source)
+    /// <param name="noiseSeed">Seed of the noise only (default: the options' seed), so slices of a stack share the mask
+    /// but get independent noise.</param>
+    public static MriMeasurement SimulateImage(Tensor image, MriSimulationOptions o, string source, int? noiseSeed = null)
     {
         if (image.dim() != 2) throw new ArgumentException($"image must be 2-D (rows, cols), got {Tensors.ShapeString(image.shape)}");
         using var scope = NewDisposeScope();
@@ -62,7 +64,7 @@ public static class MriPipeline
             full = Fft.Centered2D(maps * x.unsqueeze(0));
         }
         else full = Fft.Centered2D(x).unsqueeze(0);
-        var ksp = AddNoiseAndMask(full, mask.Mask, o.Noise, o.Seed);
+        var ksp = AddNoiseAndMask(full, mask.Mask, o.Noise, noiseSeed ?? o.Seed);
         var gt = image.is_complex() ? image.to(ScalarType.ComplexFloat32) : image.to(ScalarType.Float32);
         return new MriMeasurement(ksp.MoveToOuterDisposeScope(), mask with { Mask = mask.Mask.MoveToOuterDisposeScope() },
             maps?.MoveToOuterDisposeScope(), gt.MoveToOuterDisposeScope(), source);

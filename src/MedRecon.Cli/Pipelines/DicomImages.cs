@@ -1,0 +1,202 @@
+using System.Globalization;
+using MedRecon.Dicom;
+using static TorchSharp.torch;
+
+namespace MedRecon.Cli.Pipelines;
+
+/// <summary>Slices read from a DICOM series: a float32 stack (slices, rows, cols) in modality units (HU for CT, stored
+/// units after rescale for MR), the 0-based indices of the slices in the sorted series, and the series itself.</summary>
+public sealed record DicomSlices(DicomSeries Series, Tensor Images, int[] Indices, string Path);
+
+/// <summary>
+/// The CLI's adapter to <c>MedRecon.Dicom</c>: recognises DICOM inputs, loads exactly one series, turns slices into
+/// tensors, and writes derived or phantom series atomically into a new (or empty) folder. Every problem is a
+/// <see cref="CliException"/> (one line, exit code 2).
+/// </summary>
+public static class DicomImages
+{
+    /// <summary>True for a folder, or for a file with the Part 10 <c>DICM</c> marker or that parses as DICOM
+    /// (files without preamble). <c>.npy</c> files are never DICOM.</summary>
+    public static bool IsDicom(string path)
+    {
+        if (Directory.Exists(path)) return true;
+        if (!File.Exists(path)) return false;
+        if (path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) return false;
+        try
+        {
+            using (var f = File.OpenRead(path))
+            {
+                var head = new byte[132];
+                if (f.Read(head, 0, 132) == 132 && head[128] == 'D' && head[129] == 'I' && head[130] == 'C' && head[131] == 'M') return true;
+            }
+            DicomFile.Open(path);
+            return true;
+        }
+        catch (Exception e) when (e is DicomFileException or DicomDataException or IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Loads one image series from a file or folder. Several series are an error that lists them unless
+    /// <paramref name="selector"/> (SeriesInstanceUID or 1-based index as in `dicom info`) picks one. Slices of
+    /// different sizes are an error.</summary>
+    public static DicomSeries LoadSeries(string path, string? selector)
+    {
+        DicomLoadResult result;
+        try
+        {
+            result = DicomSeriesLoader.Load(path);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new CliException($"{path}: no such file or folder");
+        }
+        if (result.Series.Count == 0)
+            throw new CliException($"{path}: no DICOM image series found" +
+                                   (result.Skipped.Count > 0 ? $" ({result.Skipped.Count} file(s) skipped, e.g. {System.IO.Path.GetFileName(result.Skipped[0].Path)}: {result.Skipped[0].Reason})" : ""));
+        DicomSeries series;
+        if (selector is not null)
+        {
+            if (int.TryParse(selector, NumberStyles.Integer, CultureInfo.InvariantCulture, out int k))
+            {
+                if (k < 1 || k > result.Series.Count)
+                    throw new CliException($"--series {selector}: out of range ({path} has {result.Series.Count} series, 1..{result.Series.Count})");
+                series = result.Series[k - 1];
+            }
+            else
+                series = result.Series.FirstOrDefault(s => s.SeriesInstanceUID == selector)
+                         ?? throw new CliException($"--series {selector}: not found in {path} (series: {ListSeries(result)})");
+        }
+        else if (result.Series.Count > 1)
+            throw new CliException($"{path}: {result.Series.Count} series found, choose one with --series N or UID: {ListSeries(result)}");
+        else series = result.Series[0];
+
+        var sizes = series.Instances.Select(i => (Cols: i.Dataset.GetSingleValueOrDefault(DicomTag.Columns, 0), Rows: i.Dataset.GetSingleValueOrDefault(DicomTag.Rows, 0)))
+            .Distinct().ToList();
+        if (sizes.Count > 1)
+            throw new CliException($"{path}: series {series.SeriesInstanceUID} mixes slice sizes ({string.Join(", ", sizes.Select(s => $"{s.Cols}x{s.Rows}"))}); " +
+                                   "it cannot be stacked — separate the slices into one folder per size");
+        if (series.Rows <= 0 || series.Columns <= 0) throw new CliException($"{path}: series {series.SeriesInstanceUID} has no Rows/Columns");
+        if (series.Modality is not ("CT" or "MR"))
+            Console.Error.WriteLine($"warning: {path}: modality {series.Modality}; derived DICOM output supports CT and MR only");
+        return series;
+    }
+
+    static string ListSeries(DicomLoadResult result) =>
+        string.Join("; ", result.Series.Select((s, i) => $"{i + 1}: {s.Modality} {s.Columns}x{s.Rows}x{s.SliceCount} {s.SeriesInstanceUID}"));
+
+    /// <summary>Parses a slice selection: null → the middle slice ((n − 1) / 2), "all", or a 0-based index K.</summary>
+    public static int[] ParseSlices(string? spec, int count)
+    {
+        if (spec is null) return new[] { (count - 1) / 2 };
+        if (spec.Equals("all", StringComparison.OrdinalIgnoreCase)) return Enumerable.Range(0, count).ToArray();
+        if (!int.TryParse(spec, NumberStyles.Integer, CultureInfo.InvariantCulture, out int k))
+            throw new CliException($"--slice {spec}: expected a 0-based slice index or 'all'");
+        if (k < 0 || k >= count)
+            throw new CliException($"--slice {spec}: out of range (the series has {count} slice(s), indices 0..{count - 1})");
+        return new[] { k };
+    }
+
+    /// <summary>(instance, frame) of each slice in series order.</summary>
+    static List<(DicomFile File, int Frame)> SliceList(DicomSeries series)
+    {
+        var list = new List<(DicomFile, int)>();
+        foreach (var inst in series.Instances)
+        {
+            int frames = Math.Max(1, inst.Dataset.GetSingleValueOrDefault(DicomTag.NumberOfFrames, 1));
+            for (int f = 0; f < frames; f++) list.Add((inst, f));
+        }
+        return list;
+    }
+
+    /// <summary>Reads the selected slices as float32 (slices, rows, cols) in modality units.</summary>
+    public static DicomSlices Read(string path, string? selector, string? sliceSpec)
+    {
+        var series = LoadSeries(path, selector);
+        var slices = SliceList(series);
+        var indices = ParseSlices(sliceSpec, slices.Count);
+        int rows = series.Rows, cols = series.Columns;
+        var buffer = new float[(long)indices.Length * rows * cols];
+        try
+        {
+            for (int i = 0; i < indices.Length; i++)
+            {
+                var (file, frame) = slices[indices[i]];
+                var px = DicomPixelData.Create(file);
+                if (px.SamplesPerPixel != 1) throw new CliException($"{file.FilePath}: colour images are not supported (SamplesPerPixel {px.SamplesPerPixel})");
+                px.CopyFrameTo(frame, buffer.AsSpan(i * rows * cols, rows * cols));
+            }
+        }
+        catch (DicomFileException e)
+        {
+            throw new CliException(e.Message.ReplaceLineEndings(" "));
+        }
+        if (buffer.Any(v => !float.IsFinite(v))) throw new CliException($"{path}: pixel data contains NaN or Inf values");
+        var t = tensor(buffer, new long[] { indices.Length, rows, cols });
+        return new DicomSlices(series, t, indices, path);
+    }
+
+    /// <summary>The data sets of the given slices (single-frame instances only; the derived-series writer needs one
+    /// instance per slice).</summary>
+    public static List<DicomDataset> SourceDatasets(DicomSeries series, IReadOnlyList<int> indices)
+    {
+        var slices = SliceList(series);
+        foreach (int k in indices)
+            if (k < 0 || k >= slices.Count)
+                throw new CliException($"slice {k} is out of range for series {series.SeriesInstanceUID} ({slices.Count} slices)");
+        if (slices.Count != series.Instances.Count)
+            throw new CliException($"series {series.SeriesInstanceUID} is multi-frame; derived DICOM output needs one instance per slice");
+        return indices.Select(k => slices[k].File.Dataset).ToList();
+    }
+
+    /// <summary>Checks that a DICOM output folder is new or empty, so two series never mix.</summary>
+    public static void CheckOutputFolder(string folder)
+    {
+        if (File.Exists(folder)) throw new CliException($"--out {folder}: is a file; DICOM output needs a folder");
+        if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any())
+            throw new CliException($"--out {folder}: folder exists and is not empty; choose a new folder for the DICOM series");
+    }
+
+    /// <summary>Writes a derived series (one output slice per entry of <paramref name="indices"/>) from a float stack
+    /// (slices, rows, cols), geometry and UIDs taken from the source slices; atomic (temporary folder, then moved).</summary>
+    public static IReadOnlyList<string> WriteDerived(DicomSeries source, IReadOnlyList<int> indices, Tensor stack, string derivation,
+        string? seriesDescription, string folder)
+    {
+        CheckOutputFolder(folder);
+        if (stack.dim() == 2) stack = stack.unsqueeze(0);
+        if (stack.dim() != 3 || stack.shape[0] != indices.Count)
+            throw new CliException($"{indices.Count} source slice(s) but the image stack is {Core.Tensors.ShapeString(stack.shape)}");
+        int depth = (int)stack.shape[0], rows = (int)stack.shape[1], cols = (int)stack.shape[2];
+        if (rows != source.Rows || cols != source.Columns)
+            throw new CliException($"the image is {cols}x{rows} but the DICOM source series is {source.Columns}x{source.Rows}");
+        var datasets = SourceDatasets(source, indices);
+        float[] voxels;
+        using (var f = stack.to(ScalarType.Float32).contiguous()) voxels = f.data<float>().ToArray();
+        if (voxels.Any(v => !float.IsFinite(v))) throw new CliException("the reconstruction contains NaN or Inf values; no DICOM written");
+        try
+        {
+            return DicomSeriesWriter.WriteDerived(datasets, voxels, cols, rows, depth,
+                new DerivedSeriesOptions { DerivationDescription = Truncate(derivation, 1024), SeriesDescription = seriesDescription is null ? null : Truncate(seriesDescription, 64) },
+                folder);
+        }
+        catch (DicomDataException e)
+        {
+            throw new CliException($"{source.SeriesInstanceUID}: cannot write a derived series: {e.Message}");
+        }
+    }
+
+    /// <summary>Writes a synthetic phantom series (slices, rows, cols) in modality units; atomic.</summary>
+    public static IReadOnlyList<string> WritePhantom(Tensor stack, string modality, string name, (double X, double Y, double Z) spacing, string folder)
+    {
+        CheckOutputFolder(folder);
+        if (stack.dim() == 2) stack = stack.unsqueeze(0);
+        int depth = (int)stack.shape[0], rows = (int)stack.shape[1], cols = (int)stack.shape[2];
+        float[] voxels;
+        using (var f = stack.to(ScalarType.Float32).contiguous()) voxels = f.data<float>().ToArray();
+        return DicomSeriesWriter.WritePhantom(voxels, cols, rows, depth,
+            new PhantomSeriesOptions { Modality = modality, PhantomName = name, Spacing = spacing }, folder);
+    }
+
+    static string Truncate(string s, int n) => s.Length <= n ? s : s[..n];
+}
