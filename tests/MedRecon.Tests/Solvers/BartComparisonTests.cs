@@ -88,8 +88,8 @@ public sealed class BartComparisonTests
         // --- TV: sweep on the tuning image, compare on the test image.
         double ourTvLambda = Best("ours TV", new[] { 0.002, 0.004, 0.008, 0.016 },
             l => Ours(() => TotalVariation.Reconstruct(tune.Op, tune.KSpace, l, TvIterations)), tune);
-        var bartTvGrid = new[] { "0.003:0.05", "0.01:0.05", "0.03:0.05", "0.01:0.5" };
-        string bartTv = BestBart("BART TV", bartTvGrid, g =>
+        var bartTvGrid = new[] { "0.003:0.05", "0.01:0.05", "0.03:0.05", "0.01:0.02", "0.01:0.5" };
+        string bartTv = BestBart("BART TV λ:ρ", bartTvGrid, g =>
         {
             var p = g.Split(':');
             return Pics(tune, "-i", BartTvIterations.ToString(), "-u", p[1], "-R", $"T:3:0:{p[0]}");
@@ -104,7 +104,7 @@ public sealed class BartComparisonTests
         // --- Wavelet-ℓ1.
         double ourWlLambda = Best("ours wavelet", new[] { 0.001, 0.002, 0.004, 0.008 },
             l => Ours(() => WaveletL1.Reconstruct(tune.Op, tune.KSpace, l, WaveletIterations)), tune);
-        string bartWl = BestBart("BART wavelet", new[] { "0.001", "0.003", "0.01" },
+        string bartWl = BestBart("BART wavelet λ", new[] { "0.001", "0.003", "0.01" },
             g => Pics(tune, "-i", BartWaveletIterations.ToString(), "-R", $"W:3:0:{g}"), tune);
         var ourWl = Ours(() => WaveletL1.Reconstruct(test.Op, test.KSpace, ourWlLambda, WaveletIterations));
         var bartWlTest = Pics(test, "-i", BartWaveletIterations.ToString(), "-R", $"W:3:0:{bartWl}");
@@ -140,7 +140,7 @@ public sealed class BartComparisonTests
             using var s = NewDisposeScope();
             var (img, sec) = run(g);
             double p = Metrics.Psnr(c.Truth, img);
-            output.WriteLine($"  tune {what} λ:ρ={g}: {p:F2} dB, {sec:F2} s");
+            output.WriteLine($"  tune {what} {g}: {p:F2} dB, {sec:F2} s");
             if (p > best) (best, bestSetting) = (p, g);
         }
         return bestSetting;
