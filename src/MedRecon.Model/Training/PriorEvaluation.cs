@@ -55,15 +55,10 @@ public static class PriorEvaluation
         return string.Join("\n", lines);
     }
 
-    /// <summary>PSNR in dB with data_range = max(ref) − min(ref).</summary>
-    public static double Psnr(Tensor reference, Tensor test)
-    {
-        using var scope = NewDisposeScope();
-        var r = reference.to(ScalarType.Float64);
-        double range = (r.max() - r.min()).item<double>();
-        double mse = (r - test.to(ScalarType.Float64)).square().mean().item<double>();
-        return 10 * Math.Log10(range * range / Math.Max(mse, 1e-30));
-    }
+    /// <summary>PSNR in dB as defined in <see cref="MedRecon.Core.Metrics"/> (data range = max(ref) − min(ref)), over all pixels.</summary>
+    public static double Psnr(Tensor reference, Tensor test) =>
+        MedRecon.Core.Metrics.Psnr(reference.reshape(-1, reference.shape[^2], reference.shape[^1]),
+            test.reshape(-1, test.shape[^2], test.shape[^1]));
 
     static Tensor Crop(Tensor x, int? crop)
     {

@@ -55,6 +55,14 @@ public class CtCliTests
             "--size", "64", "--method", "sirt", "--iters", "20", "--out", dir["sirt.npy"]);
         Assert.True(code == 0, err);
 
+        foreach (var m in new[] { "cgls", "tv" })
+        {
+            (code, err) = Invoke("recon", "ct", "--sinogram", Path.Combine(dir["sim"], "sino.npy"), "--angles", Path.Combine(dir["sim"], "angles.npy"),
+                "--geometry", Path.Combine(dir["sim"], "geometry.json"), "--method", m, "--iters", "10", "--out", dir[m + ".png"]);
+            Assert.True(code == 0, err);
+            Assert.True(File.Exists(dir[m + ".png"]));
+        }
+
         // Fan beam image input with Poisson noise.
         Npy.Write(dir["img.npy"], gt.mul(0.02f));
         (code, err) = Invoke("ct", "--image", dir["img.npy"], "--views", "40", "--geometry", "fan", "--photons", "1e4", "--seed", "3", "--out", dir["fan"]);
@@ -91,6 +99,20 @@ public class CtCliTests
         Expect("missing.npy", "recon", "ct", "--sinogram", dir["missing.npy"], "--angles", dir["angles10.npy"], "--size", "16", "--out", dir["out.npy"]);
         Expect("nan.npy", "ct", "--image", dir["nan.npy"], "--views", "10", "--out", dir["simout"]);
         Assert.False(Directory.Exists(dir["simout"]));
+    }
+
+    [SkippableFact]
+    public void SharedData_ReconstructsToothFromDataExchange()
+    {
+        var data = ExternalTools.SharedData;
+        var h5 = data is null ? null : Path.Combine(data, "projections", "tooth-synchrotron.h5");
+        Skip.If(h5 is null || !File.Exists(h5), "shared/data/projections/tooth-synchrotron.h5 not present");
+        using var dir = new TempDir();
+        var (code, err) = Invoke("recon", "ct", "--projections", h5!, "--size", "320", "--method", "fbp", "--filter", "hann", "--out", dir["tooth.npy"]);
+        Assert.True(code == 0, err);
+        var rec = Npy.Read(dir["tooth.npy"]);
+        Assert.Equal(new long[] { 320, 320 }, rec.shape);
+        Assert.True(rec.max().item<float>() > 0);
     }
 
     [SkippableFact]
