@@ -193,6 +193,8 @@ sealed class DicomTarget
 
     public void CheckSlices(int n, bool stacked)
     {
+        if (Series.Modality is not ("CT" or "MR"))
+            throw new CliException($"the DICOM source series is {Series.Modality}; derived series are written for CT and MR sources only");
         if (Indices is null)
         {
             if (n == Series.SliceCount) Indices = Enumerable.Range(0, n).ToArray();

@@ -78,8 +78,6 @@ public static class DicomImages
             throw new CliException($"{path}: series {series.SeriesInstanceUID} mixes slice sizes ({string.Join(", ", sizes.Select(s => $"{s.Cols}x{s.Rows}"))}); " +
                                    "it cannot be stacked — separate the slices into one folder per size");
         if (series.Rows <= 0 || series.Columns <= 0) throw new CliException($"{path}: series {series.SeriesInstanceUID} has no Rows/Columns");
-        if (series.Modality is not ("CT" or "MR"))
-            Console.Error.WriteLine($"warning: {path}: modality {series.Modality}; derived DICOM output supports CT and MR only");
         return series;
     }
 

@@ -254,6 +254,9 @@ public class DicomCliTests
         CliRunner.AssertBadInput(CliRunner.Run("simulate", "mri", "--image", dir["phantom"], "--slice", "middle", "--out", dir["sim"]), "--slice middle");
         CliRunner.AssertBadInput(CliRunner.Run("simulate", "mri", "--image", "shepp-logan", "--size", "32", "--slice", "1", "--out", dir["sim"]), "DICOM");
         AssertNothingWritten(dir, "sim");
+        // a single DICOM file is a one-slice series
+        Ok(CliRunner.Run("simulate", "mri", "--image", Directory.GetFiles(dir["phantom"])[0], "--out", dir["one"]));
+        Assert.Equal(new long[] { 32, 32 }, Npy.Read(dir["one/gt.npy"]).shape);
         File.WriteAllText(dir["notdicom.txt"], "hello");
         CliRunner.AssertBadInput(CliRunner.Run("simulate", "mri", "--image", dir["notdicom.txt"], "--out", dir["sim"]), "notdicom.txt");
         AssertNothingWritten(dir, "sim");
