@@ -124,17 +124,33 @@ public sealed class DicomSeries
         long total = (long)rows * cols * depth;
         if (total > Array.MaxLength) throw new DicomDataException($"volume of {total} voxels is too large");
         var vox = new float[total];
+        // Each instance owns a known range of slices, so instances decode in parallel without sharing state.
+        var firstSlice = new int[Instances.Count];
+        var pixels = new DicomPixelData[Instances.Count];
         int z = 0;
-        foreach (var inst in Instances)
+        for (int i = 0; i < Instances.Count; i++)
         {
-            var px = DicomPixelData.Create(inst);
+            var inst = Instances[i];
+            var px = pixels[i] = DicomPixelData.Create(inst);
             if (px.Rows != rows || px.Columns != cols)
                 throw new DicomFileException(inst.FilePath, -1, $"slice is {px.Columns}×{px.Rows}, the series is {cols}×{rows}");
             if (px.SamplesPerPixel != 1) throw new DicomFileException(inst.FilePath, -1, "colour images cannot be stacked into a scalar volume");
-            for (int f = 0; f < px.NumberOfFrames; f++, z++)
+            firstSlice[i] = z;
+            z += px.NumberOfFrames;
+        }
+        if (z != depth) throw new DicomDataException($"series {SeriesInstanceUID}: {z} frames, expected {depth}");
+        try
+        {
+            Parallel.For(0, Instances.Count, i =>
             {
-                px.CopyFrameTo(f, vox.AsSpan((int)((long)z * rows * cols), rows * cols));
-            }
+                for (int f = 0; f < pixels[i].NumberOfFrames; f++)
+                    pixels[i].CopyFrameTo(f, vox.AsSpan((int)((long)(firstSlice[i] + f) * rows * cols), rows * cols));
+            });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            throw;
         }
         var ds0 = First;
         var o = ds0.TryGetValues<double>(DicomTag.ImageOrientationPatient, out var io) && io.Length == 6 ? io : new double[] { 1, 0, 0, 0, 1, 0 };
@@ -174,43 +190,18 @@ public static class DicomSeriesLoader
                 .OrderBy(p => p, StringComparer.Ordinal);
         else throw new FileNotFoundException($"{path}: no such file or folder", path);
 
+        // Parse files in parallel (I/O and decoding dominate), then group in the sorted file order so results are
+        // deterministic.
+        var paths = files.ToArray();
+        var parsed = new (DicomFile? File, string? Skip, bool NonImage)[paths.Length];
+        Parallel.For(0, paths.Length, i => parsed[i] = Parse(paths[i], options));
         var bySeries = new Dictionary<string, List<DicomFile>>();
-        foreach (var f in files)
+        for (int i = 0; i < paths.Length; i++)
         {
-            DicomFile file;
-            try
-            {
-                file = DicomFile.Open(f, options);
-            }
-            catch (DicomFileException ex)
-            {
-                result.Skipped.Add((f, ex.Problem));
-                continue;
-            }
-            catch (IOException ex)
-            {
-                result.Skipped.Add((f, ex.Message));
-                continue;
-            }
-            if (!file.Dataset.Contains(DicomTag.PixelData) && !file.Dataset.Contains(DicomTag.FloatPixelData))
-            {
-                result.NonImage.Add(f);
-                continue;
-            }
-            try
-            {
-                DicomPixelData.Create(file); // validates the image pixel module without decoding
-            }
-            catch (DicomUnsupportedTransferSyntaxException)
-            {
-                // kept: the series is listed (its syntax is shown) but ToVolume will raise the transcoding hint
-            }
-            catch (DicomFileException ex)
-            {
-                result.Skipped.Add((f, ex.Problem));
-                continue;
-            }
-            string uid = file.Dataset.GetString(DicomTag.SeriesInstanceUID);
+            var (file, skip, nonImage) = parsed[i];
+            if (skip != null) { result.Skipped.Add((paths[i], skip)); continue; }
+            if (nonImage) { result.NonImage.Add(paths[i]); continue; }
+            string uid = file!.Dataset.GetString(DicomTag.SeriesInstanceUID);
             if (uid.Length == 0) uid = "(no SeriesInstanceUID)";
             if (!bySeries.TryGetValue(uid, out var list)) bySeries[uid] = list = new List<DicomFile>();
             list.Add(file);
@@ -223,5 +214,37 @@ public static class DicomSeriesLoader
         }
         result.Series.Sort((a, b) => b.SliceCount.CompareTo(a.SliceCount));
         return result;
+    }
+
+    static (DicomFile? File, string? Skip, bool NonImage) Parse(string f, DicomReadOptions? options)
+    {
+        DicomFile file;
+        try
+        {
+            file = DicomFile.Open(f, options);
+        }
+        catch (DicomFileException ex)
+        {
+            return (null, ex.Problem, false);
+        }
+        catch (IOException ex)
+        {
+            return (null, ex.Message, false);
+        }
+        if (!file.Dataset.Contains(DicomTag.PixelData) && !file.Dataset.Contains(DicomTag.FloatPixelData))
+            return (null, null, true);
+        try
+        {
+            DicomPixelData.Create(file); // validates the image pixel module without decoding
+        }
+        catch (DicomUnsupportedTransferSyntaxException)
+        {
+            // kept: the series is listed (its syntax is shown) but ToVolume will raise the transcoding hint
+        }
+        catch (DicomFileException ex)
+        {
+            return (null, ex.Problem, false);
+        }
+        return (file, null, false);
     }
 }

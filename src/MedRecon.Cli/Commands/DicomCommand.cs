@@ -57,10 +57,12 @@ public static class DicomCommand
         var path = new Argument<string>("path") { Description = "A DICOM file or a folder (searched recursively)." };
         var output = new Option<string>("--out") { Description = "Output .npy file: float32 volume [slices, rows, columns], HU for CT.", Required = true };
         var seriesOpt = new Option<string?>("--series") { Description = "SeriesInstanceUID or 1-based index from `dicom info` (default: the largest series)." };
+        var preview = new Option<string?>("--preview") { Description = "Also write a PNG of the middle slice, windowed by the series' WindowCenter/Width (else min–max)." };
         var cmd = new Command("export", "Export a series as a float32 .npy volume (modality values: Hounsfield units for CT).");
         cmd.Arguments.Add(path);
         cmd.Options.Add(output);
         cmd.Options.Add(seriesOpt);
+        cmd.Options.Add(preview);
         cmd.SetAction(parseResult => Run(() =>
         {
             var result = DicomSeriesLoader.Load(parseResult.GetValue(path)!);
@@ -73,7 +75,18 @@ public static class DicomCommand
             var vol = series.ToVolume();
             string outPath = parseResult.GetValue(output)!;
             using (var t = tensor(vol.Voxels, new long[] { vol.Depth, vol.Height, vol.Width }))
+            {
                 MedRecon.Core.IO.Npy.Write(outPath, t);
+                if (parseResult.GetValue(preview) is { } png)
+                {
+                    var mid = series.Instances[series.Instances.Count / 2].Dataset;
+                    double? lo = null, hi = null;
+                    if (mid.TryGetValue<double>(DicomTag.WindowCenter, 0, out var c) && mid.TryGetValue<double>(DicomTag.WindowWidth, 0, out var w) && w > 0)
+                        (lo, hi) = (c - w / 2, c + w / 2);
+                    MedRecon.Core.IO.Png.Write(png, t[vol.Depth / 2], lo, hi);
+                    Console.WriteLine($"wrote {png} (slice {vol.Depth / 2 + 1} of {vol.Depth})");
+                }
+            }
             Console.WriteLine(string.Format(CultureInfo.InvariantCulture,
                 "wrote {0}: {1} x {2} x {3} float32 ({4}), spacing {5:0.###} x {6:0.###} x {7:0.###} mm", outPath, vol.Depth, vol.Height, vol.Width,
                 vol.IsHounsfield ? "HU" : "modality values", vol.Spacing.Z, vol.Spacing.Y, vol.Spacing.X));
