@@ -28,17 +28,22 @@ public static class ReconCtCommand
         var iters = new Option<int?>("--iters") { Description = "Iterations (defaults: sirt 200, cgls 30, tv 300)." };
         var lambda = new Option<double?>("--lambda") { Description = "TV weight, relative to max|Aᵀy| (default 0.002); CGLS Tikhonov weight (default 0)." };
         var nonneg = new Option<bool>("--nonneg") { Description = "Non-negativity for SIRT/TV." };
-        var output = new Option<string>("--out") { Description = "Output FILE.npy (float32) or FILE.png.", Required = true };
+        var like = new Option<string?>("--like") { Description = "DICOM source for a derived series (default: dicom-source.json next to --sinogram)." };
+        var series = new Option<string?>("--series") { Description = "With --like: SeriesInstanceUID or 1-based index." };
+        var slice = new Option<string?>("--slice") { Description = "With --like: 0-based source slice index." };
+        var output = new Option<string>("--out") { Description = "Output FILE.npy (float32), FILE.png, or a new folder DIR: a derived DICOM series (HU for CT sources).", Required = true };
         var cmd = new Command("ct", "Reconstruct a CT slice (FBP, SIRT, CGLS, TV).")
         {
-            sinogram, anglesOpt, geometryOpt, spacing, projections, row, centre, size, method, filter, iters, lambda, nonneg, output,
+            sinogram, anglesOpt, geometryOpt, spacing, projections, row, centre, size, method, filter, iters, lambda, nonneg, like, series, slice, output,
         };
-        cmd.SetAction(p => CtCli.Run(() =>
+        cmd.SetAction(p => CliSupport.Run(() => CtCli.Run(() =>
         {
             using var scope = NewDisposeScope();
             string outPath = p.GetValue(output)!;
             string ext = Path.GetExtension(outPath).ToLowerInvariant();
-            if (ext is not ".npy" and not ".png") throw new CtCliException($"--out {outPath}: must end in .npy or .png");
+            bool dicomOut = Pipelines.CtDicom.IsFolderOutput(outPath);
+            if (!dicomOut && ext is not ".npy" and not ".png") throw new CtCliException($"--out {outPath}: must end in .npy or .png, or be a folder (derived DICOM series)");
+            if (dicomOut) Pipelines.CtDicom.CheckSource(p.GetValue(sinogram) ?? p.GetValue(projections) ?? "", p.GetValue(like), outPath);
             Tensor sino;
             double[] angles;
             CtGeometry g;
@@ -104,6 +109,14 @@ public static class ReconCtCommand
             Tensor image = CtReconstruction.Run(m, sino, g, angles, FilteredBackProjection.ParseFilter(p.GetValue(filter)!), it,
                 p.GetValue(lambda), p.GetValue(nonneg));
             sw.Stop();
+            if (dicomOut)
+            {
+                string desc = $"MedRecon recon ct: {m}" + (m == "fbp" ? $" ({p.GetValue(filter)} filter)" : $", {it?.ToString() ?? "default"} iterations, lambda {p.GetValue(lambda)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}") +
+                              $"; operator: {g.Beam} beam, {angles.Length} views, {g.Detectors} detectors";
+                var files = Pipelines.CtDicom.WriteDerived(image, p.GetValue(sinogram) ?? h5!, p.GetValue(like), p.GetValue(series), p.GetValue(slice), desc, outPath);
+                Console.WriteLine($"wrote {outPath}: derived series, {files.Count} slice(s), {m} from {angles.Length} views in {sw.Elapsed.TotalSeconds:F2} s");
+                return 0;
+            }
             CtCli.WriteFile(outPath, tmp =>
             {
                 if (ext == ".npy") Npy.Write(tmp, image);
@@ -111,7 +124,7 @@ public static class ReconCtCommand
             });
             Console.WriteLine($"wrote {outPath}: {g.ImageSize}×{g.ImageSize} {m} from {angles.Length} views in {sw.Elapsed.TotalSeconds:F2} s");
             return 0;
-        }));
+        })));
         return cmd;
     }
 }

@@ -14,7 +14,8 @@ public static class SimulateCtCommand
     {
         var image = new Option<string>("--image")
         {
-            Description = "Image FILE.npy (N, N) real, or the phantom 'shepp-logan' (analytic line integrals of its ellipses). " +
+            Description = "Image FILE.npy (N, N) real, a DICOM file or folder (one square slice; CT HU → attenuation per mm, " +
+                          "pixel size from PixelSpacing), or the phantom 'shepp-logan' (analytic line integrals of its ellipses). " +
                           "Images are projected on a 2x finer grid and detector, not with the reconstruction operator.",
             Required = true,
         };
@@ -32,12 +33,14 @@ public static class SimulateCtCommand
         var photons = new Option<double?>("--photons") { Description = "Poisson noise with I0 incident photons per detector element (then −log)." };
         var noise = new Option<double?>("--noise") { Description = "Gaussian noise with standard deviation SIGMA (sinogram units)." };
         var seed = new Option<int>("--seed") { Description = "Seed for the noise (explicit generator).", DefaultValueFactory = _ => 0 };
-        var output = new Option<string>("--out") { Description = "Output folder: sino.npy, angles.npy, geometry.json, gt.npy.", Required = true };
+        var slice = new Option<string?>("--slice") { Description = "DICOM input: 0-based slice index in the sorted series (default: the middle slice)." };
+        var series = new Option<string?>("--series") { Description = "DICOM input with several series: SeriesInstanceUID or 1-based index." };
+        var output = new Option<string>("--out") { Description = "Output folder: sino.npy, angles.npy, geometry.json, gt.npy (+ dicom-source.json).", Required = true };
         var cmd = new Command("ct", "Simulate a CT sinogram (parallel or fan beam) from an image or a phantom.")
         {
-            image, size, views, arc, geometry, detectors, pixelSize, photons, noise, seed, output,
+            image, size, views, arc, geometry, detectors, pixelSize, photons, noise, seed, slice, series, output,
         };
-        cmd.SetAction(p => CtCli.Run(() =>
+        cmd.SetAction(p => CliSupport.Run(() => CtCli.Run(() =>
         {
             string imageSpec = p.GetValue(image)!;
             int v = p.GetValue(views);
@@ -46,6 +49,12 @@ public static class SimulateCtCommand
             double arcDeg = p.GetValue(arc) ?? (beam == CtBeam.Parallel ? 180.0 : 360.0);
             if (!(arcDeg > 0) || arcDeg > 360) throw new CtCliException($"--arc {arcDeg}: must be in (0, 360]");
             double px = p.GetValue(pixelSize);
+            bool dicom = !imageSpec.Equals("shepp-logan", StringComparison.OrdinalIgnoreCase) && Pipelines.DicomImages.IsDicom(imageSpec);
+            if (!dicom && (p.GetValue(slice) is not null || p.GetValue(series) is not null))
+                throw new CtCliException("--slice and --series apply to DICOM --image input only");
+            using var dicomScope = NewDisposeScope();
+            var dicomSlice = dicom ? Pipelines.CtDicom.Read(imageSpec, p.GetValue(series), p.GetValue(slice)) : null;
+            if (dicomSlice is not null && p.GetResult(pixelSize) is null or { Implicit: true }) px = dicomSlice.PixelSizeMm;
             if (!(px > 0) || !double.IsFinite(px)) throw new CtCliException($"--pixel-size {px}: must be positive");
             double? i0 = p.GetValue(photons), sigma = p.GetValue(noise);
             if (i0 is not null && sigma is not null) throw new CtCliException("--photons and --noise are exclusive: choose one noise model");
@@ -63,6 +72,7 @@ public static class SimulateCtCommand
                 if (n < 8 || n > 4096) throw new CtCliException($"--size {n}: must be between 8 and 4096");
                 gt = EllipsePhantom.SheppLogan().Rasterize(n);
             }
+            else if (dicomSlice is not null) gt = dicomSlice.Image;
             else gt = CtCli.ReadImage(imageSpec);
             int size0 = (int)gt.shape[0];
             var g = beam == CtBeam.Parallel
@@ -99,11 +109,12 @@ public static class SimulateCtCommand
                 Npy.Write(Path.Combine(tmp, "angles.npy"), torch.tensor(angles, ScalarType.Float64));
                 File.WriteAllText(Path.Combine(tmp, "geometry.json"), g.ToJson());
                 Npy.Write(Path.Combine(tmp, "gt.npy"), gt.to(ScalarType.Float32));
+                if (dicomSlice is not null) Pipelines.CtDicom.WriteRecord(tmp, dicomSlice);
             });
             Console.WriteLine($"wrote {dir}: sinogram ({v}, {g.Detectors}) {g.Beam}, arc {arcDeg}°, " +
                               (i0 is not null ? $"Poisson I0={i0}" : sigma is > 0 ? $"Gaussian σ={sigma}" : "noise-free"));
             return 0;
-        }));
+        })));
         return cmd;
     }
 }

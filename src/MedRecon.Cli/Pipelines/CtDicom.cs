@@ -55,6 +55,16 @@ public static class CtDicom
     /// <summary>True when <paramref name="outPath"/> asks for a DICOM folder (no extension, or an existing folder).</summary>
     public static bool IsFolderOutput(string outPath) => Path.GetExtension(outPath).Length == 0 || Directory.Exists(outPath);
 
+    /// <summary>Fails fast (before reconstructing) when a folder output has no DICOM source.</summary>
+    public static void CheckSource(string sinogramPath, string? like, string outPath)
+    {
+        DicomImages.CheckOutputFolder(outPath);
+        string record = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(sinogramPath)) ?? ".", RecordName);
+        if (like is null && !File.Exists(record))
+            throw new CliException($"--out {outPath}: a folder output writes a derived DICOM series, but the sinogram was not simulated from DICOM " +
+                                   $"(no {RecordName} next to it); give --like SOURCE or an --out FILE.npy/.png");
+    }
+
     /// <summary>Writes a reconstructed slice as a derived series: the source from dicom-source.json next to the
     /// sinogram, or <paramref name="like"/> (+ series, slice). μ is converted back to HU when the simulation converted.</summary>
     public static IReadOnlyList<string> WriteDerived(Tensor image, string sinogramPath, string? like, string? series, string? slice,

@@ -193,6 +193,11 @@ public class DicomCliTests
         Assert.InRange(v.Voxels.Min(), -1000.5f, -999.5f); // air outside the head
         Assert.InRange(v.Voxels.Max(), 900f, 1000.5f);      // skull (phantom value 1) at +1000 HU
         if (ExternalTools.Which("dciodvfy") != null) Assert.Empty(DciodvfyErrors(s.Instances[0].FilePath!));
+
+        // volume in HU plus a PNG preview in the series' window
+        Ok(CliRunner.Run("dicom", "export", dir["ct"], "--out", dir["ct.npy"], "--preview", dir["ct.png"]));
+        Assert.Equal(new long[] { 1, 64, 64 }, Npy.Read(dir["ct.npy"]).shape);
+        Assert.Equal(new long[] { 64, 64 }, Png.Read(dir["ct.png"]).shape);
     }
 
     [Fact]
@@ -308,5 +313,43 @@ public class DicomCliTests
         var v = derived.ToVolume().Voxels;
         Assert.True(v.Min() < -500, "derived CT keeps signed HU (real part, not magnitude)");
         if (ExternalTools.Which("dciodvfy") != null) Assert.Empty(DciodvfyErrors(derived.Instances[0].FilePath!));
+    }
+
+    [Fact]
+    public void CtPhantomSeries_SimulateCt_ReconCt_DerivedSeriesInHu()
+    {
+        using var dir = new TempDir();
+        Ok(CliRunner.Run("phantom", "--kind", "shepp-logan", "--size", "64", "--count", "3", "--modality", "ct", "--out", dir["ct"]));
+        var src = LoadSingle(dir["ct"]);
+        Ok(CliRunner.Run("simulate", "ct", "--image", dir["ct"], "--views", "120", "--out", dir["sim"]));
+        Assert.True(File.Exists(dir["sim/dicom-source.json"]));
+        using (var doc = JsonDocument.Parse(File.ReadAllText(dir["sim/geometry.json"])))
+            Assert.Equal(4.0, doc.RootElement.GetProperty("pixelSize").GetDouble(), 6); // PixelSpacing: 256 mm / 64
+        var gt = Npy.Read(dir["sim/gt.npy"]); // attenuation per mm: air 0, +1000 HU = 2 μ_water
+        Assert.InRange(gt.min().item<float>(), -1e-6f, 1e-6f);
+        Assert.InRange(gt.max().item<float>(), 0.0383f, 0.0385f);
+        string[] common = { "recon", "ct", "--sinogram", dir["sim/sino.npy"], "--angles", dir["sim/angles.npy"], "--geometry", dir["sim/geometry.json"], "--method", "fbp" };
+        Ok(CliRunner.Run(common.Concat(new[] { "--out", dir["fbp.npy"] }).ToArray()));
+        var r = CliRunner.Run(common.Concat(new[] { "--out", dir["fbp"] }).ToArray());
+        Ok(r);
+        var derived = LoadSingle(dir["fbp"]);
+        Assert.Equal("CT", derived.Modality);
+        var d = derived.Instances[0].Dataset;
+        Assert.Equal(src.StudyInstanceUID, d.GetString(DicomTag.StudyInstanceUID));
+        Assert.NotEqual(src.SeriesInstanceUID, derived.SeriesInstanceUID);
+        Assert.Equal(src.Instances[1].Dataset.GetValues<double>(DicomTag.ImagePositionPatient), d.GetValues<double>(DicomTag.ImagePositionPatient));
+        Assert.Contains("fbp", d.GetString(DicomTag.DerivationDescription));
+        var hu = derived.ToVolume().Voxels;
+        var mu = Npy.Read(dir["fbp.npy"]).data<float>().ToArray();
+        double slope = d.GetValue<double>(DicomTag.RescaleSlope);
+        for (int i = 0; i < mu.Length; i++) Assert.InRange(hu[i] - (mu[i] / 0.0192 - 1) * 1000, -slope * 0.51 - 0.05, slope * 0.51 + 0.05);
+        var srcHu = Slice(src.ToVolume(), 1);
+        double err = Math.Sqrt(srcHu.Zip(hu, (a, b) => (double)(a - b) * (a - b)).Sum() / srcHu.Select(v => (double)(v + 1000) * (v + 1000)).Sum());
+        Assert.True(err < 0.25, $"relative HU error {err:F3}");
+        if (ExternalTools.Which("dciodvfy") != null) Assert.Empty(DciodvfyErrors(derived.Instances[0].FilePath!));
+        // without a DICOM source a folder output is refused before anything is written
+        File.Delete(dir["sim/dicom-source.json"]);
+        CliRunner.AssertBadInput(CliRunner.Run(common.Concat(new[] { "--out", dir["fbp2"] }).ToArray()), "--like");
+        AssertNothingWritten(dir, "fbp2");
     }
 }
