@@ -111,6 +111,8 @@ public static class SimulateCtCommand
                 Npy.Write(Path.Combine(tmp, "gt.npy"), gt.to(ScalarType.Float32));
                 if (dicomSlice is not null) Pipelines.CtDicom.WriteRecord(tmp, dicomSlice);
             });
+            // a record left by an earlier DICOM simulation into this folder would name the wrong source
+            if (dicomSlice is null) File.Delete(Path.Combine(dir, Pipelines.CtDicom.RecordName));
             Console.WriteLine($"wrote {dir}: sinogram ({v}, {g.Detectors}) {g.Beam}, arc {arcDeg}°, " +
                               (i0 is not null ? $"Poisson I0={i0}" : sigma is > 0 ? $"Gaussian σ={sigma}" : "noise-free"));
             return 0;
