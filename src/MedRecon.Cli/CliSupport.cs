@@ -106,6 +106,12 @@ public static class CliSupport
             Directory.CreateDirectory(full);
             foreach (var f in Directory.GetFiles(tmp))
                 File.Move(f, Path.Combine(full, Path.GetFileName(f)), overwrite: true);
+            foreach (var d in Directory.GetDirectories(tmp))
+            {
+                var target = Path.Combine(full, Path.GetFileName(d));
+                if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
+                Directory.Move(d, target);
+            }
             Directory.Delete(tmp, true);
         }
         catch

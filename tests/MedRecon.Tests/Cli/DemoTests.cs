@@ -13,6 +13,9 @@ public class DemoTests
         foreach (var f in new[] { "ground-truth.png", "singlecoil-zf.png", "singlecoil-tv.png", "multicoil-cg.png",
                      "singlecoil-montage.png", "metrics.md", "metrics.json" })
             Assert.True(File.Exists(Path.Combine(dir["demo"], f)), $"missing {f}");
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(dir["demo"], "dicom-phantom")));
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(dir["demo"], "dicom-tv")));
+        Assert.Contains("dicom-tv", r.StdOut);
         var rows = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["demo"], "metrics.json"))).RootElement;
         double Psnr(string caseStart, string method) => rows.EnumerateArray()
             .First(e => e.GetProperty("Case").GetString()!.StartsWith(caseStart) && e.GetProperty("Method").GetString() == method)
