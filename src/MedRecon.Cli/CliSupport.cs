@@ -29,7 +29,7 @@ public static class CliSupport
             return body();
         }
         catch (Exception e) when (e is CliException or InvalidInputFileException or ArgumentException
-                                      or FileNotFoundException or DirectoryNotFoundException
+                                      or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException
                                       or Dicom.DicomFileException or Dicom.DicomDataException)
         {
             Console.Error.WriteLine($"error: {e.Message.ReplaceLineEndings(" ")}");
@@ -97,7 +97,7 @@ public static class CliSupport
         var full = Path.GetFullPath(dir);
         var parent = Path.GetDirectoryName(full) ?? ".";
         Directory.CreateDirectory(parent);
-        var tmp = Path.Combine(parent, $".{Path.GetFileName(full)}.tmp-{Environment.ProcessId}");
+        var tmp = Path.Combine(parent, $".{Path.GetFileName(full)}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
         Directory.CreateDirectory(tmp);
         try

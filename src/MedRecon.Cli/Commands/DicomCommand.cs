@@ -98,19 +98,9 @@ public static class DicomCommand
 
     static int Fail(string message)
     {
-        Console.Error.WriteLine("medrecon dicom: " + message);
-        return 2;
+        Console.Error.WriteLine("error: " + message);
+        return CliSupport.ExitBadInput;
     }
 
-    static int Run(Func<int> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (Exception ex) when (ex is DicomFileException or DicomDataException or IOException or ArgumentException or UnauthorizedAccessException)
-        {
-            return Fail(ex.Message.ReplaceLineEndings(" "));
-        }
-    }
+    static int Run(Func<int> body) => CliSupport.Run(body);
 }

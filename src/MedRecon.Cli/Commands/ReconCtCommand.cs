@@ -36,13 +36,13 @@ public static class ReconCtCommand
         {
             sinogram, anglesOpt, geometryOpt, spacing, projections, row, centre, size, method, filter, iters, lambda, nonneg, like, series, slice, output,
         };
-        cmd.SetAction(p => CliSupport.Run(() => CtCli.Run(() =>
+        cmd.SetAction(p => CliSupport.Run(() =>
         {
             using var scope = NewDisposeScope();
             string outPath = p.GetValue(output)!;
             string ext = Path.GetExtension(outPath).ToLowerInvariant();
             bool dicomOut = Pipelines.CtDicom.IsFolderOutput(outPath);
-            if (!dicomOut && ext is not ".npy" and not ".png") throw new CtCliException($"--out {outPath}: must end in .npy or .png, or be a folder (derived DICOM series)");
+            if (!dicomOut && ext is not ".npy" and not ".png") throw new CliException($"--out {outPath}: must end in .npy or .png, or be a folder (derived DICOM series)");
             if (dicomOut) Pipelines.CtDicom.CheckSource(p.GetValue(sinogram) ?? p.GetValue(projections) ?? "", p.GetValue(like), outPath);
             Tensor sino;
             double[] angles;
@@ -50,9 +50,9 @@ public static class ReconCtCommand
             string? h5 = p.GetValue(projections);
             if (h5 is not null)
             {
-                if (p.GetValue(sinogram) is not null) throw new CtCliException("--projections and --sinogram are exclusive");
+                if (p.GetValue(sinogram) is not null) throw new CliException("--projections and --sinogram are exclusive");
                 var scan = DataExchange.Read(h5);
-                if (p.GetValue(row) < 0 || p.GetValue(row) >= scan.Rows) throw new CtCliException($"--row {p.GetValue(row)}: {h5} has rows 0..{scan.Rows - 1}");
+                if (p.GetValue(row) < 0 || p.GetValue(row) >= scan.Rows) throw new CliException($"--row {p.GetValue(row)}: {h5} has rows 0..{scan.Rows - 1}");
                 sino = DataExchange.Sinogram(scan, p.GetValue(row));
                 angles = scan.ThetaRadians;
                 double c = p.GetValue(centre) ?? DataExchange.FindRotationCentre(sino, angles);
@@ -63,8 +63,8 @@ public static class ReconCtCommand
             }
             else
             {
-                string sinoPath = p.GetValue(sinogram) ?? throw new CtCliException("give --sinogram FILE.npy (or --projections FILE.h5)");
-                string anglesPath = p.GetValue(anglesOpt) ?? throw new CtCliException("--angles FILE.npy is required with --sinogram");
+                string sinoPath = p.GetValue(sinogram) ?? throw new CliException("give --sinogram FILE.npy (or --projections FILE.h5)");
+                string anglesPath = p.GetValue(anglesOpt) ?? throw new CliException("--angles FILE.npy is required with --sinogram");
                 sino = Npy.Read(sinoPath);
                 if (sino.dim() != 2) throw new InvalidInputFileException(sinoPath, $"sinogram must be 2-D (views, detectors), has shape {Tensors.ShapeString(sino.shape)}");
                 if (sino.numel() == 0) throw new InvalidInputFileException(sinoPath, $"sinogram is empty, shape {Tensors.ShapeString(sino.shape)}");
@@ -93,19 +93,19 @@ public static class ReconCtCommand
                 }
                 else
                 {
-                    int n = p.GetValue(size) ?? throw new CtCliException("--size N is required without --geometry");
+                    int n = p.GetValue(size) ?? throw new CliException("--size N is required without --geometry");
                     double s = p.GetValue(spacing) ?? 1.0;
-                    if (!(s > 0)) throw new CtCliException($"--detector-spacing {s}: must be positive");
+                    if (!(s > 0)) throw new CliException($"--detector-spacing {s}: must be positive");
                     g = CtGeometry.ParallelBeam(n, (int)sino.shape[1], s);
                 }
                 g = g with { Views = angles.Length };
             }
-            if (g.ImageSize < 1 || g.ImageSize > 8192) throw new CtCliException($"--size {g.ImageSize}: must be between 1 and 8192");
+            if (g.ImageSize < 1 || g.ImageSize > 8192) throw new CliException($"--size {g.ImageSize}: must be between 1 and 8192");
 
             var sw = System.Diagnostics.Stopwatch.StartNew();
             string m = p.GetValue(method)!;
             int? it = p.GetValue(iters);
-            if (it is < 0) throw new CtCliException($"--iters {it}: must be ≥ 0");
+            if (it is < 0) throw new CliException($"--iters {it}: must be ≥ 0");
             Tensor image = CtReconstruction.Run(m, sino, g, angles, FilteredBackProjection.ParseFilter(p.GetValue(filter)!), it,
                 p.GetValue(lambda), p.GetValue(nonneg));
             sw.Stop();
@@ -124,7 +124,7 @@ public static class ReconCtCommand
             });
             Console.WriteLine($"wrote {outPath}: {g.ImageSize}×{g.ImageSize} {m} from {angles.Length} views in {sw.Elapsed.TotalSeconds:F2} s");
             return 0;
-        })));
+        }));
         return cmd;
     }
 }
@@ -146,34 +146,20 @@ public static class CtReconstruction
             case "tv":
                 return CtIterative.Tv(CtProjector.Create(g, angles), sino, lambda ?? 0.002, iterations ?? 300, nonNegative);
             default:
-                throw new CtCliException($"--method {method}: unknown (fbp, sirt, cgls, tv)");
+                throw new CliException($"--method {method}: unknown (fbp, sirt, cgls, tv)");
         }
     }
 }
 
-/// <summary>A user error with a one-line message (exit code 2).</summary>
-public sealed class CtCliException(string message) : Exception(message);
-
-/// <summary>Shared plumbing of the CT commands: one-line errors with exit code 2, all-or-nothing outputs.</summary>
+/// <summary>CT-specific CLI helpers: geometry names, image input, all-or-nothing single-file output.</summary>
 static class CtCli
 {
-    public static int Run(Func<int> body)
-    {
-        try { return body(); }
-        catch (Exception e) when (e is CtCliException or InvalidInputFileException or ArgumentException or NotImplementedException)
-        {
-            string msg = e is NotImplementedException ? $"not available in this build: {e.Message}" : e.Message;
-            Console.Error.WriteLine("error: " + msg.ReplaceLineEndings(" "));
-            return 2;
-        }
-    }
-
     public static CtBeam ParseBeam(string s) => s.ToLowerInvariant() switch
     {
         "parallel" => CtBeam.Parallel,
         "fan" or "fan-flat" or "fanflat" => CtBeam.FanFlat,
         "fan-equiangular" or "fan-arc" => CtBeam.FanEquiangular,
-        _ => throw new CtCliException($"--geometry {s}: unknown (parallel, fan, fan-equiangular)"),
+        _ => throw new CliException($"--geometry {s}: unknown (parallel, fan, fan-equiangular)"),
     };
 
     public static Tensor ReadImage(string path)
@@ -185,26 +171,6 @@ static class CtCli
         t = t.to(ScalarType.Float32);
         if (!Tensors.AllFinite(t)) throw new InvalidInputFileException(path, "image contains NaN or infinite values");
         return t;
-    }
-
-    /// <summary>Writes into a fresh temporary folder beside <paramref name="dir"/>, then moves the files in.</summary>
-    public static void WriteFolder(string dir, Action<string> write)
-    {
-        string full = Path.GetFullPath(dir);
-        string parent = Path.GetDirectoryName(full) ?? ".";
-        Directory.CreateDirectory(parent);
-        string tmp = Path.Combine(parent, "." + Path.GetFileName(full) + ".tmp-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(tmp);
-        try
-        {
-            write(tmp);
-            Directory.CreateDirectory(full);
-            foreach (var f in Directory.GetFiles(tmp)) File.Move(f, Path.Combine(full, Path.GetFileName(f)), overwrite: true);
-        }
-        finally
-        {
-            try { Directory.Delete(tmp, recursive: true); } catch (IOException) { }
-        }
     }
 
     public static void WriteFile(string path, Action<string> write)

@@ -40,28 +40,28 @@ public static class SimulateCtCommand
         {
             image, size, views, arc, geometry, detectors, pixelSize, photons, noise, seed, slice, series, output,
         };
-        cmd.SetAction(p => CliSupport.Run(() => CtCli.Run(() =>
+        cmd.SetAction(p => CliSupport.Run(() =>
         {
             string imageSpec = p.GetValue(image)!;
             int v = p.GetValue(views);
-            if (v < 1) throw new CtCliException($"--views {v}: must be positive");
+            if (v < 1) throw new CliException($"--views {v}: must be positive");
             var beam = CtCli.ParseBeam(p.GetValue(geometry)!);
             double arcDeg = p.GetValue(arc) ?? (beam == CtBeam.Parallel ? 180.0 : 360.0);
-            if (!(arcDeg > 0) || arcDeg > 360) throw new CtCliException($"--arc {arcDeg}: must be in (0, 360]");
+            if (!(arcDeg > 0) || arcDeg > 360) throw new CliException($"--arc {arcDeg}: must be in (0, 360]");
             double px = p.GetValue(pixelSize);
             bool dicom = !imageSpec.Equals("shepp-logan", StringComparison.OrdinalIgnoreCase) && Pipelines.DicomImages.IsDicom(imageSpec);
             if (!dicom && (p.GetValue(slice) is not null || p.GetValue(series) is not null))
-                throw new CtCliException("--slice and --series apply to DICOM --image input only");
+                throw new CliException("--slice and --series apply to DICOM --image input only");
             using var dicomScope = NewDisposeScope();
             var dicomSlice = dicom ? Pipelines.CtDicom.Read(imageSpec, p.GetValue(series), p.GetValue(slice)) : null;
             if (dicomSlice is not null && p.GetResult(pixelSize) is null or { Implicit: true }) px = dicomSlice.PixelSizeMm;
-            if (!(px > 0) || !double.IsFinite(px)) throw new CtCliException($"--pixel-size {px}: must be positive");
+            if (!(px > 0) || !double.IsFinite(px)) throw new CliException($"--pixel-size {px}: must be positive");
             double? i0 = p.GetValue(photons), sigma = p.GetValue(noise);
-            if (i0 is not null && sigma is not null) throw new CtCliException("--photons and --noise are exclusive: choose one noise model");
-            if (i0 is not null && !(i0 > 0)) throw new CtCliException($"--photons {i0}: must be positive");
-            if (sigma is not null && !(sigma >= 0)) throw new CtCliException($"--noise {sigma}: must be ≥ 0");
+            if (i0 is not null && sigma is not null) throw new CliException("--photons and --noise are exclusive: choose one noise model");
+            if (i0 is not null && !(i0 > 0)) throw new CliException($"--photons {i0}: must be positive");
+            if (sigma is not null && !(sigma >= 0)) throw new CliException($"--noise {sigma}: must be ≥ 0");
             int? det = p.GetValue(detectors);
-            if (det is < 1) throw new CtCliException($"--detectors {det}: must be positive");
+            if (det is < 1) throw new CliException($"--detectors {det}: must be positive");
 
             using var scope = NewDisposeScope();
             bool phantom = imageSpec.Equals("shepp-logan", StringComparison.OrdinalIgnoreCase);
@@ -69,7 +69,7 @@ public static class SimulateCtCommand
             if (phantom)
             {
                 int n = p.GetValue(size);
-                if (n < 8 || n > 4096) throw new CtCliException($"--size {n}: must be between 8 and 4096");
+                if (n < 8 || n > 4096) throw new CliException($"--size {n}: must be between 8 and 4096");
                 gt = EllipsePhantom.SheppLogan().Rasterize(n);
             }
             else if (dicomSlice is not null) gt = dicomSlice.Image;
@@ -103,7 +103,7 @@ public static class SimulateCtCommand
             else if (sigma is > 0) sino = CtSimulation.AddGaussianNoise(sino, sigma.Value, gen);
 
             string dir = p.GetValue(output)!;
-            CtCli.WriteFolder(dir, tmp =>
+            CliSupport.WriteFolder(dir, tmp =>
             {
                 Npy.Write(Path.Combine(tmp, "sino.npy"), sino.to(ScalarType.Float32));
                 Npy.Write(Path.Combine(tmp, "angles.npy"), torch.tensor(angles, ScalarType.Float64));
@@ -116,7 +116,7 @@ public static class SimulateCtCommand
             Console.WriteLine($"wrote {dir}: sinogram ({v}, {g.Detectors}) {g.Beam}, arc {arcDeg}°, " +
                               (i0 is not null ? $"Poisson I0={i0}" : sigma is > 0 ? $"Gaussian σ={sigma}" : "noise-free"));
             return 0;
-        })));
+        }));
         return cmd;
     }
 }

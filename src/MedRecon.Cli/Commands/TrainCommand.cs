@@ -196,9 +196,6 @@ public static class TrainCommand
             string mod = o.Modality;
             ulong baseSeed = o.Seed * 1_000_003UL;
             synthetic = i => EllipseImage((int)((baseSeed + (ulong)i) & 0x7FFFFFFF), mod);
-            try { using var probe = synthetic(0); }
-            catch (NotImplementedException)
-            { throw new InvalidInputFileException("--phantoms ellipses", "the random-ellipse phantom generator is not available in this build"); }
             log($"phantoms: random ellipses, {o.SyntheticFraction:P0} of patches");
         }
         return new TrainingData(volumes, synthetic, o.SyntheticFraction, syntheticName: o.SyntheticSource);

@@ -41,14 +41,6 @@ static class CtTestData
         return (t - r).norm().item<double>() / r.norm().item<double>();
     }
 
-    /// <summary>PSNR with data range max(ref) − min(ref) (DESIGN.md), computed here so tests don't wait on Metrics.</summary>
-    public static double Psnr(Tensor reference, Tensor test, Tensor? mask = null)
-    {
-        using var scope = NewDisposeScope();
-        var r = reference.to(ScalarType.Float64);
-        var t = test.to(ScalarType.Float64);
-        double range = (r.max() - r.min()).item<double>();
-        double mse = (t - r).square().mean().item<double>();
-        return 10 * Math.Log10(range * range / mse);
-    }
+    /// <summary>PSNR with data range max(ref) − min(ref): the one definition in <see cref="MedRecon.Core.Metrics"/>.</summary>
+    public static double Psnr(Tensor reference, Tensor test) => MedRecon.Core.Metrics.Psnr(reference, test);
 }
