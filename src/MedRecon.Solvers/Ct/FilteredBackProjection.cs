@@ -158,20 +158,26 @@ public static class FilteredBackProjection
                 int off = v * d;
                 for (int col = 0; col < n; col++)
                 {
-                    double u = start + col * cv;
-                    double fl = Math.Floor(u);
-                    int i0 = (int)fl;
-                    if (i0 < -1 || i0 >= d) continue;
-                    double f = u - fl;
-                    double val = 0;
-                    if (i0 >= 0) val += (1 - f) * qa[off + i0];
-                    if (i0 + 1 < d) val += f * qa[off + i0 + 1];
-                    acc[col] += wv * val;
+                    acc[col] += wv * SampleDetector(qa, off, d, start + col * cv);
                 }
             }
             for (int col = 0; col < n; col++) img[row * n + col] = (float)acc[col];
         });
         return torch.tensor(img, new long[] { n, n });
+    }
+
+    /// <summary>Linear interpolation of one filtered view (detectors off..off+d−1) at fractional bin u; 0 outside.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    static double SampleDetector(float[] q, int off, int d, double u)
+    {
+        double fl = Math.Floor(u);
+        int i0 = (int)fl;
+        if (i0 < -1 || i0 >= d) return 0;
+        double f = u - fl;
+        double val = 0;
+        if (i0 >= 0) val += (1 - f) * q[off + i0];
+        if (i0 + 1 < d) val += f * q[off + i0 + 1];
+        return val;
     }
 
     static Tensor BackProjectFan(Tensor q, CtGeometry g, double[] angles, double[] dBeta)
@@ -199,14 +205,7 @@ public static class FilteredBackProjection
                     double lateral = x * c + y * s;
                     double uDet = lateral * sdd / l; // position on the real detector
                     double u = (uDet - g.DetectorOffset) / g.DetectorSpacing + c0;
-                    double fl = Math.Floor(u);
-                    int i0 = (int)fl;
-                    if (i0 < -1 || i0 >= d) continue;
-                    double f = u - fl;
-                    double val = 0;
-                    if (i0 >= 0) val += (1 - f) * qa[off + i0];
-                    if (i0 + 1 < d) val += f * qa[off + i0 + 1];
-                    acc[col] += wv * val * rs * rs / (l * l);
+                    acc[col] += wv * SampleDetector(qa, off, d, u) * rs * rs / (l * l);
                 }
             }
             for (int col = 0; col < n; col++) img[row * n + col] = (float)acc[col];
