@@ -65,8 +65,13 @@ public static class TrainCommand
                 {
                     options = Trainer.ReadCheckpointState(ckpt).Options;
                     var given = parse.GetValue(data)!;
+                    // A deliberate change (e.g. more real slices): the weights and optimizer continue, the batches differ
+                    // from an uninterrupted run from here on. Logged and recorded in the checkpoint state.
                     if (given.Length > 0 && !given.Select(Path.GetFullPath).SequenceEqual(options.DataSources))
-                        Log("warning: --data differs from the checkpoint's; using the checkpoint's data to continue the same run");
+                    {
+                        Log($"resume changes the training data from [{string.Join(", ", options.DataSources)}] to [{string.Join(", ", given.Select(Path.GetFullPath))}]");
+                        options = options with { DataSources = given.Select(Path.GetFullPath).ToArray() };
+                    }
                     // The one deliberate change allowed on resume: start mixing in phantoms (logged; recorded in the state).
                     if (parse.GetValue(phantoms)!.ToLowerInvariant() == "ellipses" && options.SyntheticSource == "")
                     {
@@ -144,7 +149,7 @@ public static class TrainCommand
                 trainer.Run(budget: budget, checkpointPath: ckpt, weightsPath: output, logEvery: parse.GetValue(logEvery), cancel: cts.Token);
                 return 0;
             }
-            catch (InvalidInputFileException e)
+            catch (Exception e) when (e is InvalidInputFileException or CliException)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
                 return 2;
@@ -166,7 +171,7 @@ public static class TrainCommand
             var held = new List<Tensor>();
             foreach (var path in options.DataSources)
             {
-                var v = TrainingData.LoadVolume(path, options.Modality, options.HoldOutFraction);
+                var v = TrainingData.LoadVolume(path, options.Modality, options.HoldOutFraction, ReadDicom);
                 log($"held-out slices of {path}: [{string.Join(",", v.HeldOut)}]");
                 held.AddRange(v.HeldOut.Select(i => v.Slices[i]));
             }
@@ -181,12 +186,16 @@ public static class TrainCommand
         }
     }
 
+    /// <summary>A DICOM series (folder or file) as (slices, rows, cols) in modality units, or null when not DICOM.</summary>
+    static Tensor? ReadDicom(string path) =>
+        Pipelines.DicomImages.IsDicom(path) ? Pipelines.DicomImages.Read(path, null, "all").Images : null;
+
     static TrainingData BuildData(TrainerOptions o, Action<string> log)
     {
         var volumes = new List<TrainingVolume>();
         foreach (var path in o.DataSources)
         {
-            var v = TrainingData.LoadVolume(path, o.Modality, o.HoldOutFraction);
+            var v = TrainingData.LoadVolume(path, o.Modality, o.HoldOutFraction, ReadDicom);
             log($"data {path}: {v.Slices.shape[0]} slices {v.Slices.shape[1]}x{v.Slices.shape[2]}, held out (never trained on) [{string.Join(",", v.HeldOut)}]");
             volumes.Add(v);
         }

@@ -68,18 +68,19 @@ public sealed class TrainingData
     /// and holds out the last <paramref name="holdOutFraction"/> of its slices (at least one when it has more than one).
     /// A 2-D array is one slice. DICOM folders need the DICOM layer and are rejected here with a clear message.
     /// </summary>
-    public static TrainingVolume LoadVolume(string path, string modality, double holdOutFraction = 0.2)
+    /// <param name="otherReader">Reads sources this layer does not know (DICOM folders/files: the Model layer does not
+    /// depend on the DICOM layer, so the caller supplies it); returns null when it does not recognise the path.
+    /// Values must be in modality units (HU for CT).</param>
+    public static TrainingVolume LoadVolume(string path, string modality, double holdOutFraction = 0.2, Func<string, Tensor?>? otherReader = null)
     {
-        Tensor raw;
-        if (Directory.Exists(path))
-            throw new InvalidInputFileException(path, "DICOM folders are not supported by this build's trainer yet; convert to .npy/.nrrd");
         string ext = Path.GetExtension(path).ToLowerInvariant();
-        raw = ext switch
+        Tensor raw = ext switch
         {
             ".nrrd" or ".nhdr" => Nrrd.Read(path).Data,
             ".npy" => Npy.Read(path),
             ".npz" => Npz.Read(path).Values.OrderByDescending(t => t.numel()).First(),
-            _ => throw new InvalidInputFileException(path, $"unsupported training file type '{ext}' (.nrrd, .nhdr, .npy, .npz)"),
+            _ => otherReader?.Invoke(path)
+                 ?? throw new InvalidInputFileException(path, $"unsupported training source '{path}' (.nrrd, .nhdr, .npy, .npz or a DICOM folder/file)"),
         };
         if (raw.is_complex()) raw = raw.abs();
         if (raw.dim() == 2) raw = raw.unsqueeze(0);
