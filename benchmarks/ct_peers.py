@@ -8,6 +8,9 @@ its rotation centre is at N//2, half a pixel off MedRecon's (N-1)/2.
 Usage (Debian's /usr/bin/python3):
   ct_peers.py project IMAGE.npy ANGLES.npy DETECTORS OUTDIR     -> OUTDIR/sino_skimage.npy (odd N, D = N), sino_astra.npy
   ct_peers.py fbp SINO.npy ANGLES.npy N OUTDIR                  -> OUTDIR/fbp_skimage.npy, fbp_astra.npy
+  ct_peers.py fan IMAGE.npy ANGLES.npy DETECTORS SPACING SOURCE DETECTOR PIXEL OUTDIR
+                                                                -> OUTDIR/sino_fanflat_line.npy, sino_fanflat_strip.npy
+                                                                   (ASTRA 'fanflat', CPU line/strip kernels; needs ASTRA)
   ct_peers.py bench [OUT.json]                                  -> timings at 256/512 px, 60/180 views
 """
 import json
@@ -43,6 +46,26 @@ def cmd_project(image, angles, detectors, out):
         np.save(os.path.join(out, "sino_astra.npy"), np.ascontiguousarray(s, dtype=np.float32))
         bid, b = astra.create_backprojection(s, pid)
         astra.data2d.delete([sid, bid])
+        astra.projector.delete(pid)
+
+
+def cmd_fan(image, angles, detectors, spacing, source, detector, pixel, out):
+    """ASTRA 'fanflat' on the CPU. ASTRA's 2-D volume has unit pixels, so every length is divided by the pixel size
+    and the line integrals multiplied by it. Its fanflat vectors are MedRecon's: source at R_s (sin t, -cos t),
+    detector centre at -R_d (sin t, -cos t), detector axis (cos t, sin t). The CPU has only the 'line_fanflat'
+    (intersection length with each pixel) and 'strip_fanflat' (area of the beam's strip) kernels, no Joseph one."""
+    if astra is None:
+        sys.exit("ASTRA (python3-astra-toolbox) is not installed")
+    img = np.load(image).astype(np.float32)
+    ang = np.load(angles)
+    n = img.shape[0]
+    vg = astra.create_vol_geom(n, n)
+    pg = astra.create_proj_geom("fanflat", spacing / pixel, detectors, ang, source / pixel, detector / pixel)
+    for kernel in ("line_fanflat", "strip_fanflat"):
+        pid = astra.create_projector(kernel, pg, vg)
+        sid, s = astra.create_sino(img, pid)
+        np.save(os.path.join(out, "sino_fanflat_" + kernel.split("_")[0] + ".npy"), np.ascontiguousarray(s * pixel, dtype=np.float32))
+        astra.data2d.delete(sid)
         astra.projector.delete(pid)
 
 
@@ -143,6 +166,8 @@ if __name__ == "__main__":
         cmd_project(a[1], a[2], int(a[3]), a[4])
     elif a[0] == "fbp":
         cmd_fbp(a[1], a[2], int(a[3]), a[4])
+    elif a[0] == "fan":
+        cmd_fan(a[1], a[2], int(a[3]), float(a[4]), float(a[5]), float(a[6]), float(a[7]), a[8])
     elif a[0] == "bench":
         cmd_bench(a[1] if len(a) > 1 else None)
     else:

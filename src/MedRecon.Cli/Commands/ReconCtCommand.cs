@@ -25,8 +25,8 @@ public static class ReconCtCommand
         var method = new Option<string>("--method") { Description = "fbp, sirt, cgls or tv.", DefaultValueFactory = _ => "fbp" };
         method.AcceptOnlyFromAmong("fbp", "sirt", "cgls", "tv");
         var filter = new Option<string>("--filter") { Description = "FBP filter: ramp, shepp-logan, cosine, hann.", DefaultValueFactory = _ => "ramp" };
-        var iters = new Option<int?>("--iters") { Description = "Iterations (defaults: sirt 200, cgls 30, tv 300)." };
-        var lambda = new Option<double?>("--lambda") { Description = "TV weight, relative to max|Aᵀy| (default 0.002); CGLS Tikhonov weight (default 0)." };
+        var iters = new Option<int?>("--iters") { Description = "Iterations (defaults: sirt 200, cgls 10, tv 300)." };
+        var lambda = new Option<double?>("--lambda") { Description = "TV weight, relative to max|Aᵀy| (default 0.002); CGLS Tikhonov weight relative to ‖A‖² (default 0)." };
         var nonneg = new Option<bool>("--nonneg") { Description = "Non-negativity for SIRT/TV." };
         var like = new Option<string?>("--like") { Description = "DICOM source for a derived series (default: dicom-source.json next to --sinogram)." };
         var series = new Option<string?>("--series") { Description = "With --like: SeriesInstanceUID or 1-based index." };
@@ -142,7 +142,7 @@ public static class CtReconstruction
             case "sirt":
                 return Sirt.Reconstruct(CtProjector.Create(g, angles), sino, iterations ?? 200, nonNegative);
             case "cgls":
-                return CtIterative.Cgls(CtProjector.Create(g, angles), sino, iterations ?? 30, lambda ?? 0.0);
+                return CtIterative.Cgls(CtProjector.Create(g, angles), sino, iterations ?? CtIterative.DefaultCglsIterations, lambda ?? 0.0);
             case "tv":
                 return CtIterative.Tv(CtProjector.Create(g, angles), sino, lambda ?? 0.002, iterations ?? 300, nonNegative);
             default:

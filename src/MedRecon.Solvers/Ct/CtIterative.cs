@@ -16,7 +16,20 @@ public static class CtIterative
     public static double OperatorNorm(LinearOperator a, int iterations = 20) =>
         Math.Sqrt(PowerIteration.NormalNorm(a, iterations, complexInput: false, seed: 0));
 
-    public static Tensor Cgls(LinearOperator a, Tensor y, int iterations = 30, double lambda = 0.0, double? operatorNorm = null,
+    /// <summary>
+    /// Default CGLS iteration count. Unregularised CGLS is semi-convergent on real data (noise and the mismatch between
+    /// the object and the pixel model): past ~10–14 iterations it fits streaks and noise. 10 was chosen on random-ellipse
+    /// phantoms (seeds 3 and 11; 128², 30 and 60 views; 256², 60 views; noiseless and 0.5 % noise): it is within 0.4 dB of
+    /// the best count (8 to 14) in all ten cases; the old default 30 lost up to 4.4 dB
+    /// (IterativeTests.CglsIterationSweepOnRandomEllipses).
+    /// </summary>
+    public const int DefaultCglsIterations = 10;
+
+    /// <summary>
+    /// CGLS (conjugate gradient on AᵀA x = Aᵀy, from 0) on the unit-norm projector, optionally damped:
+    /// <paramref name="lambda"/> adds λ‖x‖² with λ relative to ‖A‖² (Tikhonov).
+    /// </summary>
+    public static Tensor Cgls(LinearOperator a, Tensor y, int iterations = DefaultCglsIterations, double lambda = 0.0, double? operatorNorm = null,
         IProgress<SolverProgress>? progress = null)
     {
         using var scope = NewDisposeScope();
