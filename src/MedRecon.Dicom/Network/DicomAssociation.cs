@@ -260,7 +260,7 @@ public sealed class DicomAssociation : IDisposable
         var command = new MemoryStream();
         while (true)
         {
-            var (type, body) = ReadPdu("a DIMSE response");
+            var (type, body) = ReadPdu("DIMSE response");
             switch (type)
             {
                 case PduType.PData:
@@ -320,7 +320,7 @@ public sealed class DicomAssociation : IDisposable
         if (pdu is null)
         {
             Lost();
-            throw new DicomNetworkException(NetworkFailure.Aborted, $"{Where}: the peer closed the connection while {waitingFor} was expected");
+            throw new DicomNetworkException(NetworkFailure.Aborted, $"{Where}: the peer closed the connection while waiting for {waitingFor}");
         }
         return pdu.Value;
     }

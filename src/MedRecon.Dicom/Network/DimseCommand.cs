@@ -71,6 +71,10 @@ public sealed class DimseResponse
     public ushort MessageIdBeingRespondedTo => DimseCommand.GetUS(Fields, DimseCommand.MessageIdBeingRespondedToTag) ?? 0;
     public DicomStatus Status => new(DimseCommand.GetUS(Fields, DimseCommand.StatusTag) ?? 0xFFFF);
     public string? ErrorComment => DimseCommand.GetString(Fields, 0x0902);
+    /// <summary>A US element (0000,element) of the command set, or null.</summary>
+    public ushort? GetUInt16(ushort element) => DimseCommand.GetUS(Fields, element);
+    /// <summary>A UI/LO element (0000,element) of the command set, or null.</summary>
+    public string? GetText(ushort element) => DimseCommand.GetString(Fields, element);
     public string? AffectedSopInstanceUid => DimseCommand.GetString(Fields, DimseCommand.AffectedSopInstanceTag);
 }
 
