@@ -25,7 +25,7 @@ public class DimseIntegrationTests
     }
 
     static int CountAssociations(string storescpLog) =>
-        storescpLog.Split('\n').Count(l => l.Contains("Association Received", StringComparison.OrdinalIgnoreCase));
+        storescpLog.Split('\n').Count(l => l.Contains("Association Acknowledged", StringComparison.OrdinalIgnoreCase));
 
     [SkippableFact]
     public void Storescp_ImplicitOnly_ExplicitFilesAreTranscoded_PixelsIdentical()
