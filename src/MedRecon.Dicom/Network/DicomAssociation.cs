@@ -63,6 +63,7 @@ public sealed class DicomAssociation : IDisposable
 {
     readonly Socket _socket;
     readonly NetworkStream _stream;
+    readonly Stream _reader;
     readonly DicomClientOptions _options;
     ushort _messageId;
     bool _closed;
@@ -72,6 +73,7 @@ public sealed class DicomAssociation : IDisposable
     {
         _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: false);
+        _reader = new QuickAckReader(_stream, socket);
         _options = options;
         Accept = accept;
     }
@@ -300,7 +302,7 @@ public sealed class DicomAssociation : IDisposable
         (PduType, byte[])? pdu;
         try
         {
-            pdu = Pdu.Read(_stream, Math.Max(_options.MaxPduLength, 65536) + 1024);
+            pdu = Pdu.Read(_reader, Math.Max(_options.MaxPduLength, 65536) + 1024);
         }
         catch (IOException e) when (e.InnerException is SocketException se && se.SocketErrorCode == SocketError.TimedOut)
         {
@@ -393,4 +395,50 @@ public sealed class DicomAssociation : IDisposable
     {
         if (!_closed) Abort();
     }
+}
+
+/// <summary>
+/// Reads from the connection and re-arms TCP_QUICKACK (Linux) around every read, so the peer's segments are
+/// acknowledged at once. Peers that write a DIMSE response in two small segments with Nagle's algorithm on (dcmtk
+/// storescp does) otherwise wait for our delayed ACK, up to 40 ms per message: measured 46 ms per instance without,
+/// which capped C-STORE at about 11 MB/s on loopback.
+/// </summary>
+sealed class QuickAckReader : Stream
+{
+    readonly Stream _inner;
+    readonly Socket _socket;
+    bool _enabled = OperatingSystem.IsLinux();
+
+    public QuickAckReader(Stream inner, Socket socket)
+    {
+        _inner = inner;
+        _socket = socket;
+    }
+
+    void Arm()
+    {
+        if (!_enabled) return;
+        try { _socket.SetRawSocketOption(6 /* IPPROTO_TCP */, 12 /* TCP_QUICKACK */, BitConverter.GetBytes(1)); }
+        catch (SocketException) { _enabled = false; }
+        catch (ObjectDisposedException) { _enabled = false; }
+    }
+
+    public override int Read(Span<byte> buffer)
+    {
+        Arm();
+        int n = _inner.Read(buffer);
+        Arm();
+        return n;
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
