@@ -193,6 +193,7 @@ public static class StowRsClient
 
     static string Describe(HttpRequestException e) =>
         e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused } ? "connection refused (is the server running?)"
+        : e.InnerException is System.Security.Authentication.AuthenticationException a ? $"TLS (SSL) connection failed: {a.Message}"
         : e.InnerException is SocketException se ? se.Message
         : e.Message;
 

@@ -185,4 +185,33 @@ public class DimseIntegrationTests
         var e = Assert.Throws<DicomNetworkException>(() => DicomStoreScu.Echo(scp.Client()));
         Assert.Contains("Verification", e.Message);
     }
+
+    [Theory]
+    [InlineData(FakeBehaviour.TransientRejectFirst, "temporary congestion")]
+    [InlineData(FakeBehaviour.CloseBeforeAssociationFirst, "connection")]
+    public void TransientFailureBeforeTheAssociation_IsRetried_ThenSucceeds_OrFailsAfterTheRetries(FakeBehaviour behaviour, string expected)
+    {
+        using var tmp = new TempDir();
+        var files = PacsTestUtil.WriteDerivedSeries(tmp["s"], "CT", 2, 16);
+        using (var scp = new FakeScp(behaviour) { FailFirst = 1 })
+        {
+            var log = new List<string>();
+            var results = DicomStoreScu.Send(files, new DicomClientOptions { Host = "127.0.0.1", Port = scp.Port, Retries = 1, RetryDelay = TimeSpan.FromMilliseconds(50) }, log: log.Add);
+            Assert.All(results, r => Assert.True(r.Outcome == StoreOutcome.Success, r.Message));
+            Assert.Contains(expected, Assert.Single(log), StringComparison.OrdinalIgnoreCase);
+            Assert.Equal(2, scp.Connections);
+        }
+        using (var scp = new FakeScp(behaviour) { FailFirst = 10 })
+        {
+            var clock = Stopwatch.StartNew();
+            var results = DicomStoreScu.Send(files, new DicomClientOptions { Host = "127.0.0.1", Port = scp.Port, Retries = 2, RetryDelay = TimeSpan.FromMilliseconds(50) });
+            Assert.All(results, r =>
+            {
+                Assert.Equal(StoreOutcome.Failure, r.Outcome);
+                Assert.Contains(expected, r.Message, StringComparison.OrdinalIgnoreCase);
+            });
+            Assert.Equal(3, scp.Connections);
+            Assert.InRange(clock.Elapsed.TotalSeconds, 0.1, 5);
+        }
+    }
 }

@@ -18,6 +18,10 @@ public enum FakeBehaviour
     Silent,
     /// <summary>Accepts the association but rejects every presentation context (abstract syntax not supported).</summary>
     RejectContexts,
+    /// <summary>The first <see cref="FakeScp.FailFirst"/> connections get a transient A-ASSOCIATE-RJ (congestion); later ones are served as <see cref="Store"/>.</summary>
+    TransientRejectFirst,
+    /// <summary>The first <see cref="FakeScp.FailFirst"/> connections are closed before any answer; later ones are served as <see cref="Store"/>.</summary>
+    CloseBeforeAssociationFirst,
 }
 
 /// <summary>A small DICOM acceptor on 127.0.0.1 built on MedRecon's own PDU codec, for failures real servers do not
@@ -35,6 +39,9 @@ public sealed class FakeScp : IDisposable
     public List<byte[]> DataSets { get; } = new();
     public List<AssociateRequest> Requests { get; } = new();
     public Exception? Error { get; private set; }
+    public int FailFirst { get; init; } = 1;
+    int _connections;
+    public int Connections => _connections;
 
     public FakeScp(FakeBehaviour behaviour)
     {
@@ -69,7 +76,18 @@ public sealed class FakeScp : IDisposable
     void Serve(Socket socket)
     {
         using var stream = new NetworkStream(socket);
+        int n = Interlocked.Increment(ref _connections);
+        if (Behaviour == FakeBehaviour.CloseBeforeAssociationFirst && n <= FailFirst)
+        {
+            socket.Close(0); // RST before the association: a transient failure for the requestor
+            return;
+        }
         var first = Pdu.Read(stream, 1 << 20);
+        if (Behaviour == FakeBehaviour.TransientRejectFirst && n <= FailFirst)
+        {
+            stream.Write(Pdu.Encode(new AssociateReject(2, 3, 1)));
+            return;
+        }
         if (first is not { Type: PduType.AssociateRequest }) return;
         var rq = Pdu.DecodeAssociateRequest(first.Value.Body);
         lock (Requests) Requests.Add(rq);
