@@ -20,8 +20,11 @@ public class DimseIntegrationTests
         Assert.All(results, r => Assert.Equal((ushort)0, r.Status));
         Assert.Equal(files, results.Select(r => r.Path));
         PacsTestUtil.AssertSameInstances(files, scp.ReceivedFiles());
-        // one association for the echo, one for the whole series
+        // one association for the echo, one for the whole series, both released (not aborted)
+        int Released() => scp.Log.Split('\n').Count(l => l.Contains("Association Release", StringComparison.OrdinalIgnoreCase));
+        for (int i = 0; i < 40 && Released() < 2; i++) Thread.Sleep(50); // storescp's log arrives asynchronously
         Assert.Equal(2, CountAssociations(scp.Log));
+        Assert.Equal(2, Released());
     }
 
     static int CountAssociations(string storescpLog) =>
