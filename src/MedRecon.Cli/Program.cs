@@ -29,6 +29,8 @@ public static class Program
                      BenchCommand.Create(),
                      TrainCommand.Create(),
                      DicomCommand.Create(),
+                     EchoCommand.Create(),
+                     SendCommand.Create(),
                  })
             root.Subcommands.Add(command);
         return root;

@@ -23,8 +23,8 @@ public static class BenchCommand
         var coils = new Option<int>("--coils") { Description = "Coils.", DefaultValueFactory = _ => 8 };
         var repeats = new Option<int>("--repeats") { Description = "Timed repetitions of each operator call.", DefaultValueFactory = _ => 10 };
         var output = new Option<string?>("--out") { Description = "Also write the results as markdown to this file." };
-        var suite = new Option<string>("--suite") { Description = "What to time: mri, ct, dicom, or all.", DefaultValueFactory = _ => "all" };
-        suite.AcceptOnlyFromAmong("mri", "ct", "dicom", "all");
+        var suite = new Option<string>("--suite") { Description = "What to time: mri, ct, dicom, pacs (C-STORE vs dcmtk storescu), or all.", DefaultValueFactory = _ => "all" };
+        suite.AcceptOnlyFromAmong("mri", "ct", "dicom", "pacs", "all");
         var dicom = new Option<string?>("--dicom") { Description = "DICOM series folder for the load benchmark (default: ../shared/data/ct/philips-phantom-head-1mm when present)." };
         var cmd = new Command("bench", "Time the SENSE operator and MRI reconstructions against BART pics, the CT projectors, FBP and SIRT, and DICOM series loading against pydicom.")
         {
@@ -51,6 +51,12 @@ public static class BenchCommand
                 string? folder = p.GetValue(dicom) ?? DicomBenchmark.DefaultSeries();
                 if (folder is null) Console.WriteLine("dicom: no series given and ../shared/data not found; skipped");
                 else md.AppendLine(DicomBenchmark.Run(folder, Console.Out));
+            }
+            if (which is "pacs" or "all")
+            {
+                string? folder = p.GetValue(dicom) ?? DicomBenchmark.DefaultSeries();
+                if (folder is null) Console.WriteLine("pacs: no series given and ../shared/data not found; skipped");
+                else md.AppendLine(PacsBenchmark.Run(folder, Console.Out));
             }
             if (p.GetValue(output) is { } path)
             {

@@ -35,6 +35,7 @@ public static class ReconCommand
         {
             kspace, mask, maps, method, lambda, iters, reference, like, series, slice, stackOpt, output,
         };
+        PacsDestination.AddOptions(cmd); // --host/--stow: push the derived series after writing it
         cmd.SetAction(p => CliSupport.Run(() =>
         {
             string outPath = p.GetValue(output)!;
@@ -45,6 +46,8 @@ public static class ReconCommand
                 throw new CliException($"{outPath}: unknown output format '{ext}' (use .npy, .png, or a folder for a derived DICOM series)");
             if (!dicomOut && (p.GetValue(like) is not null || p.GetValue(series) is not null || p.GetValue(slice) is not null))
                 throw new CliException($"--like/--series/--slice need a DICOM output folder, but --out {outPath} is a file");
+            var pacs = PacsDestination.TryParse(p);
+            if (pacs is not null && !dicomOut) throw new CliException($"--host/--stow push a DICOM series: --out {outPath} must be a folder");
             using var scope = NewDisposeScope();
             // Resolve the DICOM target before the (possibly long) reconstruction, so bad options fail fast.
             var simulation = SimulationInfo.Find(kPath);
@@ -67,6 +70,7 @@ public static class ReconCommand
             var methodValue = Enum.Parse<MriMethod>(p.GetValue(method)!, ignoreCase: true);
             string label = methodValue.ToString().ToLowerInvariant();
             var clock = Stopwatch.StartNew();
+            int exit = 0;
             Tensor x;
             if (!stacked)
                 x = MriPipeline.Reconstruct(k, m, s, methodValue, p.GetValue(lambda), p.GetValue(iters), new ConsoleProgress(label));
@@ -86,6 +90,7 @@ public static class ReconCommand
             {
                 var files = target.Write(x, DerivationText(label, p.GetValue(lambda), p.GetValue(iters), k, s, simulation), outPath);
                 Console.WriteLine($"wrote {outPath}: derived {target.Series.Modality} series, {files.Count} slice(s) ({label}, {clock.Elapsed.TotalSeconds:F2} s)");
+                if (pacs is not null && !pacs.Push(files, Console.Out).AllStored) exit = CliSupport.ExitFailure;
             }
             else
             {
@@ -97,7 +102,7 @@ public static class ReconCommand
                 var metrics = Metrics.Compute(gt, x);
                 Console.WriteLine($"PSNR {metrics.Psnr:F2} dB  SSIM {metrics.Ssim:F4}  NMSE {metrics.Nmse:E3}");
             }
-            return 0;
+            return exit;
         }));
         return cmd;
     }

@@ -36,6 +36,7 @@ public static class ReconCtCommand
         {
             sinogram, anglesOpt, geometryOpt, spacing, projections, row, centre, size, method, filter, iters, lambda, nonneg, like, series, slice, output,
         };
+        Pipelines.PacsDestination.AddOptions(cmd); // --host/--stow: push the derived series after writing it
         cmd.SetAction(p => CliSupport.Run(() =>
         {
             using var scope = NewDisposeScope();
@@ -43,6 +44,8 @@ public static class ReconCtCommand
             string ext = Path.GetExtension(outPath).ToLowerInvariant();
             bool dicomOut = Pipelines.CtDicom.IsFolderOutput(outPath);
             if (!dicomOut && ext is not ".npy" and not ".png") throw new CliException($"--out {outPath}: must end in .npy or .png, or be a folder (derived DICOM series)");
+            var pacs = Pipelines.PacsDestination.TryParse(p);
+            if (pacs is not null && !dicomOut) throw new CliException($"--host/--stow push a DICOM series: --out {outPath} must be a folder");
             if (dicomOut) Pipelines.CtDicom.CheckSource(p.GetValue(sinogram) ?? p.GetValue(projections) ?? "", p.GetValue(like), outPath);
             Tensor sino;
             double[] angles;
@@ -115,6 +118,7 @@ public static class ReconCtCommand
                               $"; operator: {g.Beam} beam, {angles.Length} views, {g.Detectors} detectors";
                 var files = Pipelines.CtDicom.WriteDerived(image, p.GetValue(sinogram) ?? h5!, p.GetValue(like), p.GetValue(series), p.GetValue(slice), desc, outPath);
                 Console.WriteLine($"wrote {outPath}: derived series, {files.Count} slice(s), {m} from {angles.Length} views in {sw.Elapsed.TotalSeconds:F2} s");
+                if (pacs is not null && !pacs.Push(files, Console.Out).AllStored) return CliSupport.ExitFailure;
                 return 0;
             }
             CtCli.WriteFile(outPath, tmp =>
