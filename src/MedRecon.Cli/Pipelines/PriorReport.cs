@@ -61,7 +61,7 @@ public static class PriorReport
             var panels = new List<Tensor> { clean, noisy, f.Forward(noisy, sigma), RofDenoiser.Denoise(noisy, lambda) };
             var captions = new[]
             {
-                "held-out", Inv($"noisy s={sigma:0.##}"), Inv($"prior {PriorEvaluation.Psnr(clean, panels[2]):F1}dB"),
+                "held-out", Inv($"noisy sigma {sigma:0.##}"), Inv($"prior {PriorEvaluation.Psnr(clean, panels[2]):F1}dB"),
                 Inv($"TV {PriorEvaluation.Psnr(clean, panels[3]):F1}dB"),
             };
             montages.Add((Inv($"denoise-sigma{sigma:0.0##}.png"), panels, captions));

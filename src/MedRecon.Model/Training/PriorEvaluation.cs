@@ -35,11 +35,11 @@ public static class PriorEvaluation
     static readonly double[] GaussianWidths = { 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0 };
 
     /// <summary>Grid of k in λ = k·σ searched on training slices.</summary>
-    public static readonly double[] RofFactors = { 0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0 };
+    public static readonly double[] RofFactors = { 0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0 };
 
-    /// <summary>k used when no training slices are given: the value the training-slice search picked on both shipped
-    /// priors' data at most σ (docs/training.md).</summary>
-    public const double DefaultRofFactor = 0.7;
+    /// <summary>k used when no training slices are given: the middle of what the training-slice search picked on the MR
+    /// brain slices (0.7 at σ ≤ 0.1 up to 2 at σ = 1).</summary>
+    public const double DefaultRofFactor = 1.0;
 
     /// <summary>At most this many training slices (evenly spaced) are used to tune the ROF λ.</summary>
     public const int MaxTuningSlices = 4;
