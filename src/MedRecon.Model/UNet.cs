@@ -251,7 +251,8 @@ public sealed class UNet : Module<Tensor, Tensor, Tensor>
             x = functional.pad(x, new long[] { 0, padW, 0, padH }, mode);
         }
 
-        var e = SinusoidalEmbedding(cNoise, Config.Widths[0]);
+        // In the input's dtype, so a network cast to bfloat16 runs end to end in bfloat16.
+        var e = SinusoidalEmbedding(cNoise, Config.Widths[0]).to(x.dtype);
         e = embed2.forward(functional.silu(embed1.forward(e)));
         var se = functional.silu(e);
 

@@ -23,17 +23,31 @@ public static class BenchCommand
         var coils = new Option<int>("--coils") { Description = "Coils.", DefaultValueFactory = _ => 8 };
         var repeats = new Option<int>("--repeats") { Description = "Timed repetitions of each operator call.", DefaultValueFactory = _ => 10 };
         var output = new Option<string?>("--out") { Description = "Also write the results as markdown to this file." };
-        var suite = new Option<string>("--suite") { Description = "What to time: mri, ct, dicom, pacs (C-STORE vs dcmtk storescu), or all.", DefaultValueFactory = _ => "all" };
-        suite.AcceptOnlyFromAmong("mri", "ct", "dicom", "pacs", "all");
+        var suite = new Option<string>("--suite") { Description = "What to time: mri, ct, dicom, pacs (C-STORE vs dcmtk storescu), all (these four), or model (the consistency model; minutes).", DefaultValueFactory = _ => "all" };
+        suite.AcceptOnlyFromAmong("mri", "ct", "dicom", "pacs", "all", "model");
+        var model = new Option<string?>("--model") { Description = "Weights for --suite model (default: models/mr-prior.safetensors when present, else an untrained network)." };
+        var quick = new Option<bool>("--quick") { Description = "--suite model: 64² only, 1 repeat, a tiny untrained network (unless --model), batch 2 training steps; a smoke test, not a measurement." };
+        var threads = new Option<int?>("--threads") { Description = "Torch CPU threads." };
         var dicom = new Option<string?>("--dicom") { Description = "DICOM series folder for the load benchmark (default: ../shared/data/ct/philips-phantom-head-1mm when present)." };
         var cmd = new Command("bench", "Time the SENSE operator and MRI reconstructions against BART pics, the CT projectors, FBP and SIRT, and DICOM series loading against pydicom.")
         {
-            size, coils, repeats, output, suite, dicom,
+            size, coils, repeats, output, suite, dicom, model, quick, threads,
         };
         cmd.SetAction(p => CliSupport.Run(() =>
         {
             string which = p.GetValue(suite)!;
+            if (p.GetValue(threads) is { } t)
+            {
+                if (t < 1) throw new CliException("--threads must be at least 1");
+                TorchSharp.torch.set_num_threads(t);
+            }
             var md = new StringBuilder();
+            if (which is "model")
+            {
+                // The operator suites' default of 10 repeats is far too many for network forwards: 3 unless given.
+                int reps = p.GetResult(repeats) is { Implicit: false } ? p.GetValue(repeats) : 3;
+                md.AppendLine(ModelBenchmark.Run(ModelOptions(p.GetValue(model), p.GetValue(quick), reps, p.GetValue(coils)), Console.Out));
+            }
             if (which is "mri" or "all") md.AppendLine(RunMri(p.GetValue(size), p.GetValue(coils), p.GetValue(repeats), Console.Out));
             if (which is "ct" or "all")
             {
@@ -67,6 +81,20 @@ public static class BenchCommand
             return 0;
         }));
         return cmd;
+    }
+
+    static ModelBenchmarkOptions ModelOptions(string? modelPath, bool quick, int repeats, int coils)
+    {
+        if (modelPath != null && !File.Exists(modelPath)) throw new CliException($"{modelPath}: model file not found");
+        if (repeats < 1) throw new CliException("--repeats must be at least 1");
+        if (quick)
+            return new ModelBenchmarkOptions
+            {
+                ModelPath = modelPath, Architecture = MedRecon.Model.UNetConfig.Tiny, Sizes = new[] { 64 }, Batches = new[] { 1, 2 },
+                Repeats = 1, TrainBatches = new[] { 2 }, TrainSteps = 1, DcSize = 64, DcCgIterations = 5, Coils = coils, Steps = new[] { 1, 2 },
+            };
+        modelPath ??= File.Exists("models/mr-prior.safetensors") ? "models/mr-prior.safetensors" : null;
+        return new ModelBenchmarkOptions { ModelPath = modelPath, Repeats = repeats, Coils = coils };
     }
 
     static double TimeMs(Action a, int repeats)

@@ -43,10 +43,12 @@ public static class TrainCommand
         var logEvery = new Option<int>("--log-every") { Description = "Steps between progress lines", DefaultValueFactory = _ => 25 };
         var evaluate = new Option<bool>("--evaluate") { Description = "Do not train: measure the denoising quality of the --out weights on the held-out slices and print the model card table" };
         var evalCrop = new Option<int?>("--eval-crop") { Description = "Centre crop (px) of held-out slices for --evaluate (default: whole slice)" };
+        var evalSlices = new Option<int?>("--eval-slices") { Description = "With --evaluate: use at most this many held-out slices, evenly spaced (default: all)" };
+        var report = new Option<string?>("--report") { Description = "With --evaluate: also write model-card material to this folder (table.md, 1-/2-step sample and denoising PNGs)" };
 
         var cmd = new Command("train", "Train a consistency-model prior (EDM denoiser stage, then easy consistency tuning) with resumable checkpoints.");
         foreach (var o in new Option[] { data, phantoms, phantomFraction, modality, patch, batch, minutes, steps, resume, threads, outPath, seed, widths,
-                     lr, cmLr, denoiserFraction, sigmaData, holdOut, ckptMinutes, device, logEvery, evaluate, evalCrop })
+                     lr, cmLr, denoiserFraction, sigmaData, holdOut, ckptMinutes, device, logEvery, evaluate, evalCrop, evalSlices, report })
             cmd.Options.Add(o);
 
         cmd.SetAction(parse =>
@@ -114,8 +116,10 @@ public static class TrainCommand
                 if (options.DataSources.Length == 0 && options.SyntheticSource == "")
                 { Console.Error.WriteLine("give --data PATH... and/or --phantoms ellipses"); return 1; }
 
+                if (parse.GetValue(report) is not null && !parse.GetValue(evaluate))
+                { Console.Error.WriteLine("error: --report needs --evaluate"); return 2; }
                 if (parse.GetValue(evaluate))
-                    return Evaluate(output, options, parse.GetValue(evalCrop), Log);
+                    return Evaluate(output, options, parse.GetValue(evalCrop), parse.GetValue(evalSlices), parse.GetValue(report), Log);
 
                 var trainingData = BuildData(options, Log);
                 using var trainer = resuming ? Trainer.Resume(ckpt, trainingData, Log, options) : new Trainer(options, trainingData, Log);
@@ -163,27 +167,59 @@ public static class TrainCommand
         return cmd;
     }
 
-    static int Evaluate(string weights, TrainerOptions options, int? crop, Action<string> log)
+    static int Evaluate(string weights, TrainerOptions options, int? crop, int? maxSlices, string? reportDir, Action<string> log)
     {
+        const ulong seed = 12345;
         var (f, meta) = ModelIO.Load(weights);
         using (f)
         {
             var held = new List<Tensor>();
+            var training = new List<Tensor>();
             foreach (var path in options.DataSources)
             {
                 var v = TrainingData.LoadVolume(path, options.Modality, options.HoldOutFraction, ReadDicom);
                 log($"held-out slices of {path}: [{string.Join(",", v.HeldOut)}]");
                 held.AddRange(v.HeldOut.Select(i => v.Slices[i]));
+                training.AddRange(v.TrainingSlices.Select(i => v.Slices[i]));
             }
             if (held.Count == 0) { Console.Error.WriteLine("no held-out slices to evaluate on"); return 1; }
+            if (maxSlices is { } k && k < held.Count)
+            {
+                if (k < 1) { Console.Error.WriteLine("error: --eval-slices must be at least 1"); return 2; }
+                // Evenly spaced: neighbouring thin slices are nearly the same image, so a spread subset loses little.
+                held = Enumerable.Range(0, k).Select(i => held[(int)((i + 0.5) * held.Count / k)]).ToList();
+                log($"using {k} evenly spaced held-out slices");
+            }
             log($"evaluating {weights} ({meta.Stage}, step {meta.Steps}, {meta.Weights} weights) on {held.Count} held-out slices" +
-                (crop is { } c ? $", centre {c}x{c} crop" : ""));
+                (crop is { } c ? $", centre {c}x{c} crop" : "") +
+                $"; TV/ROF λ tuned on {Math.Min(training.Count, PriorEvaluation.MaxTuningSlices)} training slices");
             var sw = System.Diagnostics.Stopwatch.StartNew();
-            var rows = PriorEvaluation.Denoising(f, held, PriorEvaluation.DefaultSigmas, seed: 12345, crop: crop);
+            var rows = PriorEvaluation.Denoising(f, held, PriorEvaluation.DefaultSigmas, seed: seed, crop: crop, tuningSlices: training);
             Console.WriteLine(PriorEvaluation.Markdown(rows));
             log($"evaluation took {sw.Elapsed.TotalSeconds:F0} s");
+            if (reportDir != null)
+            {
+                sw.Restart();
+                var header = new List<string>
+                {
+                    $"Weights: `{Path.GetFileName(weights)}` ({meta.Modality}, {meta.Stage} stage, step {meta.Steps}, {meta.Weights} weights, SHA-256 {Sha256(weights)}).",
+                    $"Held-out slices: {held.Count}{(maxSlices is { } ms && ms <= held.Count ? " evenly spaced" : "")} ({string.Join("; ", options.DataSources.Select(Path.GetFileName))}, last {options.HoldOutFraction:P0} of each volume), " +
+                    (crop is { } cc ? $"centre {cc}×{cc} crop" : "whole slices") + $"; noise seed {seed}; normalised units ({meta.Normalisation}).",
+                    $"PSNR/SSIM per slice with data_range = max(ref) − min(ref), averaged. TV/ROF: Chambolle's projection, {RofDenoiser.DefaultIterations} iterations, " +
+                    $"λ = k·σ with k ∈ {{{string.Join(", ", PriorEvaluation.RofFactors.Select(x => x.ToString(CultureInfo.InvariantCulture)))}}} chosen per σ on " +
+                    $"{Math.Min(training.Count, PriorEvaluation.MaxTuningSlices)} training slices (not held out). Gaussian: width chosen per σ by an oracle against the clean held-out slice (an upper bound for that filter).",
+                };
+                Pipelines.PriorReport.Write(reportDir, f, held, rows, crop, seed, header);
+                log($"report -> {Path.GetFullPath(reportDir)} ({sw.Elapsed.TotalSeconds:F0} s)");
+            }
             return 0;
         }
+    }
+
+    static string Sha256(string path)
+    {
+        using var s = File.OpenRead(path);
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(s)).ToLowerInvariant();
     }
 
     /// <summary>A DICOM series (folder or file) as (slices, rows, cols) in modality units, or null when not DICOM.</summary>
