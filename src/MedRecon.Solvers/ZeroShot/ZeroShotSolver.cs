@@ -59,12 +59,12 @@ public sealed record ZeroShotResult(Tensor Mean, Tensor? StandardDeviation, int 
 public static class ZeroShotDefaults
 {
     public const double MriSigmaStart = 0.5;
-    public const double CtSigmaStart = 0.5;
+    public const double CtSigmaStart = 0.2;
     public const double DiffusionSigmaStart = 1.0;
     public const double SigmaEnd = 0.01;
     public const int DiffusionNfe = 50;
-    public const int SenseCgIterations = 5;
-    public const int CtCgIterations = 5;
+    public const int SenseCgIterations = 10;
+    public const int CtCgIterations = 10;
 }
 
 /// <summary>
