@@ -15,7 +15,8 @@ namespace MedRecon.Cli.Commands;
 
 /// <summary>
 /// The README's main job on an embedded default: a Shepp–Logan phantom, analytic undersampled k-space, every
-/// classical method, PNGs and a metrics table. Grows into DICOM in → consistency model → DICOM out.
+/// classical method, PNGs and a metrics table. The README's main command is now `run` (DICOM in → consistency model →
+/// DICOM out, RunCommand); `demo` stays the classical overview.
 /// </summary>
 public static class DemoCommand
 {
