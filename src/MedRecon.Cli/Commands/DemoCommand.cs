@@ -15,7 +15,8 @@ namespace MedRecon.Cli.Commands;
 
 /// <summary>
 /// The README's main job on an embedded default: a Shepp–Logan phantom, analytic undersampled k-space, every
-/// classical method, PNGs and a metrics table. Grows into DICOM in → consistency model → DICOM out.
+/// classical method, PNGs and a metrics table. The README's main command is now `run` (DICOM in → consistency model →
+/// DICOM out, RunCommand); `demo` stays the classical overview.
 /// </summary>
 public static class DemoCommand
 {
@@ -61,7 +62,7 @@ public static class DemoCommand
                 Png.Write(Path.Combine(tmp, $"{slug}-mask.png"), m.Mask.Mask, 0, 1);
                 var images = new List<Tensor> { m.GroundTruth };
                 var captions = new List<string> { "ground truth" };
-                foreach (var method in Enum.GetValues<MriMethod>())
+                foreach (var method in MriPipeline.ClassicalMethods)
                 {
                     var clock = Stopwatch.StartNew();
                     var x = MriPipeline.Reconstruct(m.KSpace, m.Mask.Mask, m.Maps, method,
