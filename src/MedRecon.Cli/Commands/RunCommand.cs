@@ -46,6 +46,7 @@ public static class RunCommand
         {
             image, simulate, method, slice, series, size, model, nfe, samples, seed, sigma, output,
         };
+        PacsDestination.AddOptions(cmd); // --host/--stow: push the derived series (dicom/) once the folder is in place
         cmd.SetAction(p => CliSupport.Run(() => Run(new RunOptions
         {
             Image = p.GetValue(image)!,
@@ -60,6 +61,7 @@ public static class RunCommand
             Seed = p.GetValue(seed),
             SigmaStart = p.GetValue(sigma),
             Out = p.GetValue(output)!,
+            Destination = PacsDestination.TryParse(p),
         }, Console.Out)));
         return cmd;
     }
@@ -78,6 +80,8 @@ public static class RunCommand
         public ulong Seed { get; init; }
         public double? SigmaStart { get; init; }
         public string Out { get; init; } = "out/run";
+        /// <summary>Where to push the derived series after writing it (null: nowhere).</summary>
+        public PacsDestination? Destination { get; init; }
     }
 
     /// <summary>A parsed --simulate: the modality and its key=value settings.</summary>
@@ -302,6 +306,11 @@ public static class RunCommand
         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"mean over {rows.Count} slice(s): {method} PSNR {mp:F2} dB SSIM {ms:F4} (input estimate {ip:F2} dB), {rows.Average(r => r.Seconds):F2} s/slice"));
         log.WriteLine($"wrote {full} (dicom/{(o.Samples > 1 ? ", dicom-std/" : "")}, PNGs, metrics.json)");
+        if (o.Destination is not null)
+        {
+            var written = Directory.GetFiles(Path.Combine(full, "dicom")).OrderBy(f => f, StringComparer.Ordinal).ToList();
+            if (!o.Destination.Push(written, log).AllStored) return CliSupport.ExitFailure;
+        }
         return 0;
     }
 
