@@ -29,6 +29,7 @@ public static class Program
                      BenchCommand.Create(),
                      TrainCommand.Create(),
                      DicomCommand.Create(),
+                     ValidateCommand.Create(),
                  })
             root.Subcommands.Add(command);
         return root;
