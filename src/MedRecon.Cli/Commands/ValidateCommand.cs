@@ -21,7 +21,9 @@ public static class ValidateCommand
         var tasks = new Option<string?>("--tasks") { Description = "Comma-separated task ids (default: all; --quick: mri-4x,ct-60v). Known: " + string.Join(", ", ValidationSuite.AllTasks.Select(t => t.Id)) + "." };
         var methods = new Option<string?>("--methods") { Description = "Comma-separated method ids (default: all; --quick: the cheap ones), e.g. zf,cg,tv,wavelet,bart-tv,bart-wavelet,fbp,sirt,cgls,astra-fbp,astra-sirt,astra-cgls,cm,diffusion." };
         var size = new Option<int?>("--size") { Description = "Image size N (default 256; 64 with --quick). Real slices are resampled (area average) to N²." };
-        var noTune = new Option<bool>("--no-tune") { Description = "Use the documented default λ instead of tuning on the tuning images." };
+        var noTune = new Option<bool>("--no-tune") { Description = "Use the documented default λ for the peers too instead of tuning them on the tuning images." };
+        var tuneAll = new Option<bool>("--tune-all") { Description = "Also tune MedRecon's own TV/wavelet λ on the tuning images (default: their documented defaults)." };
+        var perFamily = new Option<int>("--images-per-family") { Description = "Test images per family (phantom, real) and modality (multi-coil tasks: 1).", DefaultValueFactory = _ => 2 };
         var nfe = new Option<int>("--nfe") { Description = "Consistency-model network evaluations per sample.", DefaultValueFactory = _ => 4 };
         var diffusionNfe = new Option<int>("--diffusion-nfe") { Description = "Diffusion-baseline network evaluations (≥ 10x the CM's to test the few-step claim).", DefaultValueFactory = _ => 40 };
         var mrModel = new Option<string?>("--mr-model") { Description = "MR prior (default models/mr-prior.safetensors)." };
@@ -29,7 +31,7 @@ public static class ValidateCommand
         var reportCases = new Option<int>("--report-cases") { Description = "Cases per task shown as images in report.html.", DefaultValueFactory = _ => 2 };
         var cmd = new Command("validate", "Run the validation suite (phantoms and held-out real slices, every method and the installed peers) and write a report.")
         {
-            quick, output, docs, tasks, methods, size, noTune, nfe, diffusionNfe, mrModel, ctModel, reportCases,
+            quick, output, docs, tasks, methods, size, noTune, tuneAll, perFamily, nfe, diffusionNfe, mrModel, ctModel, reportCases,
         };
         cmd.SetAction(p => CliSupport.Run(() =>
         {
@@ -37,6 +39,7 @@ public static class ValidateCommand
             int n = p.GetValue(size) ?? (q ? 64 : 256);
             if (n < 32 || n > 1024 || n % 8 != 0) throw new CliException($"--size {n}: must be a multiple of 8 between 32 and 1024");
             int k = p.GetValue(nfe), kd = p.GetValue(diffusionNfe);
+            if (p.GetValue(perFamily) < 1) throw new CliException($"--images-per-family {p.GetValue(perFamily)}: must be at least 1");
             if (k < 1 || k > 1000) throw new CliException($"--nfe {k}: must be between 1 and 1000");
             if (kd < 1 || kd > 5000) throw new CliException($"--diffusion-nfe {kd}: must be between 1 and 5000");
             foreach (var (opt, path) in new[] { ("--mr-model", p.GetValue(mrModel)), ("--ct-model", p.GetValue(ctModel)) })
@@ -45,7 +48,7 @@ public static class ValidateCommand
             var options = new ValidationOptions
             {
                 Quick = q, Size = n, Tasks = Split(p.GetValue(tasks)), Methods = Split(p.GetValue(methods)),
-                Tune = !q && !p.GetValue(noTune), ReportCasesPerTask = Math.Max(0, p.GetValue(reportCases)),
+                Tune = !q && !p.GetValue(noTune), TuneAll = p.GetValue(tuneAll), ImagesPerFamily = p.GetValue(perFamily), ReportCasesPerTask = Math.Max(0, p.GetValue(reportCases)),
             };
             string outDir = p.GetValue(output)!;
             string? repo = RepositoryRoot();

@@ -39,9 +39,9 @@ public sealed class MriClassicalMethod(string id, string label, MriMethod method
         new MriClassicalMethod("zf", "zero-filled", MriMethod.Zf, 0, null, null, true),
         new MriClassicalMethod("cg", "CG-SENSE", MriMethod.Cg, 30, null, null, true),
         new MriClassicalMethod("tv", "TV (PDHG)", MriMethod.Tv, TotalVariationOptions.DefaultIterations, TotalVariationOptions.DefaultLambda,
-            new[] { 0.001, 0.002, 0.004, 0.008 }, true),
+            new[] { 0.002, 0.004, 0.008 }, true),
         new MriClassicalMethod("wavelet", "wavelet-ℓ1 (FISTA)", MriMethod.Wavelet, WaveletL1Options.DefaultIterations, WaveletL1Options.DefaultLambda,
-            new[] { 0.0005, 0.001, 0.002, 0.004 }, false),
+            new[] { 0.001, 0.002, 0.004 }, false),
     };
 }
 
@@ -78,7 +78,7 @@ public sealed class CtClassicalMethod(string id, string label, int iterations, d
         new CtClassicalMethod("fbp", "FBP", 0, null, null, true),
         new CtClassicalMethod("sirt", "SIRT", 200, null, null, true),
         new CtClassicalMethod("cgls", "CGLS", 30, null, null, true),
-        new CtClassicalMethod("tv", "TV (PDHG)", 300, 0.002, new[] { 0.0005, 0.001, 0.002, 0.004 }, true),
+        new CtClassicalMethod("tv", "TV (PDHG)", 300, 0.002, new[] { 0.001, 0.002, 0.004 }, true),
     };
 }
 

@@ -53,8 +53,8 @@ public sealed class BartPicsMethod(string id, string label, string regularizer, 
 
     public static IEnumerable<IValidationMethod> All() => new IValidationMethod[]
     {
-        new BartPicsMethod("bart-tv", "BART pics TV", "T", 100, "-u 0.05", 0.01, new[] { 0.001, 0.003, 0.01, 0.03 }),
-        new BartPicsMethod("bart-wavelet", "BART pics wavelet", "W", 100, "", 0.003, new[] { 0.001, 0.003, 0.01, 0.03 }),
+        new BartPicsMethod("bart-tv", "BART pics TV", "T", 100, "-u 0.05", 0.01, new[] { 0.003, 0.01, 0.03 }),
+        new BartPicsMethod("bart-wavelet", "BART pics wavelet", "W", 100, "", 0.003, new[] { 0.001, 0.003, 0.01 }),
     };
 }
 
@@ -66,7 +66,9 @@ public sealed class BartPicsMethod(string id, string label, string regularizer, 
 /// </summary>
 public sealed class AstraMethod(string id, string label, string algorithm, int iterations) : IValidationMethod
 {
-    public const string Python = "/usr/bin/python3";
+    /// <summary>Debian's interpreter (the python3 on PATH may be another build without Debian's modules);
+    /// $MEDRECON_PYTHON overrides it.</summary>
+    public static string Python => Environment.GetEnvironmentVariable("MEDRECON_PYTHON") is { Length: > 0 } p ? p : "/usr/bin/python3";
     public string Id => id;
     public string Label => label;
     public Modality Modality => Modality.Ct;

@@ -74,6 +74,8 @@ public interface IValidationMethod
     /// <summary>Candidate regularisation weights tuned on the tuning images (null: not tuned).</summary>
     IReadOnlyList<double>? LambdaGrid { get; }
     MethodOutput Run(ValidationCase c, double? lambda, ValidationContext context);
+    /// <summary>Expensive methods run on the first N images of each family of a task only (null: every image).</summary>
+    int? MaxImagesPerFamily => null;
 }
 
 /// <summary>Run-wide settings shared by the methods.</summary>

@@ -56,6 +56,11 @@ public static class ValidationReport
         var doc = new
         {
             run = info,
+            requested = new
+            {
+                tasks = r.Tasks.Select(t => t.Id),
+                methods = r.Methods.Select(m => new { m.Id, modality = m.Modality.ToString().ToLowerInvariant(), m.Label, m.Kind }),
+            },
             metrics = MetricsNote,
             tasks = r.Tasks.Select(t => new { t.Id, modality = t.Modality.ToString().ToLowerInvariant(), t.Description }),
             notes = r.Notes,
@@ -105,7 +110,7 @@ public static class ValidationReport
                       "(MedRecon's and the peers') reconstructs from the same files. Phantom = Shepp–Logan and a seeded random-ellipse " +
                       "phantom (measurements from analytic k-space / line integrals, no inverse crime); real = held-out slices the priors " +
                       "never trained on. λ of the tunable methods was chosen on separate tuning images, never on a test image. " +
-                      "Bold: best in the column for that task. Method and data details: docs/validation.md (\"Method\").");
+                      "Bold: best in the column for that task; n: slices the row averages (expensive methods may run on fewer). Method and data details: docs/validation.md (\"Method\").");
         sb.AppendLine();
         sb.AppendLine($"Metrics: {MetricsNote} NFE: network evaluations per slice (0 for classical methods). Seconds: per slice " +
                       "(MedRecon: in process, after start-up; BART: its process incl. start and file I/O; ASTRA: the algorithm call inside Python). " +
@@ -126,16 +131,16 @@ public static class ValidationReport
             var sP = Column(ran, s => s.SsimPhantom, "F4", true, true, "**", "**");
             var sR = Column(ran, s => s.SsimReal, "F4", true, true, "**", "**");
             var nm = Column(ran, s => s.Nmse, "0.00E+00", false, true, "**", "**");
-            sb.AppendLine("| method | kind | PSNR phantom (dB) | PSNR real (dB) | SSIM phantom | SSIM real | NMSE | NFE | iters | s / slice | peak MiB | settings |");
-            sb.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+            sb.AppendLine("| method | kind | n | PSNR phantom (dB) | PSNR real (dB) | SSIM phantom | SSIM real | NMSE | NFE | iters | s / slice | peak MiB | settings |");
+            sb.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
             foreach (var s in rows)
             {
                 if (s.Cases == 0)
                 {
-                    sb.AppendLine($"| {s.Label} | {s.Kind} | {s.Status} | | | | | | | | | {Md(s.Reason ?? "")} |");
+                    sb.AppendLine($"| {s.Label} | {s.Kind} | 0 | {s.Status} | | | | | | | | | {Md(s.Reason ?? "")} |");
                     continue;
                 }
-                sb.AppendLine($"| {s.Label} | {s.Kind} | {pP(s)} | {pR(s)} | {sP(s)} | {sR(s)} | {nm(s)} | {(s.Nfe > 0 ? s.Nfe : "–")} | " +
+                sb.AppendLine($"| {s.Label} | {s.Kind} | {s.Cases} | {pP(s)} | {pR(s)} | {sP(s)} | {sR(s)} | {nm(s)} | {(s.Nfe > 0 ? s.Nfe : "–")} | " +
                               $"{(s.Iterations > 0 ? s.Iterations : "–")} | {F(s.Seconds, "F2")} | {F(s.PeakMemoryMiB, "F0")} | {Md(s.Settings)}{(s.Status == "partial" ? " (some cases failed: " + Md(s.Reason ?? "") + ")" : "")} |");
             }
             sb.AppendLine();

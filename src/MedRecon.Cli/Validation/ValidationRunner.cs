@@ -12,8 +12,12 @@ public sealed record ValidationOptions
     public int Size { get; init; } = 256;
     public IReadOnlyList<string>? Tasks { get; init; }
     public IReadOnlyList<string>? Methods { get; init; }
-    /// <summary>Tune λ of the tunable methods on the tuning images (default: on, off with --quick).</summary>
+    /// <summary>Tune λ of the peers' tunable methods on the tuning images (default: on, off with --quick).</summary>
     public bool Tune { get; init; } = true;
+    /// <summary>Also tune MedRecon's own TV/wavelet λ (default: their documented defaults, tuned on a phantom).</summary>
+    public bool TuneAll { get; init; }
+    /// <summary>Test images per family (phantom, real) and modality.</summary>
+    public int ImagesPerFamily { get; init; } = 2;
     /// <summary>Cases per task shown as images in report.html.</summary>
     public int ReportCasesPerTask { get; init; } = 2;
 }
@@ -77,7 +81,9 @@ public static class ValidationRunner
         foreach (var modality in tasks.Select(t => t.Modality).Distinct())
         {
             images[modality] = ValidationSuite.LoadImages(modality, options.Quick, tuning: false, options.Size, n => { result.Notes.Add(n); log.WriteLine("validate: " + n); });
-            bool tune = options.Tune && methods.Any(m => m.Modality == modality && m.LambdaGrid != null && unavailable[m.Id + "/" + m.Modality] == null);
+            var loaded = images[modality];
+            images[modality] = loaded.GroupBy(i => i.Family).SelectMany(g => g.Take(options.ImagesPerFamily)).ToList();
+            bool tune = options.Tune && methods.Any(m => m.Modality == modality && Tuned(m, options) && unavailable[m.Id + "/" + m.Modality] == null);
             tuningImages[modality] = tune
                 ? ValidationSuite.LoadImages(modality, options.Quick, tuning: true, options.Size, n => { result.Notes.Add(n); log.WriteLine("validate: " + n); })
                 : new List<ValidationImage>();
@@ -88,9 +94,10 @@ public static class ValidationRunner
         foreach (var t in tasks)
         {
             var ms = methods.Where(m => m.Modality == t.Modality && unavailable[m.Id + "/" + m.Modality] == null).ToList();
-            total += CaseImages(t, images[t.Modality]).Count * ms.Count;
+            var ci = CaseImages(t, images[t.Modality]);
+            total += ms.Sum(m => ci.Count(i => Runs(m, ci, i)));
             if (!TuneFrom.ContainsKey(t.Id) || !tasks.Any(x => x.Id == TuneFrom[t.Id]))
-                total += tuningImages[t.Modality].Count * ms.Where(m => m.LambdaGrid != null).Sum(m => m.LambdaGrid!.Count);
+                total += tuningImages[t.Modality].Count * ms.Where(m => Tuned(m, options)).Sum(m => m.LambdaGrid!.Count);
         }
         int done = 0;
         string Eta() => done == 0 ? "" : $", ETA {clock.Elapsed.TotalSeconds / done * (total - done):F0} s";
@@ -106,7 +113,7 @@ public static class ValidationRunner
                 foreach (var img in tuningImages[task.Modality])
                 {
                     var c = ValidationSuite.Simulate(task, img, maskSeed: 999, tuning: true);
-                    foreach (var m in ms.Where(m => m.LambdaGrid != null && unavailable[m.Id + "/" + m.Modality] == null))
+                    foreach (var m in ms.Where(m => Tuned(m, options) && unavailable[m.Id + "/" + m.Modality] == null))
                     {
                         double best = double.NegativeInfinity, bestLambda = double.NaN;
                         var scores = new List<(double L, double P)>();
@@ -145,7 +152,7 @@ public static class ValidationRunner
                 bool report = reportCount < options.ReportCasesPerTask && (reportCount == 0 || img.Family != caseImages[0].Family);
                 if (report) reportCount++;
                 var outputs = new List<(string, Tensor, double)>();
-                foreach (var m in ms)
+                foreach (var m in ms.Where(m => Runs(m, caseImages, img)))
                 {
                     var baseRow = new ValidationRow
                     {
@@ -200,6 +207,12 @@ public static class ValidationRunner
         result.TotalSeconds = clock.Elapsed.TotalSeconds;
         return result;
     }
+
+    static bool Tuned(IValidationMethod m, ValidationOptions o) => m.LambdaGrid != null && (m.Kind == "peer" || o.TuneAll);
+
+    /// <summary>Whether an expensive method runs on this image (the first N of its family in the task).</summary>
+    static bool Runs(IValidationMethod m, List<ValidationImage> caseImages, ValidationImage img) =>
+        m.MaxImagesPerFamily is not int k || caseImages.Where(i => i.Family == img.Family).Take(k).Contains(img);
 
     static List<ValidationImage> CaseImages(ValidationTask t, List<ValidationImage> all)
     {
