@@ -50,6 +50,37 @@ public sealed class Sampler
         return xhat!;
     }
 
+    /// <summary>
+    /// Diffusion baseline with the same hook: Euler steps of the probability-flow ODE dx/dσ = (x − D(x, σ))/σ, with
+    /// the denoiser D = f (the same network and preconditioning) and the data consistency applied to the denoised
+    /// estimate before each step (as in DDS/DPS-style samplers):
+    /// <code>
+    /// for i: d ← DC(f(x, σ_i), i); x ← d + (σ_{i+1}/σ_i)(x − d)     (σ_N = 0, so the result is the last d)
+    /// </code>
+    /// One network evaluation per level; deterministic given <paramref name="start"/> (at noise level sigmas[0]).
+    /// </summary>
+    public Tensor SampleEuler(Tensor start, IReadOnlyList<double> sigmas, Func<Tensor, int, Tensor>? dataConsistency)
+    {
+        if (sigmas.Count == 0) throw new ArgumentException("the σ schedule is empty", nameof(sigmas));
+        for (int i = 1; i < sigmas.Count; i++)
+            if (!(sigmas[i] < sigmas[i - 1])) throw new ArgumentException($"the σ schedule must decrease strictly (σ[{i - 1}]={sigmas[i - 1]}, σ[{i}]={sigmas[i]})", nameof(sigmas));
+        if (sigmas[^1] < Noise.SigmaMin) throw new ArgumentException($"σ values must be ≥ σ_min = {Noise.SigmaMin}", nameof(sigmas));
+
+        using var noGrad = torch.no_grad();
+        Tensor x = start.alias();
+        for (int i = 0; i < sigmas.Count; i++)
+        {
+            using var scope = NewDisposeScope();
+            var d = F.Forward(x, sigmas[i]);
+            if (dataConsistency != null) d = dataConsistency(d, i);
+            double next = i < sigmas.Count - 1 ? sigmas[i + 1] : 0.0;
+            var xn = next == 0 ? d.alias() : d + (x - d) * (next / sigmas[i]);
+            x.Dispose();
+            x = xn.MoveToOuterDisposeScope();
+        }
+        return x;
+    }
+
     /// <summary>x + sqrt(σ² − σ_min²)·z, with z from <paramref name="gen"/>.</summary>
     public Tensor AddNoise(Tensor x, double sigma, torch.Generator gen)
     {

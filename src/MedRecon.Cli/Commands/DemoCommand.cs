@@ -61,7 +61,7 @@ public static class DemoCommand
                 Png.Write(Path.Combine(tmp, $"{slug}-mask.png"), m.Mask.Mask, 0, 1);
                 var images = new List<Tensor> { m.GroundTruth };
                 var captions = new List<string> { "ground truth" };
-                foreach (var method in Enum.GetValues<MriMethod>())
+                foreach (var method in MriPipeline.ClassicalMethods)
                 {
                     var clock = Stopwatch.StartNew();
                     var x = MriPipeline.Reconstruct(m.KSpace, m.Mask.Mask, m.Maps, method,

@@ -4,6 +4,9 @@ using MedRecon.Core.IO;
 using MedRecon.Operators.Ct;
 using MedRecon.Solvers;
 using MedRecon.Solvers.Ct;
+using MedRecon.Solvers.ZeroShot;
+using MedRecon.Model;
+using MedRecon.Cli.Pipelines;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -132,9 +135,48 @@ public static class ReconCtCommand
 /// <summary>The reconstruction methods behind <c>recon ct</c>, callable from code (and the benchmark).</summary>
 public static class CtReconstruction
 {
-    public static Tensor Run(string method, Tensor sino, CtGeometry g, double[] angles, FbpFilter filter = FbpFilter.Ramp,
-        int? iterations = null, double? lambda = null, bool nonNegative = false)
+    /// <summary>All methods of <c>recon ct</c>; "cm" and "diffusion" need a CT prior.</summary>
+    public static readonly string[] Methods = { "fbp", "sirt", "cgls", "tv", "cm", "diffusion" };
+
+    public static bool IsZeroShot(string method) => method is "cm" or "diffusion";
+
+    /// <summary>
+    /// Zero-shot CT (consistency model or diffusion baseline), started from FBP. <paramref name="muWater"/>: water's
+    /// attenuation in the sinogram's units (DICOM HU sources: <see cref="Pipelines.CtDicom.MuWaterPerMm"/>), or null to
+    /// estimate the scale from the FBP. <paramref name="prior"/> defaults to models/ct-prior.safetensors.
+    /// </summary>
+    public static ZeroShotResult RunZeroShot(string method, Tensor sino, CtGeometry g, double[] angles, ZeroShotOptions? options = null,
+        double? muWater = null, ConsistencyFunction? prior = null, FbpFilter filter = FbpFilter.Ramp, IProgress<SolverProgress>? progress = null)
     {
+        if (!IsZeroShot(method)) throw new CliException($"--method {method}: not a zero-shot method (cm, diffusion)");
+        var m = method == "diffusion" ? ZeroShotMethod.Diffusion : ZeroShotMethod.Consistency;
+        var o = options is null
+            ? new ZeroShotOptions { Method = m, Nfe = m == ZeroShotMethod.Diffusion ? ZeroShotDefaults.DiffusionNfe : 4 }
+            : options with { Method = m };
+        using var scope = NewDisposeScope();
+        LoadedPrior? loaded = prior is null ? Priors.Load("ct", null) : null;
+        try
+        {
+            var a = CtProjector.Create(g, angles);
+            var fbp = FilteredBackProjection.Reconstruct(sino, g, angles, filter);
+            var r = ZeroShotSolver.ReconstructCt(prior ?? loaded!.Function, a, sino, fbp, muWater, o, progress);
+            r.Mean.MoveToOuterDisposeScope();
+            r.StandardDeviation?.MoveToOuterDisposeScope();
+            return r;
+        }
+        finally { loaded?.Dispose(); }
+    }
+
+    public static Tensor Run(string method, Tensor sino, CtGeometry g, double[] angles, FbpFilter filter = FbpFilter.Ramp,
+        int? iterations = null, double? lambda = null, bool nonNegative = false,
+        ZeroShotOptions? zeroShot = null, double? muWater = null, ConsistencyFunction? prior = null, IProgress<SolverProgress>? progress = null)
+    {
+        if (IsZeroShot(method))
+        {
+            var r = RunZeroShot(method, sino, g, angles, zeroShot, muWater, prior, filter, progress);
+            r.StandardDeviation?.Dispose();
+            return r.Mean;
+        }
         switch (method)
         {
             case "fbp":

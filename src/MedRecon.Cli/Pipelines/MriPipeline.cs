@@ -1,7 +1,9 @@
 using MedRecon.Core;
 using MedRecon.Operators.Mri;
 using MedRecon.Phantoms;
+using MedRecon.Model;
 using MedRecon.Solvers;
+using MedRecon.Solvers.ZeroShot;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,7 +20,7 @@ public sealed record MriSimulationOptions(
 /// <summary>Simulated MRI measurement: k-space (coils, ky, kx) already masked, mask (ky, kx), maps, ground truth.</summary>
 public sealed record MriMeasurement(Tensor KSpace, SamplingMask Mask, Tensor? Maps, Tensor GroundTruth, string Source);
 
-public enum MriMethod { Zf, Cg, Tv, Wavelet }
+public enum MriMethod { Zf, Cg, Tv, Wavelet, Cm, Diffusion }
 
 /// <summary>Simulation and classical reconstruction of Cartesian MRI, shared by the CLI commands, the demo and the benchmark.</summary>
 public static class MriPipeline
@@ -114,8 +116,63 @@ public static class MriPipeline
         return new SenseOperator(usedMaps, m);
     }
 
+    /// <summary>True for the methods that need a prior (consistency model, diffusion baseline).</summary>
+    public static bool IsZeroShot(MriMethod method) => method is MriMethod.Cm or MriMethod.Diffusion;
+
+    /// <summary>The classical methods (no model needed).</summary>
+    public static IEnumerable<MriMethod> ClassicalMethods => Enum.GetValues<MriMethod>().Where(m => !IsZeroShot(m));
+
+    /// <summary>
+    /// Zero-shot reconstruction (consistency model or diffusion baseline) with mean and, for several samples, the
+    /// per-pixel standard deviation. <paramref name="prior"/> defaults to models/mr-prior.safetensors.
+    /// </summary>
+    public static ZeroShotResult ReconstructZeroShot(Tensor kspace, Tensor mask, Tensor? maps, ZeroShotOptions options,
+        ConsistencyFunction? prior = null, IProgress<SolverProgress>? progress = null)
+    {
+        using var scope = NewDisposeScope();
+        var k = ValidateInputs(kspace, mask, maps);
+        using var a = BuildOperator(k, mask, maps, out _);
+        LoadedPrior? loaded = prior is null ? Priors.Load("mr", null) : null;
+        try
+        {
+            var r = ZeroShotSolver.ReconstructMri(prior ?? loaded!.Function, a, k, options, progress);
+            r.Mean.MoveToOuterDisposeScope();
+            r.StandardDeviation?.MoveToOuterDisposeScope();
+            return r;
+        }
+        finally { loaded?.Dispose(); }
+    }
+
+    /// <summary>
+    /// Reconstructs with any method. For <see cref="MriMethod.Cm"/> and <see cref="MriMethod.Diffusion"/>,
+    /// <paramref name="zeroShot"/> gives the options (method and NFE set from <paramref name="method"/> unless given;
+    /// diffusion defaults to <see cref="ZeroShotDefaults.DiffusionNfe"/> NFE) and <paramref name="prior"/> the model
+    /// (default: models/mr-prior.safetensors); the result is the mean image.
+    /// </summary>
     public static Tensor Reconstruct(Tensor kspace, Tensor mask, Tensor? maps, MriMethod method,
-        double? lambda = null, int? iterations = null, IProgress<SolverProgress>? progress = null)
+        double? lambda = null, int? iterations = null, IProgress<SolverProgress>? progress = null,
+        ZeroShotOptions? zeroShot = null, ConsistencyFunction? prior = null)
+    {
+        if (IsZeroShot(method))
+        {
+            var r = ReconstructZeroShot(kspace, mask, maps, ZeroShotOptionsFor(method, zeroShot), prior, progress);
+            r.StandardDeviation?.Dispose();
+            return r.Mean;
+        }
+        return ReconstructClassical(kspace, mask, maps, method, lambda, iterations, progress);
+    }
+
+    /// <summary>Options for a zero-shot method: the given ones with Method set; diffusion gets its own NFE default when
+    /// the options are absent or still carry the CM default.</summary>
+    public static ZeroShotOptions ZeroShotOptionsFor(MriMethod method, ZeroShotOptions? o)
+    {
+        var m = method == MriMethod.Diffusion ? ZeroShotMethod.Diffusion : ZeroShotMethod.Consistency;
+        if (o is null) return new ZeroShotOptions { Method = m, Nfe = m == ZeroShotMethod.Diffusion ? ZeroShotDefaults.DiffusionNfe : 4 };
+        return o with { Method = m };
+    }
+
+    static Tensor ReconstructClassical(Tensor kspace, Tensor mask, Tensor? maps, MriMethod method,
+        double? lambda, int? iterations, IProgress<SolverProgress>? progress)
     {
         using var scope = NewDisposeScope();
         var k = ValidateInputs(kspace, mask, maps);

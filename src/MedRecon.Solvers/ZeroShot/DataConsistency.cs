@@ -1,0 +1,144 @@
+using MedRecon.Core;
+using MedRecon.Operators;
+using MedRecon.Operators.Mri;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MedRecon.Solvers.ZeroShot;
+
+/// <summary>How the zero-shot loop enforces the measurements after each network evaluation.</summary>
+public enum DataConsistencyMode
+{
+    /// <summary>Replace for operators with orthonormal rows and exact data; CG otherwise; soft when a λ is given.</summary>
+    Auto,
+    /// <summary>Exact projection x − Aᴴ(Ax − y) onto {x : Ax = y} (orthonormal rows only).</summary>
+    Replace,
+    /// <summary>Closed-form minimiser of ‖Ax − y‖² + λ‖x − x̂‖² for orthonormal rows: x̂ − Aᴴ(Ax̂ − y)/(1 + λ) (noisy data).</summary>
+    Soft,
+    /// <summary>A few CG steps on ‖Ax − y‖² + λ‖x − x̂‖² started at x̂ (DDS); CT and SENSE.</summary>
+    ConjugateGradient,
+}
+
+/// <summary>A data-consistency step in the operator's image domain: returns the corrected estimate (new tensor).</summary>
+public interface IDataConsistency
+{
+    Tensor Apply(Tensor xhat);
+    /// <summary>Short description for reports and DICOM DerivationDescription.</summary>
+    string Description { get; }
+}
+
+/// <summary>Exact replacement <c>x − Aᴴ(Ax − y)</c>: the projection onto {x : Ax = y} when A has orthonormal rows
+/// (AAᴴ a projection, e.g. a masked unitary FFT or a 0/1 mask) and y lies in A's range (unsampled entries 0).</summary>
+public sealed class ReplacementConsistency : IDataConsistency
+{
+    readonly LinearOperator a;
+    readonly Tensor y;
+    public ReplacementConsistency(LinearOperator a, Tensor y) { this.a = a; this.y = y; }
+    public string Description => "exact replacement x - A^H(Ax - y)";
+
+    public Tensor Apply(Tensor xhat)
+    {
+        using var scope = NewDisposeScope();
+        var r = a.Forward(xhat) - y;
+        return (Cast(xhat, r) - a.Adjoint(r)).MoveToOuterDisposeScope();
+    }
+
+    internal static Tensor Cast(Tensor x, Tensor like) => like.is_complex() && !x.is_complex() ? x.to(ScalarType.ComplexFloat32) : x;
+}
+
+/// <summary>Soft replacement for noisy data with orthonormal rows: <c>x̂ − Aᴴ(Ax̂ − y)/(1 + λ)</c>, the exact minimiser of
+/// ‖Ax − y‖² + λ‖x − x̂‖² when AAᴴ is a projection; λ → 0 gives <see cref="ReplacementConsistency"/>.</summary>
+public sealed class SoftConsistency : IDataConsistency
+{
+    readonly LinearOperator a;
+    readonly Tensor y;
+    readonly double lambda;
+    public SoftConsistency(LinearOperator a, Tensor y, double lambda)
+    {
+        if (!(lambda >= 0) || double.IsInfinity(lambda)) throw new ArgumentOutOfRangeException(nameof(lambda), "λ must be finite and ≥ 0");
+        this.a = a; this.y = y; this.lambda = lambda;
+    }
+    public string Description => FormattableString.Invariant($"soft replacement, lambda {lambda:G3}");
+
+    public Tensor Apply(Tensor xhat)
+    {
+        using var scope = NewDisposeScope();
+        var r = a.Forward(xhat) - y;
+        return (ReplacementConsistency.Cast(xhat, r) - a.Adjoint(r) * (1.0 / (1.0 + lambda))).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// <paramref name="iterations"/> CG steps on (AᴴA + λI) x = Aᴴy + λx̂ started at x̂, i.e. on ‖Ax − y‖² + λ‖x − x̂‖²
+/// (DDS). λ is absolute, on the scale of AᴴA; with λ = 0 the early stop is the regulariser. Real images stay real
+/// when the operator maps real to real (CT).
+/// </summary>
+public sealed class ConjugateGradientConsistency : IDataConsistency
+{
+    readonly LinearOperator a;
+    readonly Tensor aty;
+    readonly int iterations;
+    readonly double lambda;
+    public ConjugateGradientConsistency(LinearOperator a, Tensor y, int iterations, double lambda)
+    {
+        if (iterations < 1) throw new ArgumentOutOfRangeException(nameof(iterations), "at least one CG iteration");
+        if (!(lambda >= 0) || double.IsInfinity(lambda)) throw new ArgumentOutOfRangeException(nameof(lambda), "λ must be finite and ≥ 0");
+        this.a = a; this.iterations = iterations; this.lambda = lambda;
+        aty = a.Adjoint(y);
+    }
+    public string Description => FormattableString.Invariant($"{iterations} CG steps on |Ax-y|^2 + {lambda:G3}|x-xhat|^2");
+    public int Iterations => iterations;
+
+    public Tensor Apply(Tensor xhat)
+    {
+        using var scope = NewDisposeScope();
+        var x0 = ReplacementConsistency.Cast(xhat, aty);
+        var rhs = lambda == 0 ? aty : aty.add(x0, alpha: lambda);
+        Func<Tensor, Tensor> normal = lambda == 0 ? a.Normal : v =>
+        {
+            using var s = NewDisposeScope();
+            return a.Normal(v).add(v, alpha: lambda).MoveToOuterDisposeScope();
+        };
+        return Solvers.ConjugateGradient.Solve(normal, rhs, x0, iterations, tolerance: 1e-7).MoveToOuterDisposeScope();
+    }
+}
+
+public static class DataConsistency
+{
+    /// <summary>True for operators whose rows are orthonormal (AAᴴ a projection): a single-coil masked unitary FFT or a
+    /// mask operator, each with a 0/1 mask.</summary>
+    public static bool HasOrthonormalRows(LinearOperator a) => a switch
+    {
+        SenseOperator s => s.Name == "MaskedFFT" && IsBinary(s.Mask),
+        MaskOperator m => IsBinary(m.Mask),
+        _ => false,
+    };
+
+    static bool IsBinary(Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        var m = mask.is_complex() ? mask.abs() : mask.to(ScalarType.Float32);
+        return ((m == 0) | (m == 1)).all().item<bool>();
+    }
+
+    /// <summary>Builds the step for a mode. Auto: replacement for orthonormal rows (soft when λ &gt; 0), CG otherwise.</summary>
+    public static IDataConsistency Create(DataConsistencyMode mode, LinearOperator a, Tensor y, int cgIterations, double lambda)
+    {
+        bool ortho = HasOrthonormalRows(a);
+        if (mode == DataConsistencyMode.Auto)
+            mode = ortho ? (lambda > 0 ? DataConsistencyMode.Soft : DataConsistencyMode.Replace) : DataConsistencyMode.ConjugateGradient;
+        switch (mode)
+        {
+            case DataConsistencyMode.Replace:
+            case DataConsistencyMode.Soft:
+                if (!ortho)
+                    throw new ArgumentException($"{a.Name}: {mode} data consistency needs an operator with orthonormal rows " +
+                                                "(single-coil masked FFT or a 0/1 mask); use ConjugateGradient");
+                return mode == DataConsistencyMode.Replace ? new ReplacementConsistency(a, y) : new SoftConsistency(a, y, lambda);
+            case DataConsistencyMode.ConjugateGradient:
+                return new ConjugateGradientConsistency(a, y, cgIterations, lambda);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(mode));
+        }
+    }
+}

@@ -1,0 +1,82 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MedRecon.Solvers.ZeroShot;
+
+/// <summary>
+/// Maps between the operator's image domain (physical units: complex MR image, CT attenuation) and the prior's
+/// normalised real image (the training normalisation, roughly [−1, 1] with background at −1).
+/// </summary>
+public abstract class PriorDomain
+{
+    /// <summary>Physical image → real normalised image (same rows, cols), float32.</summary>
+    public abstract Tensor ToPrior(Tensor image);
+
+    /// <summary>Normalised image → physical image; <paramref name="reference"/> (the current physical estimate)
+    /// supplies what the prior does not model (the MR phase).</summary>
+    public abstract Tensor FromPrior(Tensor normalised, Tensor reference);
+
+    public abstract string Description { get; }
+}
+
+/// <summary>
+/// Complex MR images: the real-valued prior sees the magnitude, normalised as in training (x = 2|v|/p − 1 with p the
+/// 99.5th percentile of the initial estimate's magnitude), and the phase is kept from the current estimate.
+/// Magnitudes below 0 are clamped to 0.
+/// </summary>
+public sealed class MagnitudePhaseDomain : PriorDomain
+{
+    public MagnitudePhaseDomain(double scale)
+    {
+        if (!(scale > 0) || double.IsInfinity(scale)) throw new ArgumentOutOfRangeException(nameof(scale), "scale must be positive and finite");
+        Scale = scale;
+    }
+
+    /// <summary>p: the magnitude that maps to 1.</summary>
+    public double Scale { get; }
+
+    public override string Description => FormattableString.Invariant($"magnitude, 2|x|/{Scale:G4} - 1, phase from the estimate");
+
+    public override Tensor ToPrior(Tensor image)
+    {
+        using var scope = NewDisposeScope();
+        var mag = image.is_complex() ? image.abs() : image.to(ScalarType.Float32).abs();
+        return (mag * (2.0 / Scale) - 1.0).to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
+    public override Tensor FromPrior(Tensor normalised, Tensor reference)
+    {
+        using var scope = NewDisposeScope();
+        var mag = ((normalised + 1.0) * (Scale / 2.0)).clamp_min(0.0);
+        if (!reference.is_complex()) return mag.to(ScalarType.ComplexFloat32).MoveToOuterDisposeScope();
+        var r = reference.abs();
+        // Unit phasor of the reference; 1 where the reference is (numerically) zero.
+        var tiny = r <= 1e-12 * Math.Max(Scale, 1e-30);
+        var phasor = torch.where(tiny, torch.ones_like(reference), reference / torch.where(tiny, torch.ones_like(r), r));
+        return (phasor * mag).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Real images with a linear map to the prior: x_prior = α·x + β (CT attenuation → the HU normalisation).</summary>
+public sealed class LinearDomain : PriorDomain
+{
+    public LinearDomain(double alpha, double beta, string description)
+    {
+        if (!(Math.Abs(alpha) > 0) || double.IsInfinity(alpha) || !double.IsFinite(beta)) throw new ArgumentOutOfRangeException(nameof(alpha));
+        Alpha = alpha; Beta = beta; this.description = description;
+    }
+
+    readonly string description;
+    public double Alpha { get; }
+    public double Beta { get; }
+    public override string Description => description;
+
+    public override Tensor ToPrior(Tensor image)
+    {
+        using var scope = NewDisposeScope();
+        var x = image.is_complex() ? image.real : image;
+        return (x.to(ScalarType.Float32) * Alpha + Beta).MoveToOuterDisposeScope();
+    }
+
+    public override Tensor FromPrior(Tensor normalised, Tensor reference) => (normalised - Beta) * (1.0 / Alpha);
+}

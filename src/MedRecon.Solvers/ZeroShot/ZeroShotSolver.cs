@@ -1,0 +1,230 @@
+using System.Diagnostics;
+using MedRecon.Core;
+using MedRecon.Model;
+using MedRecon.Model.Training;
+using MedRecon.Operators;
+using MedRecon.Operators.Mri;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MedRecon.Solvers.ZeroShot;
+
+public enum ZeroShotMethod
+{
+    /// <summary>Multistep consistency sampling with replacement (few NFE).</summary>
+    Consistency,
+    /// <summary>The same network as an EDM denoiser with an Euler sampler and the same data consistency (many NFE).</summary>
+    Diffusion,
+}
+
+/// <summary>Options of the zero-shot loop; null/0 values take the tuned per-task defaults of <see cref="ZeroShotDefaults"/>.</summary>
+public sealed record ZeroShotOptions
+{
+    public ZeroShotMethod Method { get; init; } = ZeroShotMethod.Consistency;
+    /// <summary>Network evaluations per sample (= schedule levels).</summary>
+    public int Nfe { get; init; } = 4;
+    /// <summary>Starting noise level σ_0 (prior units), added to the data-consistent initial estimate.</summary>
+    public double? SigmaStart { get; init; }
+    /// <summary>Last noise level of the schedule; 0 = the task default.</summary>
+    public double SigmaEnd { get; init; }
+    public DataConsistencyMode DataConsistency { get; init; } = DataConsistencyMode.Auto;
+    /// <summary>CG steps per data-consistency step (CG mode); 0 = the task default.</summary>
+    public int CgIterations { get; init; }
+    /// <summary>Soft/CG weight λ on ‖x − x̂‖² (absolute, on the scale of AᴴA); null = 0 (hard data consistency).</summary>
+    public double? Lambda { get; init; }
+    /// <summary>Independent samples (seeds Seed, Seed+1, …): the result is their mean and per-pixel standard deviation.</summary>
+    public int Samples { get; init; } = 1;
+    public ulong Seed { get; init; }
+    /// <summary>Karras schedule exponent; null = the model's ρ.</summary>
+    public double? Rho { get; init; }
+}
+
+/// <summary>Mean over the samples (operator image domain, input units), per-pixel sample standard deviation (K &gt; 1),
+/// network evaluations per sample, samples, wall seconds.</summary>
+public sealed record ZeroShotResult(Tensor Mean, Tensor? StandardDeviation, int NfePerSample, int Samples, double Seconds);
+
+/// <summary>Tuned defaults (phantoms and training slices only; see docs/zero-shot.md).</summary>
+public static class ZeroShotDefaults
+{
+    public const double MriSigmaStart = 0.5;
+    public const double CtSigmaStart = 0.5;
+    public const double DiffusionSigmaStart = 1.0;
+    public const double SigmaEnd = 0.01;
+    public const int DiffusionNfe = 50;
+    public const int SenseCgIterations = 5;
+    public const int CtCgIterations = 5;
+}
+
+/// <summary>
+/// Zero-shot reconstruction with a consistency-model prior (DESIGN.md "Zero-shot reconstruction"): start from a
+/// data-consistent estimate at σ_0, then per level one network evaluation and one data-consistency step
+/// (<see cref="Sampler.Sample"/>, or <see cref="Sampler.SampleEuler"/> for the diffusion baseline).
+/// </summary>
+public static class ZeroShotSolver
+{
+    /// <summary>
+    /// The generic loop. <paramref name="initial"/> is the data-consistent start (e.g. Aᴴy, FBP) in the operator's image
+    /// domain; <paramref name="domain"/> maps to and from the prior's normalisation; <paramref name="dc"/> enforces
+    /// the measurements. Progress reports one step per network evaluation over all samples.
+    /// </summary>
+    public static ZeroShotResult Reconstruct(ConsistencyFunction prior, LinearOperator a, Tensor y, Tensor initial,
+        IDataConsistency dc, PriorDomain domain, ZeroShotOptions o, double sigmaStart, double sigmaEnd,
+        IProgress<SolverProgress>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(prior);
+        ArgumentNullException.ThrowIfNull(o);
+        if (!initial.shape.SequenceEqual(a.InputShape))
+            throw new ArgumentException($"initial estimate has shape {Tensors.ShapeString(initial.shape)}, the operator expects {Tensors.ShapeString(a.InputShape)}");
+        if (!y.shape.SequenceEqual(a.OutputShape))
+            throw new ArgumentException($"measurements have shape {Tensors.ShapeString(y.shape)}, the operator gives {Tensors.ShapeString(a.OutputShape)}");
+        if (o.Nfe < 1 || o.Nfe > 10000) throw new ArgumentOutOfRangeException(nameof(o), $"NFE {o.Nfe}: must be between 1 and 10000");
+        if (o.Samples < 1 || o.Samples > 1000) throw new ArgumentOutOfRangeException(nameof(o), $"samples {o.Samples}: must be between 1 and 1000");
+        var noise = prior.Noise;
+        if (!(sigmaStart > noise.SigmaMin) || sigmaStart > noise.SigmaMax)
+            throw new ArgumentOutOfRangeException(nameof(sigmaStart), $"starting σ {sigmaStart}: must be in (σ_min, σ_max] = ({noise.SigmaMin}, {noise.SigmaMax}]");
+        if (!(sigmaEnd >= noise.SigmaMin) || !(sigmaEnd < sigmaStart))
+            throw new ArgumentOutOfRangeException(nameof(sigmaEnd), $"final σ {sigmaEnd}: must be in [σ_min, σ_0) = [{noise.SigmaMin}, {sigmaStart})");
+
+        var clock = Stopwatch.StartNew();
+        using var noGrad = torch.no_grad();
+        using var scope = NewDisposeScope();
+        var sigmas = Sampler.KarrasSchedule(o.Nfe, sigmaEnd, sigmaStart, o.Rho ?? noise.Rho);
+        var sampler = new Sampler(prior);
+        var outputs = new List<Tensor>();
+        int total = o.Nfe * o.Samples, done = 0;
+        for (int k = 0; k < o.Samples; k++)
+        {
+            using var gen = new torch.Generator(o.Seed + (ulong)k);
+            Tensor current = initial.alias().DetachFromDisposeScope();
+            Tensor Hook(Tensor xhat, int step)
+            {
+                using var s = NewDisposeScope();
+                var phys = domain.FromPrior(xhat, current);
+                var corrected = dc.Apply(phys);
+                var next = corrected.alias().DetachFromDisposeScope();
+                current.Dispose();
+                current = next;
+                progress?.Report(new SolverProgress(++done, total, sigmas[step]));
+                return domain.ToPrior(corrected).MoveToOuterDisposeScope();
+            }
+            using (var inner = NewDisposeScope())
+            {
+                var start = sampler.AddNoise(domain.ToPrior(initial), sigmas[0], gen);
+                var last = o.Method == ZeroShotMethod.Consistency
+                    ? sampler.Sample(start, sigmas, Hook, gen)
+                    : sampler.SampleEuler(start, sigmas, Hook);
+                last.Dispose();
+            }
+            // The result is the last data-consistent physical estimate (exactly consistent for replacement).
+            outputs.Add(current); // detached; disposed below
+        }
+        Tensor mean, std;
+        if (outputs.Count == 1)
+        {
+            mean = outputs[0].clone();
+            std = null!;
+        }
+        else
+        {
+            var stack = torch.stack(outputs);
+            mean = stack.mean(new long[] { 0 });
+            var dev = stack - mean;
+            var sq = dev.is_complex() ? dev.abs().square() : dev.square();
+            std = (sq.sum(dim: 0) / (outputs.Count - 1)).sqrt().to(ScalarType.Float32);
+        }
+        foreach (var t in outputs) t.Dispose();
+        clock.Stop();
+        mean.MoveToOuterDisposeScope();
+        std?.MoveToOuterDisposeScope();
+        return new ZeroShotResult(mean, std, o.Nfe, o.Samples, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Cartesian MRI (single coil or SENSE): starts from the zero-filled image Aᴴy, normalises the magnitude by the
+    /// 99.5th percentile of |Aᴴy| (as in training), keeps the phase of the estimate, and returns a complex image
+    /// (ky, kx) in the input's scale. DC: exact replacement for a single-coil 0/1 mask, CG for SENSE.
+    /// </summary>
+    public static ZeroShotResult ReconstructMri(ConsistencyFunction prior, SenseOperator a, Tensor kspace, ZeroShotOptions o,
+        IProgress<SolverProgress>? progress = null)
+    {
+        using var scope = NewDisposeScope();
+        var k = kspace.dim() == 2 && a.OutputShape.Length == 3 && a.OutputShape[0] == 1 ? kspace.unsqueeze(0) : kspace;
+        if (!k.shape.SequenceEqual(a.OutputShape))
+            throw new ArgumentException($"k-space has shape {Tensors.ShapeString(kspace.shape)}, the operator expects {Tensors.ShapeString(a.OutputShape)} (coils, ky, kx)");
+        if (!Tensors.AllFinite(k)) throw new ArgumentException("k-space contains NaN or Inf values");
+        // Only sampled entries are data: y = M ⊙ k, so replacement makes A x = y exactly.
+        var y = (k.to(ScalarType.ComplexFloat32) * a.Mask);
+        var initial = a.Adjoint(y);
+        double p = RobustScale(initial);
+        var domain = new MagnitudePhaseDomain(p);
+        int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.SenseCgIterations;
+        var dc = DataConsistency.Create(o.DataConsistency, a, y, cg, o.Lambda ?? 0.0);
+        var (s0, s1) = Sigmas(o, ZeroShotDefaults.MriSigmaStart);
+        var r = Reconstruct(prior, a, y, initial, dc, domain, o, s0, s1, progress);
+        r.Mean.MoveToOuterDisposeScope();
+        r.StandardDeviation?.MoveToOuterDisposeScope();
+        return r;
+    }
+
+    /// <summary>
+    /// CT: starts from <paramref name="initial"/> (e.g. FBP) in the sinogram's attenuation units. With
+    /// <paramref name="muWater"/> (attenuation of water in those units, e.g. 0.0192/mm for DICOM HU data) the prior
+    /// sees HU = 1000(μ/μ_water − 1) through the fixed HU map; without it, the scale is estimated as in the CT prior's
+    /// phantoms: the 99.5th percentile of the initial estimate is water (HU = 1024(μ/p − 1)). Returns a real image in
+    /// the sinogram's units. DC: CG steps on ‖Ax − y‖² + λ‖x − x̂‖².
+    /// </summary>
+    public static ZeroShotResult ReconstructCt(ConsistencyFunction prior, LinearOperator projector, Tensor sinogram, Tensor initial,
+        double? muWater, ZeroShotOptions o, IProgress<SolverProgress>? progress = null)
+    {
+        using var scope = NewDisposeScope();
+        if (sinogram.is_complex() || initial.is_complex()) throw new ArgumentException("CT sinogram and initial estimate must be real");
+        var y = sinogram.to(ScalarType.Float32);
+        if (!Tensors.AllFinite(y)) throw new ArgumentException("sinogram contains NaN or Inf values");
+        var x0 = initial.to(ScalarType.Float32);
+        if (!Tensors.AllFinite(x0)) throw new ArgumentException("initial estimate contains NaN or Inf values");
+        var domain = CtDomain(x0, muWater);
+        int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.CtCgIterations;
+        var mode = o.DataConsistency == DataConsistencyMode.Auto ? DataConsistencyMode.ConjugateGradient : o.DataConsistency;
+        var dc = DataConsistency.Create(mode, projector, y, cg, o.Lambda ?? 0.0);
+        var (s0, s1) = Sigmas(o, ZeroShotDefaults.CtSigmaStart);
+        var r = Reconstruct(prior, projector, y, x0, dc, domain, o, s0, s1, progress);
+        r.Mean.MoveToOuterDisposeScope();
+        r.StandardDeviation?.MoveToOuterDisposeScope();
+        return r;
+    }
+
+    /// <summary>The attenuation → prior map for CT (see <see cref="ReconstructCt"/>).</summary>
+    public static LinearDomain CtDomain(Tensor initial, double? muWater)
+    {
+        const double span = Normalization.HuHigh - Normalization.HuLow;
+        if (muWater is double mw)
+        {
+            if (!(mw > 0) || double.IsInfinity(mw)) throw new ArgumentOutOfRangeException(nameof(muWater), "μ_water must be positive and finite");
+            // x = 2(HU − HuLow)/span − 1 with HU = 1000 μ/μw − 1000.
+            return new LinearDomain(2 * 1000 / (mw * span), 2 * (-1000 - Normalization.HuLow) / span - 1,
+                FormattableString.Invariant($"HU = 1000(mu/{mw:G4} - 1), fixed HU map [{Normalization.HuLow},{Normalization.HuHigh}] -> [-1,1]"));
+        }
+        double p = RobustScale(initial);
+        return new LinearDomain(2 * 1024 / (p * span), 2 * (-1024 - Normalization.HuLow) / span - 1,
+            FormattableString.Invariant($"HU = 1024(mu/{p:G4} - 1) (99.5th percentile of the initial estimate = water), fixed HU map [{Normalization.HuLow},{Normalization.HuHigh}] -> [-1,1]"));
+    }
+
+    /// <summary>99.5th percentile of |x| (the training normalisation's statistic); falls back to max|x|, then 1.</summary>
+    public static double RobustScale(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var mag = x.is_complex() ? x.abs() : x.to(ScalarType.Float32).abs();
+        double p = Normalization.Percentile(mag, Normalization.MrPercentile);
+        if (!(p > 0) || !double.IsFinite(p)) p = mag.max().item<float>();
+        if (!(p > 0) || !double.IsFinite(p)) p = 1;
+        return p;
+    }
+
+    static (double Start, double End) Sigmas(ZeroShotOptions o, double taskStart)
+    {
+        double s0 = o.SigmaStart ?? (o.Method == ZeroShotMethod.Diffusion ? ZeroShotDefaults.DiffusionSigmaStart : taskStart);
+        double s1 = o.SigmaEnd > 0 ? o.SigmaEnd : ZeroShotDefaults.SigmaEnd;
+        if (o.Nfe == 1) s1 = Math.Min(s1, s0 / 2); // a single level: only σ_0 is used
+        return (s0, s1);
+    }
+}
