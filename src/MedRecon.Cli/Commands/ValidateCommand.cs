@@ -63,6 +63,9 @@ public static class ValidateCommand
                 {
                     Quick = q, WorkDirectory = work, Nfe = k, DiffusionNfe = kd, MrModel = p.GetValue(mrModel), CtModel = p.GetValue(ctModel),
                 };
+                // An explicitly named prior must be usable (right modality and architecture): fail before running.
+                if (context.MrModel != null) LearnedMethods.Prior(Modality.Mri, context);
+                if (context.CtModel != null) LearnedMethods.Prior(Modality.Ct, context);
                 ConsoleProgress.Quiet = true; // one line per run instead of per-iteration progress
                 var result = ValidationRunner.Run(options, context, Console.Error);
                 var summary = ValidationReport.Summarise(result);
