@@ -51,7 +51,7 @@ public class ValidateTests
         Assert.True(Psnr("mri-4x", "tv") > Psnr("mri-4x", "zf") + 1, $"TV {Psnr("mri-4x", "tv"):F2} dB vs zero-filled {Psnr("mri-4x", "zf"):F2} dB");
 
         string md = File.ReadAllText(dir["out/validation.md"]);
-        Assert.Contains("| method | kind | PSNR phantom (dB)", md);
+        Assert.Contains("| method | kind | n | PSNR phantom (dB)", md);
         Assert.Contains("## mri-4x", md);
         Assert.Contains("**", md); // best per task in bold
 
@@ -71,11 +71,12 @@ public class ValidateTests
     public void MissingPeersAreReportedAsNotInstalledNotAsFailures()
     {
         using var dir = new TempDir();
-        // No bart on PATH (only dotnet's folder), no ASTRA interpreter.
-        string dotnet = ExternalTools.Which("dotnet") ?? throw new InvalidOperationException("dotnet not on PATH");
+        // No bart on PATH (only the real folder of dotnet, not /usr/bin), no ASTRA interpreter.
+        string dotnet = RealDotnet();
+        Assert.False(File.Exists(Path.Combine(Path.GetDirectoryName(dotnet)!, "bart")), "bart sits next to dotnet: cannot hide it");
         var env = new Dictionary<string, string>
         {
-            ["PATH"] = Path.GetDirectoryName(Path.GetFullPath(dotnet))!,
+            ["PATH"] = Path.GetDirectoryName(dotnet)!,
             ["MEDRECON_PYTHON"] = dir["no-such-python3"],
         };
         var r = Run(env, "validate", "--quick", "--methods", "zf,bart-tv,bart-wavelet,fbp,astra-fbp,astra-sirt", "--out", dir["out"]);
@@ -103,10 +104,17 @@ public class ValidateTests
         Assert.False(Directory.Exists(dir["a"]) || Directory.Exists(dir["b"]) || Directory.Exists(dir["c"]));
     }
 
+    /// <summary>The dotnet host by its real path (/usr/bin/dotnet is usually a link into the SDK folder).</summary>
+    static string RealDotnet()
+    {
+        string dotnet = ExternalTools.Which("dotnet") ?? throw new InvalidOperationException("dotnet not on PATH");
+        return new FileInfo(dotnet).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? Path.GetFullPath(dotnet);
+    }
+
     static (int ExitCode, string StdOut, string StdErr) Run(Dictionary<string, string> env, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "medrecon.dll");
-        var psi = new ProcessStartInfo(ExternalTools.Which("dotnet")!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(RealDotnet()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (k, v) in env) psi.Environment[k] = v;
