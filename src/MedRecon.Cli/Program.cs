@@ -26,6 +26,7 @@ public static class Program
                      ReconCommand.Create(ReconCtCommand.Create()),
                      MetricsCommand.Create(),
                      DemoCommand.Create(),
+                     RunCommand.Create(),
                      BenchCommand.Create(),
                      TrainCommand.Create(),
                      DicomCommand.Create(),

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using MedRecon.Cli.Pipelines;
 using MedRecon.Core;
+using MedRecon.Solvers.ZeroShot;
 using static TorchSharp.torch;
 
 namespace MedRecon.Cli.Commands;
@@ -21,8 +22,9 @@ public static class ReconCommand
         var kspace = new Option<string>("--kspace") { Description = "k-space FILE.npy, complex64 (coils, ky, kx), (ky, kx), or a stack (slices, coils, ky, kx) reconstructed slice by slice; unsampled entries 0.", Required = true };
         var mask = new Option<string>("--mask") { Description = "Sampling mask FILE.npy (ky, kx), 1 = sampled.", Required = true };
         var maps = new Option<string?>("--maps") { Description = "Coil maps FILE.npy (coils, ky, kx); estimated from the k-space centre when omitted and coils > 1." };
-        var method = new Option<string>("--method") { Description = "zf (zero-filled), cg (CG-SENSE), tv (total variation, PDHG), wavelet (ℓ1, FISTA).", DefaultValueFactory = _ => "tv" };
-        method.AcceptOnlyFromAmong("zf", "cg", "tv", "wavelet");
+        var method = new Option<string>("--method") { Description = "zf (zero-filled), cg (CG-SENSE), tv (total variation, PDHG), wavelet (ℓ1, FISTA), cm (consistency-model prior, zero-shot), diffusion (the same prior as a diffusion baseline).", DefaultValueFactory = _ => "tv" };
+        method.AcceptOnlyFromAmong("zf", "cg", "tv", "wavelet", "cm", "diffusion");
+        var zsOptions = new ZeroShotCliOptions();
         var lambda = new Option<double?>("--lambda") { Description = "Regularisation weight (tv, wavelet: relative to max|Aᴴy|, defaults 0.004 and 0.002; cg: Tikhonov, default 0)." };
         var iters = new Option<int?>("--iters") { Description = "Iterations. Default per method (cg 30, tv 300, wavelet 100)." };
         var reference = new Option<string?>("--ref") { Description = "Optional ground truth FILE.npy: print PSNR/SSIM/NMSE of the result." };
@@ -35,6 +37,7 @@ public static class ReconCommand
         {
             kspace, mask, maps, method, lambda, iters, reference, like, series, slice, stackOpt, output,
         };
+        zsOptions.AddTo(cmd);
         cmd.SetAction(p => CliSupport.Run(() =>
         {
             string outPath = p.GetValue(output)!;
@@ -66,31 +69,57 @@ public static class ReconCommand
             target?.CheckSlices(nSlices, stacked);
             var methodValue = Enum.Parse<MriMethod>(p.GetValue(method)!, ignoreCase: true);
             string label = methodValue.ToString().ToLowerInvariant();
+            bool zeroShot = MriPipeline.IsZeroShot(methodValue);
+            var zs = zsOptions.Read(p, label, "mr");
+            string? stdPath = zs is not null && zs.Value.Options.Samples > 1 ? ZeroShotCliOptions.StdPath(outPath, dicomOut) : null;
+            if (stdPath is not null && dicomOut) DicomImages.CheckOutputFolder(stdPath);
+            using var prior = zs is null ? null : Priors.Load("mr", zs.Value.Model);
             var clock = Stopwatch.StartNew();
             Tensor x;
-            if (!stacked)
-                x = MriPipeline.Reconstruct(k, m, s, methodValue, p.GetValue(lambda), p.GetValue(iters), new ConsoleProgress(label));
-            else
+            Tensor? std = null;
+            var parts = new List<Tensor>();
+            var stds = new List<Tensor>();
+            for (int i = 0; i < nSlices; i++)
             {
-                var parts = new List<Tensor>();
-                for (int i = 0; i < nSlices; i++)
+                var ki = stacked ? k[i] : k;
+                var progress = new ConsoleProgress(stacked ? $"{label} slice {i + 1}/{nSlices}" : label);
+                if (zeroShot)
                 {
-                    parts.Add(MriPipeline.Reconstruct(k[i], m, s, methodValue, p.GetValue(lambda), p.GetValue(iters),
-                        new ConsoleProgress($"{label} slice {i + 1}/{nSlices}")));
-                    if (!ConsoleProgress.Quiet) Console.Error.WriteLine($"{label}: slice {i + 1}/{nSlices} done, {clock.Elapsed.TotalSeconds:F1} s");
+                    var zr = MriPipeline.ReconstructZeroShot(ki, m, s, zs!.Value.Options, prior!.Function, progress);
+                    parts.Add(zr.Mean);
+                    if (zr.StandardDeviation is not null) stds.Add(zr.StandardDeviation);
                 }
-                x = stack(parts);
+                else parts.Add(MriPipeline.Reconstruct(ki, m, s, methodValue, p.GetValue(lambda), p.GetValue(iters), progress));
+                if (stacked && !ConsoleProgress.Quiet) Console.Error.WriteLine($"{label}: slice {i + 1}/{nSlices} done, {clock.Elapsed.TotalSeconds:F1} s");
             }
+            x = stacked ? stack(parts) : parts[0];
+            if (stds.Count > 0) std = stacked ? stack(stds) : stds[0];
             clock.Stop();
+            if (zs is not null)
+            {
+                label += $" {zs.Value.Options.Nfe} NFE" + (zs.Value.Options.Samples > 1 ? $" x {zs.Value.Options.Samples} samples" : "");
+                Console.Error.WriteLine($"model {prior!.Path} ({prior.Metadata.Stage}, step {prior.Metadata.Steps}, sha256 {prior.Sha256[..16]})");
+            }
             if (target is not null)
             {
-                var files = target.Write(x, DerivationText(label, p.GetValue(lambda), p.GetValue(iters), k, s, simulation), outPath);
+                string derivation = DerivationText(label, p.GetValue(lambda), p.GetValue(iters), k, s, simulation);
+                var files = target.Write(x, derivation, outPath);
                 Console.WriteLine($"wrote {outPath}: derived {target.Series.Modality} series, {files.Count} slice(s) ({label}, {clock.Elapsed.TotalSeconds:F2} s)");
+                if (std is not null)
+                {
+                    target.Write(std, derivation + "; per-pixel standard deviation over the samples", stdPath!);
+                    Console.WriteLine($"wrote {stdPath}: standard-deviation series");
+                }
             }
             else
             {
                 CliSupport.WriteImage(outPath, x);
                 Console.WriteLine($"wrote {outPath} ({label}, {clock.Elapsed.TotalSeconds:F2} s)");
+                if (std is not null)
+                {
+                    CliSupport.WriteImage(stdPath!, std);
+                    Console.WriteLine($"wrote {stdPath} (per-pixel standard deviation)");
+                }
             }
             if (gt is not null)
             {
@@ -107,8 +136,9 @@ public static class ReconCommand
     {
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         long coils = k.dim() == 4 ? k.shape[1] : k.dim() == 3 ? k.shape[0] : 1;
-        string settings = method switch
+        string settings = method.Split(' ')[0] switch
         {
+            "cm" or "diffusion" => $"zero-shot {method} with the MR prior (magnitude, phase kept)",
             "zf" => "zero-filled adjoint",
             "cg" => string.Format(inv, "CG-SENSE, {0} iterations, Tikhonov {1}", iters ?? 30, lambda ?? 0.0),
             "tv" => string.Format(inv, "TV (PDHG), lambda {0} x max|A^H y|, {1} iterations", lambda ?? Solvers.TotalVariationOptions.DefaultLambda, iters ?? Solvers.TotalVariationOptions.DefaultIterations),
@@ -120,6 +150,56 @@ public static class ReconCommand
         if (sim is not null)
             text += $"; k-space simulated from this series (FFT of the image): {sim.Summary}";
         return text;
+    }
+}
+
+/// <summary>The zero-shot options shared by `recon mri` and `recon ct`: --model, --nfe, --samples, --seed, --sigma-start.</summary>
+sealed class ZeroShotCliOptions
+{
+    readonly Option<string?> model = new("--model") { Description = "cm/diffusion: prior weights (default: models/{mr,ct}-prior.safetensors by modality; MEDRECON_MODELS overrides the folder)." };
+    readonly Option<int?> nfe = new("--nfe") { Description = $"cm/diffusion: network evaluations per sample (cm default 4, diffusion default {ZeroShotDefaults.DiffusionNfe})." };
+    readonly Option<int> samples = new("--samples") { Description = "cm/diffusion: K samples with seeds S..S+K-1; output the mean, and the per-pixel standard deviation as FILE.std.npy/.png or a second series DIR-std.", DefaultValueFactory = _ => 1 };
+    readonly Option<ulong> seed = new("--seed") { Description = "cm/diffusion: seed of the first sample.", DefaultValueFactory = _ => 0UL };
+    readonly Option<double?> sigmaStart = new("--sigma-start") { Description = "cm/diffusion: starting noise level σ_0 (default per task)." };
+
+    public void AddTo(Command cmd)
+    {
+        foreach (var o in new Option[] { model, nfe, samples, seed, sigmaStart }) cmd.Options.Add(o);
+    }
+
+    /// <summary>Null for a classical method (and then the zero-shot options must be absent).</summary>
+    public (ZeroShotOptions Options, string? Model)? Read(ParseResult p, string method, string modality)
+    {
+        bool zeroShot = method is "cm" or "diffusion";
+        if (!zeroShot)
+        {
+            if (p.GetValue(model) is not null || p.GetValue(nfe) is not null || p.GetValue(samples) != 1 || p.GetValue(sigmaStart) is not null)
+                throw new CliException($"--model/--nfe/--samples/--sigma-start apply to --method cm or diffusion, not {method}");
+            return null;
+        }
+        int? n = p.GetValue(nfe);
+        if (n is < 1 or > 2000) throw new CliException($"--nfe {n}: must be between 1 and 2000");
+        int k = p.GetValue(samples);
+        if (k < 1 || k > 100) throw new CliException($"--samples {k}: must be between 1 and 100");
+        double? s0 = p.GetValue(sigmaStart);
+        if (s0 is double v && !(v > 0.002 && v <= 80)) throw new CliException($"--sigma-start {v}: must be in (0.002, 80]");
+        var m = method == "diffusion" ? ZeroShotMethod.Diffusion : ZeroShotMethod.Consistency;
+        return (new ZeroShotOptions
+        {
+            Method = m,
+            Nfe = n ?? (m == ZeroShotMethod.Diffusion ? ZeroShotDefaults.DiffusionNfe : 4),
+            Samples = k,
+            Seed = p.GetValue(seed),
+            SigmaStart = s0,
+        }, p.GetValue(model));
+    }
+
+    /// <summary>Where the standard-deviation map goes: FILE.std.npy / FILE.std.png, or the folder DIR-std.</summary>
+    public static string StdPath(string outPath, bool folder)
+    {
+        if (folder) return Path.TrimEndingDirectorySeparator(Path.GetFullPath(outPath)) + "-std";
+        string ext = Path.GetExtension(outPath);
+        return Path.ChangeExtension(outPath, null) + ".std" + ext;
     }
 }
 

@@ -25,8 +25,9 @@ public static class ReconCtCommand
         var row = new Option<int>("--row") { Description = "Detector row (slice) to reconstruct from --projections.", DefaultValueFactory = _ => 0 };
         var centre = new Option<double?>("--centre") { Description = "Rotation centre (detector column) for --projections; searched automatically when omitted." };
         var size = new Option<int?>("--size") { Description = "Output image size N (required without geometry.json; default for --projections: detector count)." };
-        var method = new Option<string>("--method") { Description = "fbp, sirt, cgls or tv.", DefaultValueFactory = _ => "fbp" };
-        method.AcceptOnlyFromAmong("fbp", "sirt", "cgls", "tv");
+        var method = new Option<string>("--method") { Description = "fbp, sirt, cgls, tv, cm (consistency-model prior, zero-shot from FBP) or diffusion (the same prior as a diffusion baseline).", DefaultValueFactory = _ => "fbp" };
+        method.AcceptOnlyFromAmong(CtReconstruction.Methods);
+        var zsOptions = new ZeroShotCliOptions();
         var filter = new Option<string>("--filter") { Description = "FBP filter: ramp, shepp-logan, cosine, hann.", DefaultValueFactory = _ => "ramp" };
         var iters = new Option<int?>("--iters") { Description = "Iterations (defaults: sirt 200, cgls 30, tv 300)." };
         var lambda = new Option<double?>("--lambda") { Description = "TV weight, relative to max|Aᵀy| (default 0.002); CGLS Tikhonov weight (default 0)." };
@@ -39,6 +40,7 @@ public static class ReconCtCommand
         {
             sinogram, anglesOpt, geometryOpt, spacing, projections, row, centre, size, method, filter, iters, lambda, nonneg, like, series, slice, output,
         };
+        zsOptions.AddTo(cmd);
         cmd.SetAction(p => CliSupport.Run(() =>
         {
             using var scope = NewDisposeScope();
@@ -47,6 +49,11 @@ public static class ReconCtCommand
             bool dicomOut = Pipelines.CtDicom.IsFolderOutput(outPath);
             if (!dicomOut && ext is not ".npy" and not ".png") throw new CliException($"--out {outPath}: must end in .npy or .png, or be a folder (derived DICOM series)");
             if (dicomOut) Pipelines.CtDicom.CheckSource(p.GetValue(sinogram) ?? p.GetValue(projections) ?? "", p.GetValue(like), outPath);
+            var zs = zsOptions.Read(p, p.GetValue(method)!, "ct");
+            string? stdPath = zs is not null && zs.Value.Options.Samples > 1 ? ZeroShotCliOptions.StdPath(outPath, dicomOut) : null;
+            if (stdPath is not null && dicomOut) Pipelines.DicomImages.CheckOutputFolder(stdPath);
+            // The prior before any work: a missing model or one of another modality fails fast.
+            using var prior = zs is null ? null : Priors.Load("ct", zs.Value.Model);
             Tensor sino;
             double[] angles;
             CtGeometry g;
@@ -109,8 +116,22 @@ public static class ReconCtCommand
             string m = p.GetValue(method)!;
             int? it = p.GetValue(iters);
             if (it is < 0) throw new CliException($"--iters {it}: must be ≥ 0");
-            Tensor image = CtReconstruction.Run(m, sino, g, angles, FilteredBackProjection.ParseFilter(p.GetValue(filter)!), it,
-                p.GetValue(lambda), p.GetValue(nonneg));
+            Tensor image;
+            Tensor? std = null;
+            // HU-derived sinograms (simulate ct from a DICOM CT) give the prior its fixed HU map; otherwise the scale is estimated.
+            bool huSource = HuRecord(p.GetValue(sinogram));
+            if (zs is not null)
+            {
+                var r = CtReconstruction.RunZeroShot(m, sino, g, angles, zs.Value.Options, huSource ? Pipelines.CtDicom.MuWaterPerMm : null,
+                    prior!.Function, FilteredBackProjection.ParseFilter(p.GetValue(filter)!), new ConsoleProgress(m));
+                image = r.Mean;
+                std = r.StandardDeviation;
+                m += $" {zs.Value.Options.Nfe} NFE" + (zs.Value.Options.Samples > 1 ? $" x {zs.Value.Options.Samples} samples" : "");
+                Console.Error.WriteLine($"model {prior.Path} ({prior.Metadata.Stage}, step {prior.Metadata.Steps}, sha256 {prior.Sha256[..16]})");
+            }
+            else
+                image = CtReconstruction.Run(m, sino, g, angles, FilteredBackProjection.ParseFilter(p.GetValue(filter)!), it,
+                    p.GetValue(lambda), p.GetValue(nonneg));
             sw.Stop();
             if (dicomOut)
             {
@@ -118,6 +139,14 @@ public static class ReconCtCommand
                               $"; operator: {g.Beam} beam, {angles.Length} views, {g.Detectors} detectors";
                 var files = Pipelines.CtDicom.WriteDerived(image, p.GetValue(sinogram) ?? h5!, p.GetValue(like), p.GetValue(series), p.GetValue(slice), desc, outPath);
                 Console.WriteLine($"wrote {outPath}: derived series, {files.Count} slice(s), {m} from {angles.Length} views in {sw.Elapsed.TotalSeconds:F2} s");
+                if (std is not null)
+                {
+                    // WriteDerived maps μ → HU affinely (HU = 1000(μ/μw − 1)); σ_HU = 1000 σ_μ/μw, so pass σ + μw.
+                    var stdValues = huSource && p.GetValue(like) is null ? std + Pipelines.CtDicom.MuWaterPerMm : std;
+                    Pipelines.CtDicom.WriteDerived(stdValues, p.GetValue(sinogram) ?? h5!, p.GetValue(like), p.GetValue(series), p.GetValue(slice),
+                        desc + "; per-pixel standard deviation over the samples", stdPath!);
+                    Console.WriteLine($"wrote {stdPath}: standard-deviation series");
+                }
                 return 0;
             }
             CtCli.WriteFile(outPath, tmp =>
@@ -126,9 +155,32 @@ public static class ReconCtCommand
                 else Png.Write(tmp, image);
             });
             Console.WriteLine($"wrote {outPath}: {g.ImageSize}×{g.ImageSize} {m} from {angles.Length} views in {sw.Elapsed.TotalSeconds:F2} s");
+            if (std is not null)
+            {
+                CtCli.WriteFile(stdPath!, tmp =>
+                {
+                    if (ext == ".npy") Npy.Write(tmp, std);
+                    else Png.Write(tmp, std);
+                });
+                Console.WriteLine($"wrote {stdPath} (per-pixel standard deviation)");
+            }
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>True when the sinogram was simulated from a DICOM CT in HU (dicom-source.json says huToMu).</summary>
+    static bool HuRecord(string? sinogramPath)
+    {
+        if (sinogramPath is null) return false;
+        string record = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(sinogramPath)) ?? ".", Pipelines.CtDicom.RecordName);
+        if (!File.Exists(record)) return false;
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(record));
+            return doc.RootElement.TryGetProperty("huToMu", out var v) && v.ValueKind == System.Text.Json.JsonValueKind.True;
+        }
+        catch (System.Text.Json.JsonException) { return false; }
     }
 }
 

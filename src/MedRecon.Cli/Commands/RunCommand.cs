@@ -1,0 +1,384 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using MedRecon.Cli.Pipelines;
+using MedRecon.Core;
+using MedRecon.Core.IO;
+using MedRecon.Operators.Ct;
+using MedRecon.Operators.Mri;
+using MedRecon.Phantoms;
+using MedRecon.Solvers;
+using MedRecon.Solvers.Ct;
+using MedRecon.Solvers.ZeroShot;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MedRecon.Cli.Commands;
+
+/// <summary>
+/// <c>medrecon run</c>: the retrospective pipeline for researchers. A DICOM series (or the embedded phantom, written as
+/// a DICOM series first) → simulated undersampled k-space or sparse-view sinogram, slice by slice → a reconstruction
+/// method → a derived DICOM series (+ the standard-deviation series with --samples K &gt; 1), PNGs (ground truth,
+/// input estimate, result, error) and metrics.json against the source.
+/// </summary>
+public static class RunCommand
+{
+    public static Command Create()
+    {
+        var image = new Option<string>("--image") { Description = "DICOM file or folder, or phantom[:shepp-logan|random-SEED] (default: the embedded Shepp–Logan phantom, written as a DICOM series first).", DefaultValueFactory = _ => "phantom" };
+        var simulate = new Option<string>("--simulate")
+        {
+            Description = "mri:accel=4,center=0.08[,coils=8][,mask=random|equispaced|poisson][,noise=SIGMA] or ct:views=60[,arc=180][,geometry=parallel|fan][,photons=I0].",
+            DefaultValueFactory = _ => "mri:accel=4,center=0.08",
+        };
+        var method = new Option<string>("--method") { Description = "cm, diffusion; MRI: zf, cg, tv, wavelet; CT: fbp, sirt, cgls, tv.", DefaultValueFactory = _ => "cm" };
+        var slice = new Option<string?>("--slice") { Description = "0-based slice index, a list (3,5,7), a range (10-19) or 'all' (default: the middle slice)." };
+        var series = new Option<string?>("--series") { Description = "DICOM input with several series: SeriesInstanceUID or 1-based index." };
+        var size = new Option<int>("--size") { Description = "Phantom size N.", DefaultValueFactory = _ => 256 };
+        var model = new Option<string?>("--model") { Description = "Prior weights (default: models/mr-prior.safetensors or models/ct-prior.safetensors by modality)." };
+        var nfe = new Option<int?>("--nfe") { Description = $"Network evaluations per sample (cm default 4, diffusion default {ZeroShotDefaults.DiffusionNfe})." };
+        var samples = new Option<int>("--samples") { Description = "Samples K (different seeds): mean and per-pixel standard deviation (a second DICOM series).", DefaultValueFactory = _ => 1 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the first sample (sample k uses seed + k).", DefaultValueFactory = _ => 0UL };
+        var sigma = new Option<double?>("--sigma-start") { Description = "Starting noise level σ_0 of the zero-shot loop (default per task)." };
+        var output = new Option<string>("--out") { Description = "Output folder (dicom/, dicom-std/, source-dicom/ for the phantom, PNGs, metrics.json).", Required = true };
+        var cmd = new Command("run", "Retrospective pipeline: DICOM (or the embedded phantom) → simulated measurements → reconstruction → derived DICOM, PNGs and metrics.")
+        {
+            image, simulate, method, slice, series, size, model, nfe, samples, seed, sigma, output,
+        };
+        cmd.SetAction(p => CliSupport.Run(() => Run(new RunOptions
+        {
+            Image = p.GetValue(image)!,
+            Simulate = p.GetValue(simulate)!,
+            Method = p.GetValue(method)!,
+            Slice = p.GetValue(slice),
+            Series = p.GetValue(series),
+            Size = p.GetValue(size),
+            Model = p.GetValue(model),
+            Nfe = p.GetValue(nfe),
+            Samples = p.GetValue(samples),
+            Seed = p.GetValue(seed),
+            SigmaStart = p.GetValue(sigma),
+            Out = p.GetValue(output)!,
+        }, Console.Out)));
+        return cmd;
+    }
+
+    public sealed record RunOptions
+    {
+        public string Image { get; init; } = "phantom";
+        public string Simulate { get; init; } = "mri:accel=4,center=0.08";
+        public string Method { get; init; } = "cm";
+        public string? Slice { get; init; }
+        public string? Series { get; init; }
+        public int Size { get; init; } = 256;
+        public string? Model { get; init; }
+        public int? Nfe { get; init; }
+        public int Samples { get; init; } = 1;
+        public ulong Seed { get; init; }
+        public double? SigmaStart { get; init; }
+        public string Out { get; init; } = "out/run";
+    }
+
+    /// <summary>A parsed --simulate: the modality and its key=value settings.</summary>
+    public sealed record SimulationSpec(string Modality, IReadOnlyDictionary<string, string> Settings)
+    {
+        public double Get(string key, double fallback)
+        {
+            if (!Settings.TryGetValue(key, out var s)) return fallback;
+            if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
+                throw new CliException($"--simulate: {key}={s} is not a number");
+            return v;
+        }
+        public string Get(string key, string fallback) => Settings.TryGetValue(key, out var s) ? s : fallback;
+
+        public static SimulationSpec Parse(string spec)
+        {
+            int colon = spec.IndexOf(':');
+            string modality = (colon < 0 ? spec : spec[..colon]).Trim().ToLowerInvariant();
+            if (modality is not ("mri" or "ct"))
+                throw new CliException($"--simulate {spec}: must start with mri: or ct: (e.g. mri:accel=4,center=0.08 or ct:views=60)");
+            var allowed = modality == "mri" ? new[] { "accel", "center", "coils", "mask", "noise", "seed" } : new[] { "views", "arc", "geometry", "photons", "seed" };
+            var settings = new Dictionary<string, string>();
+            if (colon >= 0)
+                foreach (var part in spec[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                {
+                    int eq = part.IndexOf('=');
+                    if (eq <= 0) throw new CliException($"--simulate: '{part}' is not key=value");
+                    string key = part[..eq].Trim().ToLowerInvariant();
+                    if (!allowed.Contains(key)) throw new CliException($"--simulate: unknown {modality} setting '{key}' (allowed: {string.Join(", ", allowed)})");
+                    settings[key] = part[(eq + 1)..].Trim();
+                }
+            if (modality == "ct" && !settings.ContainsKey("views")) throw new CliException("--simulate ct: views=N is required (e.g. ct:views=60)");
+            return new SimulationSpec(modality, settings);
+        }
+    }
+
+    public sealed record SliceMetrics(int Index, MetricSet Input, MetricSet Result, double Seconds);
+
+    public static int Run(RunOptions o, TextWriter log)
+    {
+        var sim = SimulationSpec.Parse(o.Simulate);
+        bool mri = sim.Modality == "mri";
+        string method = o.Method.Trim().ToLowerInvariant();
+        var mriMethods = new[] { "cm", "diffusion", "zf", "cg", "tv", "wavelet" };
+        if (mri ? !mriMethods.Contains(method) : !CtReconstruction.Methods.Contains(method))
+            throw new CliException($"--method {o.Method}: not a {(mri ? "MRI" : "CT")} method (use {string.Join(", ", mri ? mriMethods : CtReconstruction.Methods)})");
+        bool zeroShot = method is "cm" or "diffusion";
+        if (o.Samples < 1 || o.Samples > 100) throw new CliException($"--samples {o.Samples}: must be between 1 and 100");
+        if (o.Nfe is < 1 or > 2000) throw new CliException($"--nfe {o.Nfe}: must be between 1 and 2000");
+        if (!zeroShot && (o.Nfe is not null || o.Samples > 1 || o.Model is not null || o.SigmaStart is not null))
+            throw new CliException($"--nfe/--samples/--model/--sigma-start apply to --method cm or diffusion, not {method}");
+        if (o.SigmaStart is double s0 && !(s0 > 0.002 && s0 <= 80)) throw new CliException($"--sigma-start {s0}: must be in (0.002, 80]");
+        var mriOptions = mri ? MriOptions(sim) : null;
+        var ctSettings = mri ? default : CtSettings(sim);
+        string full = Path.GetFullPath(o.Out);
+        if (File.Exists(full)) throw new CliException($"--out {o.Out}: is a file; give a folder");
+
+        // The prior first: a missing model or one of another modality fails before any work.
+        using var prior = zeroShot ? Priors.Load(mri ? "mr" : "ct", o.Model) : null;
+        var zs = zeroShot
+            ? new ZeroShotOptions
+            {
+                Method = method == "diffusion" ? ZeroShotMethod.Diffusion : ZeroShotMethod.Consistency,
+                Nfe = o.Nfe ?? (method == "diffusion" ? ZeroShotDefaults.DiffusionNfe : 4),
+                Samples = o.Samples,
+                Seed = o.Seed,
+                SigmaStart = o.SigmaStart,
+            }
+            : null;
+
+        var rows = new List<SliceMetrics>();
+        string derivationText = "";
+        CliSupport.WriteFolder(o.Out, tmp =>
+        {
+            // 1. Source: a DICOM series, or the phantom written as one.
+            bool phantom = o.Image.Equals("phantom", StringComparison.OrdinalIgnoreCase) || o.Image.StartsWith("phantom:", StringComparison.OrdinalIgnoreCase);
+            string sourcePath = o.Image;
+            if (phantom)
+            {
+                if (o.Series is not null) throw new CliException("--series applies to DICOM --image input only");
+                sourcePath = Path.Combine(tmp, "source-dicom");
+                WritePhantomSeries(o.Image, o.Size, mri, sourcePath, log);
+            }
+            else if (!File.Exists(o.Image) && !Directory.Exists(o.Image))
+                throw new CliException($"--image {o.Image}: no such file or folder (give a DICOM series or 'phantom')");
+            var series = DicomImages.LoadSeries(sourcePath, o.Series);
+            if (series.Modality is not ("CT" or "MR"))
+                throw new CliException($"--image {o.Image}: the series is {series.Modality}; run reads CT and MR series");
+            int count = series.SliceCount;
+            int[] indices = o.Slice is null ? new[] { count / 2 } : DicomImages.ParseSlices(o.Slice, count);
+            bool ctSource = series.Modality == "CT";
+            log.WriteLine($"source: {(phantom ? o.Image : sourcePath)} ({series.Modality}, {count} slice(s) {series.Columns}x{series.Rows}); " +
+                          $"{indices.Length} slice(s); {sim.Modality} simulation {o.Simulate}; method {method}" +
+                          (prior is null ? "" : $" with {prior.Path} ({prior.Metadata.Stage}, step {prior.Metadata.Steps})"));
+            if (!mri && series.Rows != series.Columns) throw new CliException($"--image {o.Image}: CT simulation needs square slices, the series is {series.Columns}x{series.Rows}");
+
+            var results = new List<Tensor>();
+            var stds = new List<Tensor>();
+            var montageImages = new List<Tensor>();
+            var overall = Stopwatch.StartNew();
+            for (int i = 0; i < indices.Length; i++)
+            {
+                using var scope = NewDisposeScope();
+                var src = DicomImages.Read(sourcePath, o.Series, indices[i].ToString(CultureInfo.InvariantCulture));
+                var gt = src.Images[0]; // modality units (HU for CT)
+                var clock = Stopwatch.StartNew();
+                Tensor input, result;
+                Tensor? std = null;
+                var progress = new ConsoleProgress(indices.Length == 1 ? method : $"{method} slice {i + 1}/{indices.Length}");
+                if (mri)
+                {
+                    var m = MriPipeline.SimulateImage(gt, mriOptions!, sourcePath, noiseSeed: mriOptions!.Seed + indices[i]);
+                    var maps = mriOptions.Coils > 1 ? m.Maps : null; // known maps (simulated)
+                    input = MriPipeline.Reconstruct(m.KSpace, m.Mask.Mask, maps, MriMethod.Zf).abs();
+                    if (zeroShot)
+                    {
+                        var r = MriPipeline.ReconstructZeroShot(m.KSpace, m.Mask.Mask, maps, zs!, prior!.Function, progress);
+                        result = r.Mean.abs();
+                        std = r.StandardDeviation;
+                        derivationText = $"MedRecon run: {method} ({zs!.Nfe} NFE x {zs.Samples} sample(s), seed {zs.Seed}, model sha256 {prior.Sha256[..16]})";
+                    }
+                    else
+                    {
+                        result = MriPipeline.Reconstruct(m.KSpace, m.Mask.Mask, maps, Enum.Parse<MriMethod>(method, true), progress: progress).abs();
+                        derivationText = $"MedRecon run: {method} (default settings)";
+                    }
+                    derivationText += $"; simulated {o.Simulate} (FFT of the source image, {(maps is null ? "single coil" : $"{mriOptions.Coils} coils, birdcage maps")}); magnitude image";
+                }
+                else
+                {
+                    double px = src.Series.Spacing.X > 0 ? src.Series.Spacing.X : 1.0;
+                    var mu = ctSource ? CtDicom.HuToMu(gt) : gt;
+                    int n = (int)gt.shape[0];
+                    var g = (ctSettings.Beam == CtBeam.Parallel
+                        ? CtGeometry.ParallelBeam(n, null, detectorSpacing: px, pixelSize: px)
+                        : CtGeometry.FanBeam(n, flatDetector: true, pixelSize: px)) with { Views = ctSettings.Views };
+                    var angles = CtAngles.Uniform(ctSettings.Views, ctSettings.Arc);
+                    var sino = CtSimulation.ProjectFine(mu, g, angles, 2);
+                    if (ctSettings.Photons is double i0)
+                        sino = CtSimulation.AddPoissonNoise(sino, i0, new TorchSharp.torch.Generator((ulong)ctSettings.Seed + (ulong)indices[i]));
+                    var fbp = FilteredBackProjection.Reconstruct(sino, g, angles);
+                    Tensor muResult;
+                    if (zeroShot)
+                    {
+                        var r = CtReconstruction.RunZeroShot(method, sino, g, angles, zs, ctSource ? CtDicom.MuWaterPerMm : null, prior!.Function, progress: progress);
+                        muResult = r.Mean;
+                        std = r.StandardDeviation;
+                        if (std is not null && ctSource) std = std * (1000.0 / CtDicom.MuWaterPerMm); // σ in HU
+                        derivationText = $"MedRecon run: {method} ({zs!.Nfe} NFE x {zs.Samples} sample(s), seed {zs.Seed}, model sha256 {prior.Sha256[..16]})";
+                    }
+                    else
+                    {
+                        muResult = CtReconstruction.Run(method, sino, g, angles);
+                        derivationText = $"MedRecon run: {method} (default settings)";
+                    }
+                    input = ctSource ? CtDicom.MuToHu(fbp) : fbp;
+                    result = ctSource ? CtDicom.MuToHu(muResult) : muResult;
+                    derivationText += $"; simulated {o.Simulate} ({g.Beam} beam, {g.Detectors} detectors{(ctSettings.Photons is null ? ", noise-free" : "")})";
+                }
+                clock.Stop();
+                var mIn = Metrics.Compute(gt, input);
+                var mOut = Metrics.Compute(gt, result);
+                rows.Add(new SliceMetrics(indices[i], mIn, mOut, clock.Elapsed.TotalSeconds));
+                log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"slice {indices[i]}: input PSNR {mIn.Psnr:F2} dB SSIM {mIn.Ssim:F4} | {method} PSNR {mOut.Psnr:F2} dB SSIM {mOut.Ssim:F4} NMSE {mOut.Nmse:E2} | {clock.Elapsed.TotalSeconds:F2} s"));
+                if (indices.Length > 1 && !ConsoleProgress.Quiet)
+                    Console.Error.WriteLine($"run: slice {i + 1}/{indices.Length} done, {overall.Elapsed.TotalSeconds:F1} s, ETA {overall.Elapsed.TotalSeconds / (i + 1) * (indices.Length - i - 1):F0} s");
+                WritePngs(tmp, indices.Length == 1 ? "" : $"slice{indices[i]:D3}-", gt, input, result, std, method, i == 0 ? montageImages : null);
+                results.Add(result.to(ScalarType.Float32).MoveToOuterDisposeScope());
+                if (std is not null) stds.Add(std.to(ScalarType.Float32).MoveToOuterDisposeScope());
+            }
+
+            // 2. DICOM out: derived series (and the uncertainty series) referencing the source slices.
+            var stack = torch.stack(results);
+            var files = DicomImages.WriteDerived(series, indices, stack, derivationText,
+                $"MedRecon {method}{(zeroShot ? $" {zs!.Nfe} NFE" : "")}", Path.Combine(tmp, "dicom"));
+            if (stds.Count > 0)
+                DicomImages.WriteDerived(series, indices, torch.stack(stds), derivationText + $"; per-pixel standard deviation over {zs!.Samples} samples",
+                    $"MedRecon {method} std ({zs.Samples} samples)", Path.Combine(tmp, "dicom-std"));
+            foreach (var t in results.Concat(stds)) t.Dispose();
+            stack.Dispose();
+
+            // 3. metrics.json
+            var inv = CultureInfo.InvariantCulture;
+            var json = new Dictionary<string, object?>
+            {
+                ["method"] = method,
+                ["modality"] = series.Modality,
+                ["source"] = phantom ? o.Image : Path.GetFullPath(o.Image),
+                ["simulate"] = o.Simulate,
+                ["slices"] = rows.Select(r => new
+                {
+                    index = r.Index,
+                    input = new { psnr = r.Input.Psnr, ssim = r.Input.Ssim, nmse = r.Input.Nmse },
+                    result = new { psnr = r.Result.Psnr, ssim = r.Result.Ssim, nmse = r.Result.Nmse },
+                    seconds = r.Seconds,
+                }).ToList(),
+                ["mean"] = new
+                {
+                    input = new { psnr = rows.Average(r => r.Input.Psnr), ssim = rows.Average(r => r.Input.Ssim), nmse = rows.Average(r => r.Input.Nmse) },
+                    result = new { psnr = rows.Average(r => r.Result.Psnr), ssim = rows.Average(r => r.Result.Ssim), nmse = rows.Average(r => r.Result.Nmse) },
+                },
+                ["secondsPerSlice"] = rows.Average(r => r.Seconds),
+                ["inputEstimate"] = mri ? "zero-filled" : "fbp (ramp)",
+                ["nfe"] = zs?.Nfe,
+                ["samples"] = zs?.Samples,
+                ["seed"] = zs?.Seed,
+                ["model"] = prior is null ? null : new { path = prior.Path, sha256 = prior.Sha256, stage = prior.Metadata.Stage, steps = prior.Metadata.Steps, modality = prior.Metadata.Modality },
+                ["dicomFiles"] = files.Count,
+                ["machine"] = $"{Environment.ProcessorCount} cores, {TorchSharp.torch.get_num_threads()} torch threads",
+            };
+            File.WriteAllText(Path.Combine(tmp, "metrics.json"), JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
+            _ = inv;
+        });
+        double mp = rows.Average(r => r.Result.Psnr), ms = rows.Average(r => r.Result.Ssim), ip = rows.Average(r => r.Input.Psnr);
+        log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"mean over {rows.Count} slice(s): {method} PSNR {mp:F2} dB SSIM {ms:F4} (input estimate {ip:F2} dB), {rows.Average(r => r.Seconds):F2} s/slice"));
+        log.WriteLine($"wrote {full} (dicom/{(o.Samples > 1 ? ", dicom-std/" : "")}, PNGs, metrics.json)");
+        return 0;
+    }
+
+    static MriSimulationOptions MriOptions(SimulationSpec s)
+    {
+        double accel = s.Get("accel", 4.0), center = s.Get("center", 0.08), noise = s.Get("noise", 0.0);
+        double coils = s.Get("coils", 1.0), seed = s.Get("seed", 0.0);
+        if (!(accel >= 1) || accel > 64) throw new CliException($"--simulate: accel={accel} must be in [1, 64]");
+        if (!(center > 0) || center > 1) throw new CliException($"--simulate: center={center} must be in (0, 1]");
+        if (coils < 1 || coils > 64 || coils != Math.Floor(coils)) throw new CliException($"--simulate: coils={coils} must be an integer in [1, 64]");
+        if (!(noise >= 0)) throw new CliException($"--simulate: noise={noise} must be ≥ 0");
+        var mask = s.Get("mask", "random").ToLowerInvariant() switch
+        {
+            "random" => MaskKind.Random,
+            "equispaced" => MaskKind.Equispaced,
+            "poisson" => MaskKind.Poisson,
+            var m => throw new CliException($"--simulate: mask={m} unknown (random, equispaced, poisson)"),
+        };
+        return new MriSimulationOptions(mask, accel, center, (int)coils, noise, (int)seed);
+    }
+
+    readonly record struct CtSimSettings(int Views, double Arc, CtBeam Beam, double? Photons, int Seed);
+
+    static CtSimSettings CtSettings(SimulationSpec s)
+    {
+        double views = s.Get("views", 60.0);
+        if (views < 1 || views > 10000 || views != Math.Floor(views)) throw new CliException($"--simulate: views={views} must be an integer in [1, 10000]");
+        var beam = s.Get("geometry", "parallel").ToLowerInvariant() switch
+        {
+            "parallel" => CtBeam.Parallel,
+            "fan" => CtBeam.FanFlat,
+            var g => throw new CliException($"--simulate: geometry={g} unknown (parallel, fan)"),
+        };
+        double arc = s.Get("arc", beam == CtBeam.Parallel ? 180.0 : 360.0);
+        if (!(arc > 0) || arc > 360) throw new CliException($"--simulate: arc={arc} must be in (0, 360]");
+        double? photons = s.Settings.ContainsKey("photons") ? s.Get("photons", 0.0) : null;
+        if (photons is not null && !(photons > 0)) throw new CliException($"--simulate: photons={photons} must be positive");
+        return new CtSimSettings((int)views, arc, beam, photons, (int)s.Get("seed", 0.0));
+    }
+
+    /// <summary>The embedded phantom as a one-slice DICOM series: MR as 1000 × value; CT in HU as the CT prior's
+    /// phantoms were normalised (the phantom's 99.5th percentile = water, 0 → air: HU = 1024·v/p − 1024).</summary>
+    static void WritePhantomSeries(string spec, int size, bool mri, string folder, TextWriter log)
+    {
+        if (size < 16 || size > 2048) throw new CliException($"--size {size}: must be between 16 and 2048");
+        string name = spec.Contains(':') ? spec[(spec.IndexOf(':') + 1)..].Trim().ToLowerInvariant() : "shepp-logan";
+        EllipsePhantom ph;
+        if (name is "shepp-logan" or "") ph = EllipsePhantom.SheppLogan();
+        else if (name.StartsWith("random-") && int.TryParse(name["random-".Length..], NumberStyles.Integer, CultureInfo.InvariantCulture, out int seed)) ph = EllipsePhantom.Random(seed);
+        else throw new CliException($"--image {spec}: unknown phantom (phantom, phantom:shepp-logan, phantom:random-SEED)");
+        using var scope = NewDisposeScope();
+        var img = ph.Rasterize(size).to(ScalarType.Float32).clamp_min(0);
+        double pixel = 256.0 / size;
+        Tensor values;
+        if (mri) values = img * 1000.0;
+        else
+        {
+            double p = MedRecon.Model.Training.Normalization.Percentile(img, 99.5);
+            if (!(p > 0)) p = 1;
+            values = img * (1024.0 / p) - 1024.0;
+        }
+        DicomImages.WritePhantom(values, mri ? "MR" : "CT", ph.Name, (pixel, pixel, 5.0), folder);
+        log.WriteLine($"phantom {ph.Name} {size}² written as a {(mri ? "MR" : "CT")} DICOM series: source-dicom/");
+    }
+
+    static void WritePngs(string dir, string prefix, Tensor gt, Tensor input, Tensor result, Tensor? std, string method, List<Tensor>? montage)
+    {
+        using var scope = NewDisposeScope();
+        double lo = gt.min().item<float>(), hi = gt.max().item<float>();
+        if (!(hi > lo)) hi = lo + 1;
+        var error = (result - gt).abs();
+        Png.Write(Path.Combine(dir, prefix + "gt.png"), gt, lo, hi);
+        Png.Write(Path.Combine(dir, prefix + "input.png"), input, lo, hi);
+        Png.Write(Path.Combine(dir, prefix + "result.png"), result, lo, hi);
+        // Error and std on a fixed scale: 0 to 20 % of the ground truth's range, so maps compare across methods.
+        Png.Write(Path.Combine(dir, prefix + "error.png"), error, 0, 0.2 * (hi - lo));
+        if (std is not null) Png.Write(Path.Combine(dir, prefix + "std.png"), std, 0, 0.2 * (hi - lo));
+        if (montage is not null)
+        {
+            var panels = new List<Tensor> { gt, input, result, error * 5.0 + lo };
+            var captions = new List<string> { "ground truth", "input estimate", method, "error x5" };
+            if (std is not null) { panels.Add(std * 5.0 + lo); captions.Add("std x5"); }
+            Png.WriteMontage(Path.Combine(dir, "montage.png"), panels, captions, lo, hi);
+        }
+    }
+}
