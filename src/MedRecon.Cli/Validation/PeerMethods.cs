@@ -39,7 +39,8 @@ public sealed class BartPicsMethod(string id, string label, string regularizer, 
             var args = new List<string> { "pics", "-S", "-i", it.ToString(), "-R", FormattableString.Invariant($"{regularizer}:3:0:{l}") };
             args.AddRange(extra.Split(' ', StringSplitOptions.RemoveEmptyEntries));
             args.AddRange(new[] { "ksp", "sens", "out" });
-            var r = PeakMemory.RunProcess(Bart.Executable!, args, dir);
+            // The same thread count as MedRecon's torch (OpenMP threads spinning on a loaded VM cost BART up to 50x).
+            var r = PeakMemory.RunProcess(Bart.Executable!, args, dir, new Dictionary<string, string> { ["OMP_NUM_THREADS"] = TorchSharp.torch.get_num_threads().ToString() });
             if (r.Code != 0) throw new InvalidOperationException($"bart {string.Join(' ', args)} failed ({r.Code}): {r.StdErr.Trim()}");
             var img = Cfl.Read(Path.Combine(dir, "out")).reshape(ny, nx);
             return new MethodOutput(img, 0, it, r.Seconds, r.PeakMiB > 0 ? r.PeakMiB : null,
@@ -117,7 +118,7 @@ public sealed class AstraMethod(string id, string label, string algorithm, int i
             var args = new List<string> { Path.Combine(dir, "astra_validate.py"), dir, m.Geometry.ImageSize.ToString(),
                 FormattableString.Invariant($"{m.Geometry.DetectorSpacing}") };
             args.AddRange(jobs);
-            var r = PeakMemory.RunProcess(Python, args, dir, new Dictionary<string, string> { ["OMP_NUM_THREADS"] = Environment.ProcessorCount.ToString() });
+            var r = PeakMemory.RunProcess(Python, args, dir, new Dictionary<string, string> { ["OMP_NUM_THREADS"] = TorchSharp.torch.get_num_threads().ToString() });
             if (r.Code != 0) throw new InvalidOperationException($"ASTRA script failed ({r.Code}): {r.StdErr.Trim()}");
             var result = new Dictionary<string, MethodOutput>();
             using var doc = JsonDocument.Parse(r.StdOut.Trim().Split('\n')[^1]);

@@ -112,7 +112,7 @@ public static class ValidationReport
                       "(MedRecon's and the peers') reconstructs from the same files. Phantom = Shepp–Logan and a seeded random-ellipse " +
                       "phantom (measurements from analytic k-space / line integrals, no inverse crime); real = held-out slices the priors " +
                       "never trained on. λ of the tunable methods was chosen on separate tuning images, never on a test image. " +
-                      "Bold: best in the column for that task; n: slices the row averages (expensive methods may run on fewer). Method and data details: docs/validation.md (\"Method\").");
+                      "Bold: best in the column for that task; n: slices the row averages (expensive methods may run on fewer). Tasks, data, settings and tuning: \"Method\" below.");
         sb.AppendLine();
         sb.AppendLine($"Metrics: {MetricsNote} NFE: network evaluations per slice (0 for classical methods). Seconds: per slice " +
                       "(MedRecon: in process, after start-up; BART: its process incl. start and file I/O; ASTRA: the algorithm call inside Python). " +
@@ -147,6 +147,8 @@ public static class ValidationReport
             }
             sb.AppendLine();
         }
+        sb.Append(ValidationMethodText.Markdown);
+        sb.AppendLine();
         if (r.Tuning.Count > 0)
         {
             sb.AppendLine("## λ tuning (on the tuning images only)");
