@@ -26,16 +26,27 @@ public abstract class PriorDomain
 /// </summary>
 public sealed class MagnitudePhaseDomain : PriorDomain
 {
-    public MagnitudePhaseDomain(double scale)
+    /// <param name="scale">p: the magnitude that maps to 1.</param>
+    /// <param name="phase">Optional fixed phase image (radians, or a complex image whose angle is used), e.g. from the
+    /// fully sampled k-space centre; when null the phase of the current estimate is kept.</param>
+    public MagnitudePhaseDomain(double scale, Tensor? phase = null)
     {
         if (!(scale > 0) || double.IsInfinity(scale)) throw new ArgumentOutOfRangeException(nameof(scale), "scale must be positive and finite");
         Scale = scale;
+        if (phase is not null)
+        {
+            using var scope = NewDisposeScope();
+            var angle = phase.is_complex() ? phase.angle() : phase.to(ScalarType.Float32);
+            fixedPhasor = torch.polar(torch.ones_like(angle), angle).detach().clone().DetachFromDisposeScope();
+        }
     }
+
+    readonly Tensor? fixedPhasor;
 
     /// <summary>p: the magnitude that maps to 1.</summary>
     public double Scale { get; }
 
-    public override string Description => FormattableString.Invariant($"magnitude, 2|x|/{Scale:G4} - 1, phase from the estimate");
+    public override string Description => FormattableString.Invariant($"magnitude, 2|x|/{Scale:G4} - 1, phase {(fixedPhasor is null ? "from the estimate" : "from the k-space centre")}");
 
     public override Tensor ToPrior(Tensor image)
     {
@@ -48,6 +59,7 @@ public sealed class MagnitudePhaseDomain : PriorDomain
     {
         using var scope = NewDisposeScope();
         var mag = ((normalised + 1.0) * (Scale / 2.0)).clamp_min(0.0);
+        if (fixedPhasor is not null) return (fixedPhasor * mag).MoveToOuterDisposeScope();
         if (!reference.is_complex()) return mag.to(ScalarType.ComplexFloat32).MoveToOuterDisposeScope();
         var r = reference.abs();
         // Unit phasor of the reference; 1 where the reference is (numerically) zero.

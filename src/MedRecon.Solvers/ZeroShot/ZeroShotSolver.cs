@@ -17,6 +17,15 @@ public enum ZeroShotMethod
     Diffusion,
 }
 
+/// <summary>Where the phase of a complex MR image comes from (the real-valued prior models the magnitude).</summary>
+public enum MriPhase
+{
+    /// <summary>Low-resolution phase from the fully sampled k-space centre, fixed over the loop.</summary>
+    KSpaceCentre,
+    /// <summary>The phase of the current (data-consistent) estimate.</summary>
+    Estimate,
+}
+
 /// <summary>Options of the zero-shot loop; null/0 values take the tuned per-task defaults of <see cref="ZeroShotDefaults"/>.</summary>
 public sealed record ZeroShotOptions
 {
@@ -35,6 +44,9 @@ public sealed record ZeroShotOptions
     /// <summary>Independent samples (seeds Seed, Seed+1, …): the result is their mean and per-pixel standard deviation.</summary>
     public int Samples { get; init; } = 1;
     public ulong Seed { get; init; }
+    /// <summary>MR phase handling: the prior sees the magnitude; the phase comes from the fully sampled k-space centre
+    /// (default) or is kept from the current estimate.</summary>
+    public MriPhase Phase { get; init; } = MriPhase.KSpaceCentre;
     /// <summary>Karras schedule exponent; null = the model's ρ.</summary>
     public double? Rho { get; init; }
 }
@@ -156,7 +168,7 @@ public static class ZeroShotSolver
         var y = (k.to(ScalarType.ComplexFloat32) * a.Mask);
         var initial = a.Adjoint(y);
         double p = RobustScale(initial);
-        var domain = new MagnitudePhaseDomain(p);
+        var domain = o.Phase == MriPhase.Estimate ? new MagnitudePhaseDomain(p) : new MagnitudePhaseDomain(p, CentrePhase(a, y));
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.SenseCgIterations;
         var dc = DataConsistency.Create(o.DataConsistency, a, y, cg, o.Lambda ?? 0.0);
         var (s0, s1) = Sigmas(o, ZeroShotDefaults.MriSigmaStart);
@@ -191,6 +203,38 @@ public static class ZeroShotSolver
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
         return r;
+    }
+
+    /// <summary>
+    /// The phase of the low-resolution image from the fully sampled centre of k-space (the largest centred square the
+    /// mask covers completely, Hann-windowed): smooth, and free of the aliasing that the zero-filled image's phase
+    /// carries (the classic phase-constrained partial-Fourier estimate). Falls back to the zero-filled phase when the
+    /// centre is not sampled.
+    /// </summary>
+    public static Tensor CentrePhase(SenseOperator a, Tensor y)
+    {
+        using var scope = NewDisposeScope();
+        var mask = a.Mask;
+        long ny = mask.shape[0], nx = mask.shape[1];
+        long cy = ny / 2, cx = nx / 2;
+        int half = 0;
+        while (half + 1 <= Math.Min(cy, cx) - 1)
+        {
+            int h = half + 1;
+            if (!(mask[TensorIndex.Slice(cy - h, cy + h + 1), TensorIndex.Slice(cx - h, cx + h + 1)] > 0).all().item<bool>()) break;
+            half = h;
+        }
+        if (half < 2) return a.Adjoint(y).angle().MoveToOuterDisposeScope();
+        // Separable Hann window over the square [c − h, c + h].
+        Tensor Window(long n, long c)
+        {
+            var idx = torch.arange(n, dtype: ScalarType.Float32) - c;
+            var w = 0.5 + 0.5 * torch.cos(idx * (Math.PI / (half + 1)));
+            return torch.where(idx.abs() <= half, w, torch.zeros_like(w));
+        }
+        var win = Window(ny, cy).unsqueeze(1) * Window(nx, cx).unsqueeze(0);
+        var low = a.Adjoint(y * win);
+        return low.angle().MoveToOuterDisposeScope();
     }
 
     /// <summary>The attenuation → prior map for CT (see <see cref="ReconstructCt"/>).</summary>

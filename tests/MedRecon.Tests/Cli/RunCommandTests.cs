@@ -1,0 +1,142 @@
+using System.Text.Json;
+using MedRecon.Core.IO;
+using MedRecon.Dicom;
+using MedRecon.Model;
+using MedRecon.Tests.Infrastructure;
+using TorchSharp;
+
+namespace MedRecon.Tests.Cli;
+
+/// <summary><c>medrecon run</c> end to end (real executable, tiny sizes) and the zero-shot options of <c>recon mri</c>,
+/// with the bad-input cases: clear one-line error, exit 2, nothing written.</summary>
+public class RunCommandTests
+{
+    static void Ok((int ExitCode, string StdOut, string StdErr) r) =>
+        Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}\nstdout: {r.StdOut}\nstderr: {r.StdErr}");
+
+    static void AssertNothingWritten(TempDir dir, string name)
+    {
+        Assert.False(Directory.Exists(dir[name]), $"{name} should not exist");
+        Assert.Empty(Directory.GetFileSystemEntries(dir.Path, "." + name + "*"));
+    }
+
+    static List<string> DciodvfyErrors(string file)
+    {
+        var (_, o, e) = ExternalTools.Run("dciodvfy", new[] { file });
+        return (o + "\n" + e).Split('\n').Where(l => l.StartsWith("Error")).ToList();
+    }
+
+    static string MrPrior => Path.Combine(ExternalTools.RepositoryRoot, "models", "mr-prior.safetensors");
+
+    [Fact]
+    public void Run_PhantomMriCm_WritesDerivedDicomStdSeriesPngsAndMetrics()
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run("run", "--size", "64", "--simulate", "mri:accel=4,center=0.08", "--method", "cm", "--nfe", "2",
+            "--samples", "2", "--seed", "5", "--out", dir["out"]);
+        Ok(r);
+        foreach (var f in new[] { "gt.png", "input.png", "result.png", "error.png", "std.png", "montage.png", "metrics.json" })
+            Assert.True(File.Exists(Path.Combine(dir["out"], f)), f);
+        var files = Directory.GetFiles(dir["out/dicom"]);
+        Assert.Single(files);
+        Assert.Single(Directory.GetFiles(dir["out/dicom-std"]));
+        Assert.NotEmpty(Directory.GetFiles(dir["out/source-dicom"]));
+        var derived = DicomFile.Open(files[0]).Dataset;
+        var source = DicomFile.Open(Directory.GetFiles(dir["out/source-dicom"])[0]).Dataset;
+        Assert.Equal("MR", derived.GetString(DicomTag.Modality));
+        Assert.Equal(source.GetString(DicomTag.StudyInstanceUID), derived.GetString(DicomTag.StudyInstanceUID));
+        Assert.NotEqual(source.GetString(DicomTag.SeriesInstanceUID), derived.GetString(DicomTag.SeriesInstanceUID));
+        if (ExternalTools.Which("dciodvfy") != null)
+        {
+            Assert.Empty(DciodvfyErrors(files[0]));
+            Assert.Empty(DciodvfyErrors(Directory.GetFiles(dir["out/dicom-std"])[0]));
+        }
+        using var doc = JsonDocument.Parse(File.ReadAllText(dir["out/metrics.json"]));
+        var root = doc.RootElement;
+        Assert.Equal("cm", root.GetProperty("method").GetString());
+        Assert.Equal(2, root.GetProperty("nfe").GetInt32());
+        Assert.Equal(2, root.GetProperty("samples").GetInt32());
+        Assert.Equal(64, root.GetProperty("model").GetProperty("sha256").GetString()!.Length);
+        var slice = root.GetProperty("slices")[0];
+        double psnr = slice.GetProperty("result").GetProperty("psnr").GetDouble();
+        Assert.InRange(psnr, 10, 80);
+        Assert.True(slice.GetProperty("seconds").GetDouble() > 0);
+        Assert.Equal(new long[] { 64, 64 }, Png.Read(dir["out/result.png"]).shape);
+    }
+
+    [Fact]
+    public void Run_DicomSeriesAllSlices_Classical_AndCtFbp()
+    {
+        using var dir = new TempDir();
+        Ok(CliRunner.Run("phantom", "--kind", "ellipses", "--size", "32", "--count", "3", "--format", "dicom", "--modality", "mr", "--out", dir["series"]));
+        var r = CliRunner.Run("run", "--image", dir["series"], "--simulate", "mri:accel=2,center=0.16,coils=4,mask=equispaced",
+            "--method", "zf", "--slice", "all", "--out", dir["mri"]);
+        Ok(r);
+        Assert.Equal(3, Directory.GetFiles(dir["mri/dicom"]).Length);
+        Assert.False(Directory.Exists(dir["mri/source-dicom"]));
+        using (var doc = JsonDocument.Parse(File.ReadAllText(dir["mri/metrics.json"])))
+            Assert.Equal(3, doc.RootElement.GetProperty("slices").GetArrayLength());
+        Assert.True(File.Exists(dir["mri/slice002-result.png"]));
+
+        Ok(CliRunner.Run("run", "--size", "64", "--simulate", "ct:views=30,arc=180", "--method", "fbp", "--out", dir["ct"]));
+        var ct = Directory.GetFiles(dir["ct/dicom"]);
+        Assert.Single(ct);
+        Assert.Equal("CT", DicomFile.Open(ct[0]).Dataset.GetString(DicomTag.Modality));
+        if (ExternalTools.Which("dciodvfy") != null) Assert.Empty(DciodvfyErrors(ct[0]));
+    }
+
+    [Fact]
+    public void Run_BadInput_IsOneLineError_AndNothingIsWritten()
+    {
+        using var dir = new TempDir();
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "mri:accel=x", "--out", dir["a"]), "accel=x");
+        AssertNothingWritten(dir, "a");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "pet:dose=1", "--out", dir["a"]), "mri:", "ct:");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "mri:accel=4", "--method", "fbp", "--out", dir["a"]), "--method fbp", "MRI");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "tv", "--nfe", "4", "--out", dir["a"]), "--nfe");
+        // A model of another modality.
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=20", "--method", "cm", "--model", MrPrior, "--out", dir["a"]),
+            "modality 'mr'", "--model");
+        AssertNothingWritten(dir, "a");
+        // A model of another architecture (2 input channels).
+        var cfg = UNetConfig.Tiny with { InChannels = 2 };
+        using (var net = new UNet(cfg, new torch.Generator(1)))
+            ModelIO.Save(net, new ModelMetadata { Architecture = cfg, Modality = "mr", Stage = "denoiser" }, dir["two.safetensors"]);
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--model", dir["two.safetensors"], "--out", dir["a"]),
+            "architecture mismatch");
+        AssertNothingWritten(dir, "a");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--model", dir["missing.safetensors"], "--out", dir["a"]), "not found");
+        // A DICOM series that mixes slice sizes.
+        Ok(CliRunner.Run("phantom", "--kind", "ellipses", "--size", "32", "--count", "2", "--format", "dicom", "--modality", "mr", "--out", dir["s32"]));
+        Ok(CliRunner.Run("phantom", "--kind", "ellipses", "--size", "48", "--count", "1", "--format", "dicom", "--modality", "mr", "--out", dir["s48"]));
+        string uid = DicomFile.Open(Directory.GetFiles(dir["s32"])[0]).Dataset.GetString(DicomTag.SeriesInstanceUID)!;
+        var odd = DicomFile.Open(Directory.GetFiles(dir["s48"])[0]);
+        odd.Dataset.AddOrUpdate(DicomTag.SeriesInstanceUID, uid);
+        odd.Save(Path.Combine(dir["s32"], "odd.dcm"));
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--image", dir["s32"], "--method", "zf", "--slice", "all", "--out", dir["a"]), "mixes slice sizes");
+        AssertNothingWritten(dir, "a");
+    }
+
+    [Fact]
+    public void ReconMri_Cm_WritesMeanAndStd_AndRejectsMismatchedMask()
+    {
+        using var dir = new TempDir();
+        Ok(CliRunner.Run("simulate", "mri", "--image", "shepp-logan", "--size", "64", "--accel", "4", "--out", dir["sim"]));
+        var r = CliRunner.Run("recon", "mri", "--kspace", dir["sim/ksp.npy"], "--mask", dir["sim/mask.npy"], "--method", "cm",
+            "--nfe", "2", "--samples", "2", "--model", MrPrior, "--ref", dir["sim/gt.npy"], "--out", dir["x.npy"]);
+        Ok(r);
+        Assert.Contains("PSNR", r.StdOut);
+        Assert.Equal(new long[] { 64, 64 }, Npy.Read(dir["x.npy"]).shape);
+        var std = Npy.Read(dir["x.std.npy"]);
+        Assert.Equal(new long[] { 64, 64 }, std.shape);
+        Assert.True(std.max().item<float>() > 0);
+        // Mask of another size → clear error, no output.
+        Ok(CliRunner.Run("simulate", "mri", "--image", "shepp-logan", "--size", "32", "--out", dir["sim32"]));
+        CliRunner.AssertBadInput(CliRunner.Run("recon", "mri", "--kspace", dir["sim/ksp.npy"], "--mask", dir["sim32/mask.npy"], "--method", "cm",
+            "--out", dir["y.npy"]), "mask", "does not match");
+        Assert.False(File.Exists(dir["y.npy"]));
+        // --nfe without a zero-shot method.
+        CliRunner.AssertBadInput(CliRunner.Run("recon", "mri", "--kspace", dir["sim/ksp.npy"], "--mask", dir["sim/mask.npy"], "--method", "tv",
+            "--nfe", "3", "--out", dir["y.npy"]), "--nfe");
+    }
+}

@@ -1,0 +1,265 @@
+using MedRecon.Core;
+using MedRecon.Model;
+using MedRecon.Operators;
+using MedRecon.Operators.Ct;
+using MedRecon.Operators.Mri;
+using MedRecon.Phantoms;
+using MedRecon.Solvers;
+using MedRecon.Solvers.Ct;
+using MedRecon.Solvers.ZeroShot;
+using MedRecon.Tests.Infrastructure;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MedRecon.Tests.Solvers;
+
+/// <summary>The zero-shot solver: data-consistency steps, normalisation, determinism, samples, and an end-to-end
+/// reconstruction with the shipped MR prior.</summary>
+public class ZeroShotTests
+{
+    static Tensor RandomComplex(long ny, long nx, ulong seed)
+    {
+        var g = new torch.Generator(seed);
+        return torch.complex(torch.randn(ny, nx, generator: g), torch.randn(ny, nx, generator: g));
+    }
+
+    static double RelativeResidual(LinearOperator a, Tensor x, Tensor y)
+    {
+        using var scope = NewDisposeScope();
+        return Tensors.Norm(a.Forward(x) - y) / Tensors.Norm(y);
+    }
+
+    static string PriorPath => Path.Combine(ExternalTools.RepositoryRoot, "models", "mr-prior.safetensors");
+
+    [Fact]
+    public void ReplacementMakesAxEqualYExactlyForMaskOperators()
+    {
+        using var scope = NewDisposeScope();
+        var mask = SamplingMasks.Create(MaskKind.Random, 32, 32, 4, 0.08, 1).Mask;
+        var truth = RandomComplex(32, 32, 1);
+        var guess = RandomComplex(32, 32, 2);
+        foreach (LinearOperator a in new LinearOperator[] { SenseOperator.SingleCoil(mask), new MaskOperator(mask) })
+        {
+            Assert.True(DataConsistency.HasOrthonormalRows(a), a.Name);
+            var y = a.Forward(truth);
+            double before = RelativeResidual(a, guess, y);
+            var dc = DataConsistency.Create(DataConsistencyMode.Auto, a, y, 5, 0.0);
+            Assert.IsType<ReplacementConsistency>(dc);
+            var x = dc.Apply(guess);
+            Assert.True(before > 0.5, $"{a.Name}: the guess must start far from the data ({before})");
+            Assert.True(RelativeResidual(a, x, y) < 1e-6, $"{a.Name}: ‖Ax − y‖/‖y‖ = {RelativeResidual(a, x, y):E2} after replacement");
+            // A projection: the unmeasured part of the guess is kept, so applying it again changes nothing.
+            var twice = dc.Apply(x);
+            Assert.True(Tensors.Norm(twice - x) <= 1e-5 * Tensors.Norm(x));
+            // ... and it moved the guess no further than needed: x − guess lies in the range of Aᴴ (measured part only).
+            Assert.True(Tensors.Norm(a.Normal(x - guess) - (x - guess)) <= 1e-4 * Tensors.Norm(x - guess));
+        }
+    }
+
+    [Fact]
+    public void SoftReplacementShrinksTheResidualByOneOverOnePlusLambda()
+    {
+        using var scope = NewDisposeScope();
+        var mask = SamplingMasks.Create(MaskKind.Equispaced, 32, 32, 4, 0.08, 0).Mask;
+        using var a = SenseOperator.SingleCoil(mask);
+        var y = a.Forward(RandomComplex(32, 32, 3));
+        var guess = RandomComplex(32, 32, 4);
+        var x = new SoftConsistency(a, y, 0.25).Apply(guess);
+        double r0 = Tensors.Norm(a.Forward(guess) - y), r1 = Tensors.Norm(a.Forward(x) - y);
+        Assert.Equal(0.25 / 1.25, r1 / r0, 4);
+    }
+
+    [Fact]
+    public void ReplacementIsRefusedForSenseAndAutoPicksConjugateGradient()
+    {
+        using var scope = NewDisposeScope();
+        var mask = SamplingMasks.Create(MaskKind.Equispaced, 32, 32, 4, 0.08, 0).Mask;
+        using var a = new SenseOperator(CoilMaps.Birdcage(4, 32, 32), mask);
+        var y = a.Forward(RandomComplex(32, 32, 5));
+        Assert.False(DataConsistency.HasOrthonormalRows(a));
+        Assert.IsType<ConjugateGradientConsistency>(DataConsistency.Create(DataConsistencyMode.Auto, a, y, 5, 0));
+        var e = Assert.Throws<ArgumentException>(() => DataConsistency.Create(DataConsistencyMode.Replace, a, y, 5, 0));
+        Assert.Contains("orthonormal rows", e.Message);
+        // A weighted (non-binary) mask has no orthonormal rows either.
+        using var weighted = SenseOperator.SingleCoil(mask * 0.5);
+        Assert.False(DataConsistency.HasOrthonormalRows(weighted));
+    }
+
+    [Fact]
+    public void ConjugateGradientConsistencyReducesTheResidualToTolerance()
+    {
+        using var scope = NewDisposeScope();
+        // SENSE, 8 coils, 4x.
+        var mask = SamplingMasks.Create(MaskKind.Equispaced, 48, 48, 4, 0.08, 0).Mask;
+        using var sense = new SenseOperator(CoilMaps.Birdcage(8, 48, 48), mask);
+        var y = sense.Forward(RandomComplex(48, 48, 6));
+        var guess = RandomComplex(48, 48, 7);
+        double r0 = RelativeResidual(sense, guess, y);
+        double r3 = RelativeResidual(sense, new ConjugateGradientConsistency(sense, y, 3, 0).Apply(guess), y);
+        double r60 = RelativeResidual(sense, new ConjugateGradientConsistency(sense, y, 60, 0).Apply(guess), y);
+        Assert.True(r3 < 0.5 * r0, $"SENSE: 3 CG steps {r3:E2} vs start {r0:E2}");
+        Assert.True(r60 < 2e-2 && r60 < 0.2 * r3, $"SENSE: 60 CG steps leave ‖Ax − y‖/‖y‖ = {r60:E2} (3 steps: {r3:E2})");
+
+        // CT, 30 parallel views of a 32² image (underdetermined, consistent data).
+        var ct = CtProjector.Create(CtGeometry.ParallelBeam(32) with { Views = 30 }, CtAngles.Uniform(30));
+        var truth = EllipsePhantom.SheppLogan().Rasterize(32).to(ScalarType.Float32);
+        var sino = ct.Forward(truth);
+        var start = torch.zeros(32, 32);
+        double c0 = RelativeResidual(ct, start, sino);
+        var x = new ConjugateGradientConsistency(ct, sino, 100, 0).Apply(start);
+        Assert.False(x.is_complex());
+        double c100 = RelativeResidual(ct, x, sino);
+        Assert.True(c100 < 1e-3 * c0, $"CT: 100 CG steps leave {c100:E2} (start {c0:E2})");
+    }
+
+    [Fact]
+    public void PriorDomainsRoundTripAndFollowTheTrainingNormalisation()
+    {
+        using var scope = NewDisposeScope();
+        var x = RandomComplex(16, 16, 8);
+        var d = new MagnitudePhaseDomain(2.0);
+        var n = d.ToPrior(x);
+        Assert.False(n.is_complex());
+        Assert.True(torch.allclose(n, x.abs() - 1.0, atol: 1e-6)); // 2|x|/2 − 1
+        Assert.True(torch.allclose(d.FromPrior(n, x), x, atol: 1e-5));
+
+        // CT with μ_water: water → 0 HU, air (μ = 0) → −1000 HU, through the fixed map [−1024, 3071] → [−1, 1].
+        var ct = ZeroShotSolver.CtDomain(torch.ones(4, 4), muWater: 0.02);
+        var water = ct.ToPrior(torch.full(1, 1, 0.02)).item<float>();
+        var air = ct.ToPrior(torch.zeros(1, 1)).item<float>();
+        Assert.Equal(2 * (0 + 1024) / 4095.0 - 1, water, 5);
+        Assert.Equal(2 * (-1000 + 1024) / 4095.0 - 1, air, 5);
+        // Without μ_water the 99.5th percentile of the initial estimate is water.
+        var est = ZeroShotSolver.CtDomain(torch.full(10, 10, 0.5), muWater: null);
+        Assert.Equal(2 * 1024 / 4095.0 - 1, est.ToPrior(torch.full(1, 1, 0.5)).item<float>(), 5);
+        Assert.Equal(-1.0, est.ToPrior(torch.zeros(1, 1)).item<float>(), 5);
+    }
+
+    /// <summary>Single-coil 4x random mask, 128² Shepp–Logan from analytic k-space (no inverse crime).</summary>
+    static (Tensor Truth, SenseOperator A, Tensor KSpace) Phantom128(double accel = 4)
+    {
+        int n = 128;
+        var ph = EllipsePhantom.SheppLogan();
+        var mask = SamplingMasks.Create(MaskKind.Random, n, n, accel, 0.08, 0).Mask;
+        var k = (ph.KSpace(n, n) * mask).unsqueeze(0).to(ScalarType.ComplexFloat32);
+        return (ph.Rasterize(n).to(ScalarType.Float32), SenseOperator.SingleCoil(mask), k);
+    }
+
+    [Fact]
+    public void ConsistencyModelReconstructionBeatsZeroFilledOnAPhantom()
+    {
+        using var scope = NewDisposeScope();
+        var (prior, meta) = ModelIO.Load(PriorPath);
+        using var _ = prior;
+        Assert.Equal("mr", meta.Modality);
+        var (truth, a, k) = Phantom128();
+        using var __ = a;
+        var zf = ZeroFilled.Reconstruct(a, k).abs();
+        var r = ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { Nfe = 4 });
+        Assert.Equal(4, r.NfePerSample);
+        Assert.Null(r.StandardDeviation);
+        Assert.True(r.Mean.is_complex());
+        double pZf = Metrics.Psnr(truth, zf), pCm = Metrics.Psnr(truth, r.Mean.abs());
+        // Measured 19.5 vs 17.8 dB with the step-472 snapshot (a 128² phantom is off the 256² training distribution).
+        Assert.True(pCm > pZf + 1.0, $"CM 4 NFE {pCm:F2} dB vs zero-filled {pZf:F2} dB");
+        // Exact replacement after the last network evaluation: the measured k-space is reproduced.
+        Assert.True(RelativeResidual(a, r.Mean, k) < 1e-5);
+    }
+
+    [Fact]
+    public void SameSeedGivesTheSameImageAndSamplesDifferOnlyWhereDataAreMissing()
+    {
+        using var scope = NewDisposeScope();
+        var (prior, _) = ModelIO.Load(PriorPath);
+        using var _p = prior;
+        int n = 64;
+        var truth = EllipsePhantom.SheppLogan().Rasterize(n).to(ScalarType.ComplexFloat32);
+        var mask = SamplingMasks.Create(MaskKind.Random, n, n, 4, 0.08, 0).Mask;
+        using var a = SenseOperator.SingleCoil(mask);
+        var k = a.Forward(truth);
+        var o = new ZeroShotOptions { Nfe = 2, Seed = 11 };
+        var x1 = ZeroShotSolver.ReconstructMri(prior, a, k, o).Mean;
+        var x2 = ZeroShotSolver.ReconstructMri(prior, a, k, o).Mean;
+        Assert.True((x1 == x2).all().item<bool>(), "same seed, same options → the same image bit for bit");
+        var x3 = ZeroShotSolver.ReconstructMri(prior, a, k, o with { Seed = 12 }).Mean;
+        double diff = Tensors.Norm(x3 - x1) / Tensors.Norm(x1);
+        Assert.True(diff > 1e-3, $"another seed must give another sample (relative difference {diff:E2})");
+        // The samples agree on the measured k-space and differ only on the unmeasured part.
+        var dk = Fft.Centered2D(x3 - x1);
+        double onMask = Tensors.Norm(dk * mask), offMask = Tensors.Norm(dk * (1 - mask));
+        Assert.True(onMask < 1e-4 * offMask, $"difference on the mask {onMask:E2} vs off it {offMask:E2}");
+
+        var r = ZeroShotSolver.ReconstructMri(prior, a, k, o with { Samples = 3 });
+        Assert.Equal(3, r.Samples);
+        Assert.NotNull(r.StandardDeviation);
+        Assert.Equal(new long[] { n, n }, r.StandardDeviation!.shape);
+        Assert.True(r.StandardDeviation.max().item<float>() > 1e-3f, "missing data → non-zero spread");
+
+        // Fully sampled: replacement fixes every sample to the data, so the spread vanishes.
+        using var full = SenseOperator.SingleCoil(torch.ones(n, n));
+        var rf = ZeroShotSolver.ReconstructMri(prior, full, full.Forward(truth), o with { Samples = 3 });
+        Assert.True(rf.StandardDeviation!.max().item<float>() < 1e-4f, $"complete data → std {rf.StandardDeviation.max().item<float>():E2}");
+        Assert.True(Tensors.Norm(rf.Mean - truth) < 1e-4 * Tensors.Norm(truth));
+    }
+
+    [Fact]
+    public void DiffusionBaselineUsesTheGivenNfeAndKeepsTheData()
+    {
+        using var scope = NewDisposeScope();
+        var (prior, _) = ModelIO.Load(PriorPath);
+        using var _p = prior;
+        int n = 64;
+        var truth = EllipsePhantom.SheppLogan().Rasterize(n).to(ScalarType.ComplexFloat32);
+        var mask = SamplingMasks.Create(MaskKind.Random, n, n, 4, 0.08, 0).Mask;
+        using var a = SenseOperator.SingleCoil(mask);
+        var k = a.Forward(truth);
+        int calls = 0;
+        var progress = new Progress(() => calls++);
+        var r = ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { Method = ZeroShotMethod.Diffusion, Nfe = 6 }, progress);
+        Assert.Equal(6, r.NfePerSample);
+        Assert.Equal(6, calls);
+        Assert.True(RelativeResidual(a, r.Mean, k) < 1e-5);
+    }
+
+    [Fact]
+    public void CtReconstructionIsInTheSinogramUnitsAndBeatsFbp()
+    {
+        using var scope = NewDisposeScope();
+        // The solver does not check modality (the CLI does); the MR prior stands in for a CT prior here.
+        var (prior, _) = ModelIO.Load(PriorPath);
+        using var _p = prior;
+        int n = 64, views = 30;
+        var g = CtGeometry.ParallelBeam(n) with { Views = views };
+        var angles = CtAngles.Uniform(views);
+        var truth = EllipsePhantom.SheppLogan().Rasterize(n).to(ScalarType.Float32) * 0.02; // attenuation-like units
+        var sino = CtSimulation.ProjectFine(truth, g, angles, 2);
+        var fbp = FilteredBackProjection.Reconstruct(sino, g, angles);
+        var a = CtProjector.Create(g, angles);
+        var r = ZeroShotSolver.ReconstructCt(prior, a, sino, fbp, muWater: null, new ZeroShotOptions { Nfe = 4 });
+        Assert.False(r.Mean.is_complex());
+        double scale = r.Mean.mean().item<float>() / truth.mean().item<float>();
+        Assert.InRange(scale, 0.8, 1.25);
+        double pFbp = Metrics.Psnr(truth, fbp), pCm = Metrics.Psnr(truth, r.Mean);
+        Assert.True(pCm > pFbp + 1.0, $"CM {pCm:F2} dB vs FBP {pFbp:F2} dB");
+    }
+
+    [Fact]
+    public void InvalidOptionsAreRejected()
+    {
+        using var scope = NewDisposeScope();
+        var (prior, _) = ModelIO.Load(PriorPath);
+        using var _p = prior;
+        var mask = torch.ones(16, 16);
+        using var a = SenseOperator.SingleCoil(mask);
+        var k = a.Forward(torch.ones(16, 16));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { Nfe = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { Samples = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { SigmaStart = 500 }));
+        Assert.Throws<ArgumentException>(() => ZeroShotSolver.ReconstructMri(prior, a, torch.zeros(1, 8, 8, ScalarType.ComplexFloat32), new ZeroShotOptions()));
+    }
+
+    sealed class Progress(Action onReport) : IProgress<SolverProgress>
+    {
+        public void Report(SolverProgress value) => onReport();
+    }
+}
