@@ -19,8 +19,14 @@ public sealed class ZeroShotValidationMethod(string id, string label, Modality m
     /// <summary>CM is in --quick (at few NFE); the diffusion baseline is not.</summary>
     public bool Quick => method == ZeroShotMethod.Consistency;
     public IReadOnlyList<double>? LambdaGrid => null;
-    /// <summary>The diffusion baseline (≥ 10x the CM's NFE) runs on one image per family and task, for time.</summary>
+    /// <summary>The diffusion baseline (≥ 10x the CM's NFE, ~4 min per 256² slice on one loaded core) runs on the first
+    /// real slice of the headline tasks only (MRI 4x/8x single coil, CT 60/30 views), for time.</summary>
     public int? MaxImagesPerFamily => method == ZeroShotMethod.Diffusion ? 1 : null;
+
+    public static readonly string[] DiffusionTasks = { "mri-4x", "mri-8x", "ct-60v", "ct-30v" };
+
+    public bool AppliesTo(ValidationTask task, ValidationImage image) =>
+        method != ZeroShotMethod.Diffusion || (DiffusionTasks.Contains(task.Id) && image.Family == "real");
 
     public string? Unavailable(ValidationContext context)
     {

@@ -54,7 +54,7 @@ public sealed class BartPicsMethod(string id, string label, string regularizer, 
 
     public static IEnumerable<IValidationMethod> All() => new IValidationMethod[]
     {
-        new BartPicsMethod("bart-tv", "BART pics TV", "T", 100, "-u 0.05", 0.01, new[] { 0.003, 0.01, 0.03 }),
+        new BartPicsMethod("bart-tv", "BART pics TV", "T", 300, "-u 0.05", 0.01, new[] { 0.003, 0.01, 0.03 }),
         new BartPicsMethod("bart-wavelet", "BART pics wavelet", "W", 100, "", 0.003, new[] { 0.001, 0.003, 0.01 }),
     };
 }

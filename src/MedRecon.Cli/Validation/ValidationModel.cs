@@ -76,6 +76,8 @@ public interface IValidationMethod
     MethodOutput Run(ValidationCase c, double? lambda, ValidationContext context);
     /// <summary>Expensive methods run on the first N images of each family of a task only (null: every image).</summary>
     int? MaxImagesPerFamily => null;
+    /// <summary>Whether the method runs on this (task, image) at all (expensive baselines run on a subset).</summary>
+    bool AppliesTo(ValidationTask task, ValidationImage image) => true;
 }
 
 /// <summary>Run-wide settings shared by the methods.</summary>

@@ -98,7 +98,7 @@ public static class ValidationRunner
         {
             var ms = methods.Where(m => m.Modality == t.Modality && unavailable[m.Id + "/" + m.Modality] == null).ToList();
             var ci = CaseImages(t, images[t.Modality]);
-            total += ms.Sum(m => ci.Count(i => Runs(m, ci, i)));
+            total += ms.Sum(m => ci.Count(i => Runs(m, t, ci, i)));
             if (!TuneFrom.ContainsKey(t.Id) || !tasks.Any(x => x.Id == TuneFrom[t.Id]))
                 total += tuningImages[t.Modality].Count * ms.Where(m => Tuned(m, options)).Sum(m => m.LambdaGrid!.Count);
         }
@@ -155,7 +155,7 @@ public static class ValidationRunner
                 bool report = reportCount < options.ReportCasesPerTask && (reportCount == 0 || img.Family != caseImages[0].Family);
                 if (report) reportCount++;
                 var outputs = new List<(string, Tensor, double)>();
-                foreach (var m in ms.Where(m => Runs(m, caseImages, img)))
+                foreach (var m in ms.Where(m => Runs(m, task, caseImages, img)))
                 {
                     var baseRow = new ValidationRow
                     {
@@ -217,8 +217,8 @@ public static class ValidationRunner
     static bool Tuned(IValidationMethod m, ValidationOptions o) => m.LambdaGrid != null && (m.Kind == "peer" || o.TuneAll);
 
     /// <summary>Whether an expensive method runs on this image (the first N of its family in the task).</summary>
-    static bool Runs(IValidationMethod m, List<ValidationImage> caseImages, ValidationImage img) =>
-        m.MaxImagesPerFamily is not int k || caseImages.Where(i => i.Family == img.Family).Take(k).Contains(img);
+    static bool Runs(IValidationMethod m, ValidationTask t, List<ValidationImage> caseImages, ValidationImage img) =>
+        m.AppliesTo(t, img) && (m.MaxImagesPerFamily is not int k || caseImages.Where(i => i.Family == img.Family && m.AppliesTo(t, i)).Take(k).Contains(img));
 
     static List<ValidationImage> CaseImages(ValidationTask t, List<ValidationImage> all)
     {
