@@ -28,13 +28,15 @@ public static class ValidateCommand
         var diffusionNfe = new Option<int>("--diffusion-nfe") { Description = "Diffusion-baseline network evaluations (≥ 10x the CM's to test the few-step claim).", DefaultValueFactory = _ => 40 };
         var mrModel = new Option<string?>("--mr-model") { Description = "MR prior (default models/mr-prior.safetensors)." };
         var ctModel = new Option<string?>("--ct-model") { Description = "CT prior (default models/ct-prior.safetensors)." };
+        var renderOnly = new Option<bool>("--render-only") { Description = "Re-render validation.md (and docs/validation.md with --docs) from the validation.json in --out, without running anything." };
         var reportCases = new Option<int>("--report-cases") { Description = "Cases per task shown as images in report.html.", DefaultValueFactory = _ => 2 };
         var cmd = new Command("validate", "Run the validation suite (phantoms and held-out real slices, every method and the installed peers) and write a report.")
         {
-            quick, output, docs, tasks, methods, size, noTune, tuneAll, perFamily, nfe, diffusionNfe, mrModel, ctModel, reportCases,
+            quick, output, docs, tasks, methods, size, noTune, tuneAll, perFamily, nfe, diffusionNfe, mrModel, ctModel, reportCases, renderOnly,
         };
         cmd.SetAction(p => CliSupport.Run(() =>
         {
+            if (p.GetValue(renderOnly)) return RenderOnly(p.GetValue(output)!, p.GetValue(docs));
             bool q = p.GetValue(quick);
             int n = p.GetValue(size) ?? (q ? 64 : 256);
             if (n < 32 || n > 1024 || n % 8 != 0) throw new CliException($"--size {n}: must be a multiple of 8 between 32 and 1024");
@@ -107,6 +109,27 @@ public static class ValidateCommand
             }
         }));
         return cmd;
+    }
+
+    static int RenderOnly(string outDir, bool? docs)
+    {
+        string json = Path.Combine(outDir, "validation.json");
+        if (!File.Exists(json)) throw new CliException($"--render-only: {json} not found (run validate with --out {outDir} first)");
+        var (result, info) = ValidationReport.Load(json);
+        string md = ValidationReport.Markdown(result, info, ValidationReport.Summarise(result));
+        string target = Path.Combine(outDir, "validation.md");
+        File.WriteAllText(target + ".tmp", md);
+        File.Move(target + ".tmp", target, overwrite: true);
+        Console.WriteLine($"wrote {target}");
+        if (docs == true)
+        {
+            string repo = RepositoryRoot() ?? throw new CliException("--docs: not inside the MedRecon repository (no MedRecon.sln above the current folder)");
+            string doc = Path.Combine(repo, "docs", "validation.md");
+            File.WriteAllText(doc + ".tmp", md);
+            File.Move(doc + ".tmp", doc, overwrite: true);
+            Console.WriteLine($"wrote {doc}");
+        }
+        return 0;
     }
 
     static List<ModelInfo> Models(ValidationResult r, ValidationContext context)

@@ -147,6 +147,7 @@ public static class ValidationReport
             }
             sb.AppendLine();
         }
+        sb.Append(Headlines(r, summary));
         sb.Append(ValidationMethodText.Markdown);
         sb.AppendLine();
         if (r.Tuning.Count > 0)
@@ -175,6 +176,78 @@ public static class ValidationReport
             sb.AppendLine();
         }
         return sb.ToString();
+    }
+
+    /// <summary>The comparisons the issue asks for, computed from the rows: CM against the best classical or peer method
+    /// of each task (same slices), and CM against the diffusion baseline on the slices where both ran.</summary>
+    public static string Headlines(ValidationResult r, List<SummaryRow> summary)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("## Headline comparisons");
+        sb.AppendLine();
+        sb.AppendLine("Consistency model (CM) minus the best classical or peer method of the task (best by mean PSNR over the same slices; " +
+                      "positive = CM better), and CM against the diffusion baseline on the same slice.");
+        sb.AppendLine();
+        sb.AppendLine("| task | family | CM PSNR (dB) | best other | its PSNR (dB) | Δ PSNR (dB) | CM SSIM | its SSIM | CM NFE |");
+        sb.AppendLine("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+        bool any = false;
+        foreach (var t in r.Tasks.Where(t => r.CompletedTasks.Contains(t.Id)))
+        {
+            var cm = summary.FirstOrDefault(s => s.Task == t.Id && s.Method == "cm" && s.Cases > 0);
+            if (cm is null) continue;
+            foreach (var (family, psnr, ssim) in new (string, Func<SummaryRow, double?>, Func<SummaryRow, double?>)[]
+                     { ("real", s => s.PsnrReal, s => s.SsimReal), ("phantom", s => s.PsnrPhantom, s => s.SsimPhantom) })
+            {
+                if (psnr(cm) is not double c) continue;
+                var best = summary.Where(s => s.Task == t.Id && s.Kind != "learned" && s.Cases > 0 && psnr(s) is double)
+                    .OrderByDescending(s => psnr(s)!.Value).FirstOrDefault();
+                if (best is null) continue;
+                any = true;
+                sb.AppendLine($"| {t.Id} | {family} | {F(c, "F2")} | {best.Label} | {F(psnr(best), "F2")} | {(c - psnr(best)!.Value).ToString("+0.00;-0.00", CultureInfo.InvariantCulture)} | " +
+                              $"{F(ssim(cm), "F4")} | {F(ssim(best), "F4")} | {cm.Nfe} |");
+            }
+        }
+        if (!any) sb.AppendLine("| (no CM rows ran) | | | | | | | | |");
+        sb.AppendLine();
+        var pairs = r.Rows.Where(x => x.Method == "diffusion" && x.Status == "ok" && r.CompletedTasks.Contains(x.Task))
+            .Select(d => (d, c: r.Rows.FirstOrDefault(x => x.Method == "cm" && x.Task == d.Task && x.Data == d.Data && x.Status == "ok")))
+            .Where(p => p.c is not null).ToList();
+        if (pairs.Count > 0)
+        {
+            sb.AppendLine("| task | slice | CM PSNR / SSIM (NFE) | diffusion PSNR / SSIM (NFE) | Δ PSNR (dB) | CM s | diffusion s |");
+            sb.AppendLine("| --- | --- | --- | --- | ---: | ---: | ---: |");
+            foreach (var (d, c) in pairs)
+                sb.AppendLine($"| {d.Task} | {d.Data} | {F(c!.Psnr, "F2")} / {F(c.Ssim, "F4")} ({c.Nfe}) | {F(d.Psnr, "F2")} / {F(d.Ssim, "F4")} ({d.Nfe}) | " +
+                              $"{(c.Psnr!.Value - d.Psnr!.Value).ToString("+0.00;-0.00", CultureInfo.InvariantCulture)} | {F(c.Seconds, "F1")} | {F(d.Seconds, "F1")} |");
+            sb.AppendLine();
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Reads a validation.json back (rows, tuning, notes, run info) to re-render the markdown without the
+    /// images; the tasks and methods are looked up by id in the suite's registry.</summary>
+    public static (ValidationResult Result, RunInfo Info) Load(string path)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        var root = doc.RootElement;
+        var info = root.GetProperty("run").Deserialize<RunInfo>(JsonOptions) ?? throw new CliException($"{path}: no run information");
+        var result = new ValidationResult { Started = DateTime.UtcNow, TotalSeconds = info.TotalSeconds };
+        var taskIds = root.GetProperty("requested").GetProperty("tasks").EnumerateArray().Select(e => e.GetString()).ToList();
+        result.Tasks.AddRange(ValidationSuite.AllTasks.Where(t => taskIds.Contains(t.Id)));
+        var registry = ValidationRunner.Registry();
+        foreach (var m in root.GetProperty("requested").GetProperty("methods").EnumerateArray())
+        {
+            string id = m.GetProperty("id").GetString()!, modality = m.GetProperty("modality").GetString()!;
+            var found = registry.FirstOrDefault(x => x.Id == id && x.Modality.ToString().Equals(modality, StringComparison.OrdinalIgnoreCase));
+            if (found != null) result.Methods.Add(found);
+        }
+        result.Rows.AddRange(root.GetProperty("rows").Deserialize<List<ValidationRow>>(JsonOptions) ?? new());
+        result.Tuning.AddRange(root.GetProperty("tuning").Deserialize<List<TuningRecord>>(JsonOptions) ?? new());
+        result.Notes.AddRange(root.GetProperty("notes").Deserialize<List<string>>(JsonOptions) ?? new());
+        // The summary holds the finished tasks only.
+        var done = root.GetProperty("summary").EnumerateArray().Select(e => e.GetProperty("task").GetString()!).Distinct();
+        result.CompletedTasks.AddRange(result.Tasks.Select(t => t.Id).Where(done.Contains));
+        return (result, info);
     }
 
     static string Md(string s) => s.Replace("|", "\\|").ReplaceLineEndings(" ");
