@@ -175,7 +175,25 @@ public static class ValidationRunner
                     {
                         using var scope = NewDisposeScope();
                         var sw = Stopwatch.StartNew();
-                        var (o, mib, source) = PeakMemory.Measure(() => m.Run(c, lambda, context));
+                        (double Mib, string Source) last = default;
+                        MethodOutput RunOnce()
+                        {
+                            var (oo, mm, ss) = PeakMemory.Measure(() => m.Run(c, lambda, context));
+                            last = (mm, ss);
+                            return oo;
+                        }
+                        MethodOutput o;
+                        string retried = "";
+                        try { o = RunOnce(); }
+                        catch (System.Runtime.InteropServices.ExternalException e)
+                        {
+                            // Rare, non-reproducible libtorch scalar errors were seen under heavy load: retry once, and say so.
+                            log.WriteLine($"validate: {task.Id} · {img.Label} · {m.Id}: native torch error, retrying once: {e.Message.Split('\n')[0]}");
+                            sw.Restart();
+                            o = RunOnce();
+                            retried = " (retried once after a native torch error)";
+                        }
+                        var (mib, source) = last;
                         sw.Stop();
                         var image = o.Image.is_complex() ? o.Image.abs() : o.Image.to(ScalarType.Float32);
                         if (!image.shape.SequenceEqual(img.Reference.shape))
@@ -187,7 +205,7 @@ public static class ValidationRunner
                             Seconds = o.Seconds ?? sw.Elapsed.TotalSeconds,
                             PeakMemoryMiB = o.PeakMemoryMiB ?? mib,
                             MemorySource = o.PeakMemoryMiB is null ? source : "peer process peak RSS",
-                            Settings = o.Settings,
+                            Settings = o.Settings + retried,
                         };
                         result.Rows.Add(row);
                         if (report) outputs.Add((m.Label, image.detach().clone().DetachFromDisposeScope(), mt.Psnr));
