@@ -72,7 +72,9 @@ its process start and .cfl file I/O; ASTRA's are the algorithm call inside Pytho
 included, interpreter start excluded). **Peak memory**: for MedRecon's rows the rise of the process's peak resident
 set during the method (VmHWM reset through /proc/self/clear_refs before, minus VmRSS before; counts managed and
 native libtorch memory); for BART the BART process's whole peak RSS (polled every 5 ms); for ASTRA the rise of the
-Python process's peak RSS during the algorithm (same clear_refs method).
+Python process's peak RSS during the algorithm (same clear_refs method). A rise is a lower bound: memory the
+process already held from earlier cases (glibc and libtorch keep freed blocks) is reused without raising the peak, so
+small numbers and 0 mean "fitted in what the process already had", not "needed nothing".
 
 **Threads:** every method gets the same thread count: MedRecon's torch threads (`MEDRECON_THREADS`, default all
 cores), and `OMP_NUM_THREADS` set to the same number for BART and ASTRA. On this shared VM under a load of 20–30,
