@@ -32,6 +32,7 @@ public static class Program
                      DicomCommand.Create(),
                      EchoCommand.Create(),
                      SendCommand.Create(),
+                     ValidateCommand.Create(),
                  })
             root.Subcommands.Add(command);
         return root;

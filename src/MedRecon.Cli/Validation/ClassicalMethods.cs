@@ -1,0 +1,88 @@
+using System.Globalization;
+using MedRecon.Cli.Commands;
+using MedRecon.Cli.Pipelines;
+using MedRecon.Solvers;
+using MedRecon.Solvers.Ct;
+using static TorchSharp.torch;
+
+namespace MedRecon.Cli.Validation;
+
+/// <summary>MedRecon's classical MRI reconstructions (MriPipeline) as validation plug-ins.</summary>
+public sealed class MriClassicalMethod(string id, string label, MriMethod method, int iterations, double? defaultLambda,
+    IReadOnlyList<double>? grid, bool quick) : IValidationMethod
+{
+    public string Id => id;
+    public string Label => label;
+    public Modality Modality => Modality.Mri;
+    public string Kind => "classical";
+    public bool Quick => quick;
+    public IReadOnlyList<double>? LambdaGrid => grid;
+    public string? Unavailable(ValidationContext context) => null;
+
+    public MethodOutput Run(ValidationCase c, double? lambda, ValidationContext context)
+    {
+        var m = c.Mri!;
+        double? l = lambda ?? defaultLambda;
+        int it = context.Quick ? Math.Min(iterations, 60) : iterations;
+        var img = MriPipeline.Reconstruct(m.KSpace, m.Mask.Mask, m.Maps, method, l, iterations == 0 ? null : it);
+        string settings = method switch
+        {
+            MriMethod.Zf => "Aᴴy",
+            MriMethod.Cg => $"CG on AᴴA x = Aᴴy, {it} iterations",
+            _ => FormattableString.Invariant($"λ {l:G3} (relative to max|Aᴴy|), {it} iterations"),
+        };
+        return new MethodOutput(img, 0, iterations == 0 ? 0 : it, Settings: settings);
+    }
+
+    public static IEnumerable<IValidationMethod> All() => new IValidationMethod[]
+    {
+        new MriClassicalMethod("zf", "zero-filled", MriMethod.Zf, 0, null, null, true),
+        new MriClassicalMethod("cg", "CG-SENSE", MriMethod.Cg, 30, null, null, true),
+        new MriClassicalMethod("tv", "TV (PDHG)", MriMethod.Tv, TotalVariationOptions.DefaultIterations, TotalVariationOptions.DefaultLambda,
+            new[] { 0.002, 0.004, 0.008 }, true),
+        new MriClassicalMethod("wavelet", "wavelet-ℓ1 (FISTA)", MriMethod.Wavelet, WaveletL1Options.DefaultIterations, WaveletL1Options.DefaultLambda,
+            new[] { 0.001, 0.002, 0.004 }, false),
+    };
+}
+
+/// <summary>MedRecon's classical CT reconstructions (FBP, SIRT, CGLS, TV) as validation plug-ins.</summary>
+public sealed class CtClassicalMethod(string id, string label, int iterations, double? defaultLambda, IReadOnlyList<double>? grid, bool quick)
+    : IValidationMethod
+{
+    public string Id => id;
+    public string Label => label;
+    public Modality Modality => Modality.Ct;
+    public string Kind => "classical";
+    public bool Quick => quick;
+    public IReadOnlyList<double>? LambdaGrid => grid;
+    public string? Unavailable(ValidationContext context) => null;
+
+    public MethodOutput Run(ValidationCase c, double? lambda, ValidationContext context)
+    {
+        var m = c.Ct!;
+        double? l = lambda ?? defaultLambda;
+        int it = context.Quick ? Math.Min(iterations, 60) : iterations;
+        var img = CtReconstruction.Run(id, m.Sinogram, m.Geometry, m.Angles, FbpFilter.Ramp, iterations == 0 ? null : it, l,
+            nonNegative: id == "tv");
+        string settings = id switch
+        {
+            "fbp" => "ramp filter",
+            "tv" => FormattableString.Invariant($"λ {l:G3} (relative to max|Aᵀy|/‖A‖²), {it} iterations, x ≥ 0"),
+            _ => $"{it} iterations, no constraint",
+        };
+        return new MethodOutput(img, 0, iterations == 0 ? 0 : it, Settings: settings);
+    }
+
+    public static IEnumerable<IValidationMethod> All() => new IValidationMethod[]
+    {
+        new CtClassicalMethod("fbp", "FBP", 0, null, null, true),
+        new CtClassicalMethod("sirt", "SIRT", 200, null, null, true),
+        new CtClassicalMethod("cgls", "CGLS", 30, null, null, true),
+        new CtClassicalMethod("tv", "TV (PDHG)", 300, 0.002, new[] { 0.001, 0.002, 0.004 }, true),
+    };
+}
+
+static class Inv
+{
+    public static string S(double v, string format = "G4") => v.ToString(format, CultureInfo.InvariantCulture);
+}

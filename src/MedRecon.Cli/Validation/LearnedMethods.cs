@@ -1,0 +1,121 @@
+using MedRecon.Cli.Commands;
+using MedRecon.Cli.Pipelines;
+using MedRecon.Solvers.ZeroShot;
+
+namespace MedRecon.Cli.Validation;
+
+/// <summary>
+/// The zero-shot methods (consistency model, and the same network as a diffusion baseline with many more NFE) as
+/// validation plug-ins, with the solver's per-task defaults (σ schedule, data consistency). The prior of each modality
+/// is loaded once (<see cref="Priors"/>; its load time is not counted in the seconds). A missing prior file makes
+/// their rows "skipped" with the file named and how to get it; the classical and peer rows still run.
+/// </summary>
+public sealed class ZeroShotValidationMethod(string id, string label, Modality modality, ZeroShotMethod method) : IValidationMethod
+{
+    public string Id => id;
+    public string Label => label;
+    public Modality Modality => modality;
+    public string Kind => "learned";
+    /// <summary>CM is in --quick (at few NFE); the diffusion baseline is not.</summary>
+    public bool Quick => method == ZeroShotMethod.Consistency;
+    public IReadOnlyList<double>? LambdaGrid => null;
+    /// <summary>The diffusion baseline (≥ 10x the CM's NFE, ~4 min per 256² slice on one loaded core) runs on the first
+    /// real slice of the headline tasks only (MRI 4x/8x single coil, CT 60/30 views), for time.</summary>
+    public int? MaxImagesPerFamily => method == ZeroShotMethod.Diffusion ? 1 : null;
+
+    public static readonly string[] DiffusionTasks = { "mri-4x", "mri-8x", "ct-60v", "ct-30v" };
+
+    public bool AppliesTo(ValidationTask task, ValidationImage image) =>
+        method != ZeroShotMethod.Diffusion || (DiffusionTasks.Contains(task.Id) && image.Family == "real");
+
+    public string? Unavailable(ValidationContext context)
+    {
+        try
+        {
+            LearnedMethods.Prior(modality, context);
+            return null;
+        }
+        catch (MissingPriorException e) { return e.Message; }
+        catch (CliException e) { return e.Message; }
+    }
+
+    public MethodOutput Run(ValidationCase c, double? lambda, ValidationContext context)
+    {
+        var prior = LearnedMethods.Prior(modality, context);
+        int nfe = method == ZeroShotMethod.Diffusion ? context.DiffusionNfe : context.Quick ? Math.Min(context.Nfe, 2) : context.Nfe;
+        var o = new ZeroShotOptions { Method = method, Nfe = nfe, Seed = (ulong)c.MaskSeed };
+        ZeroShotResult r;
+        if (modality == Modality.Mri)
+        {
+            var m = c.Mri!;
+            r = MriPipeline.ReconstructZeroShot(m.KSpace, m.Mask.Mask, m.Maps, o, prior.Function);
+        }
+        else
+        {
+            var m = c.Ct!;
+            r = CtReconstruction.RunZeroShot(id, m.Sinogram, m.Geometry, m.Angles, o, c.Image.MuWater, prior.Function);
+        }
+        r.StandardDeviation?.Dispose();
+        string start = modality == Modality.Mri ? "zero-filled" : "FBP";
+        string units = modality == Modality.Ct ? (c.Image.MuWater is null ? ", scale from the FBP's 99.5th percentile" : ", HU via μ_water 0.0192/mm") : "";
+        return new MethodOutput(r.Mean, r.NfePerSample * r.Samples, 0,
+            Settings: $"{(method == ZeroShotMethod.Consistency ? "multistep CM" : "Euler")}, {nfe} NFE, 1 sample, from {start}, solver defaults{units}; {Path.GetFileName(prior.Path)}");
+    }
+}
+
+public static class LearnedMethods
+{
+    public static IEnumerable<IValidationMethod> All() => new IValidationMethod[]
+    {
+        new ZeroShotValidationMethod("diffusion", "diffusion baseline (Euler)", Modality.Mri, ZeroShotMethod.Diffusion),
+        new ZeroShotValidationMethod("cm", "consistency model", Modality.Mri, ZeroShotMethod.Consistency),
+        new ZeroShotValidationMethod("diffusion", "diffusion baseline (Euler)", Modality.Ct, ZeroShotMethod.Diffusion),
+        new ZeroShotValidationMethod("cm", "consistency model", Modality.Ct, ZeroShotMethod.Consistency),
+    };
+
+    /// <summary>The loaded prior of a modality (cached in the context); <see cref="MissingPriorException"/> when the
+    /// default file is absent, <see cref="CliException"/> for a file of another modality or architecture.</summary>
+    public static LoadedPrior Prior(Modality modality, ValidationContext context)
+    {
+        string key = "prior:" + modality;
+        if (context.Cache.TryGetValue(key, out var v))
+            return v is LoadedPrior lp ? lp : throw (Exception)v;
+        try
+        {
+            string? path = ResolvePrior(modality, context) ?? throw new MissingPriorException(MissingPriorMessage(modality, context));
+            var loaded = Priors.Load(modality == Modality.Mri ? "mr" : "ct", path);
+            context.Cache[key] = loaded;
+            return loaded;
+        }
+        catch (Exception e) when (e is MissingPriorException or CliException)
+        {
+            context.Cache[key] = e;
+            throw;
+        }
+    }
+
+    /// <summary>The prior file of a modality: the explicit path (--mr-model/--ct-model), or the default
+    /// models/{mr,ct}-prior.safetensors where <see cref="Priors"/> looks for it; null when it does not exist.</summary>
+    public static string? ResolvePrior(Modality modality, ValidationContext context)
+    {
+        string? explicitPath = modality == Modality.Mri ? context.MrModel : context.CtModel;
+        if (explicitPath != null) return File.Exists(explicitPath) ? Path.GetFullPath(explicitPath) : null;
+        var dir = Priors.ModelsDirectory();
+        if (dir is null) return null;
+        var p = Path.Combine(dir, PriorFileName(modality));
+        return File.Exists(p) ? p : null;
+    }
+
+    public static string PriorFileName(Modality modality) => modality == Modality.Mri ? "mr-prior.safetensors" : "ct-prior.safetensors";
+
+    public static string MissingPriorMessage(Modality modality, ValidationContext context)
+    {
+        string? explicitPath = modality == Modality.Mri ? context.MrModel : context.CtModel;
+        string m = modality == Modality.Mri ? "mr" : "ct";
+        return (explicitPath != null ? $"prior {explicitPath} not found" : $"prior models/{PriorFileName(modality)} not found") +
+               $" (train it: medrecon train --modality {m} --data ... --out models/{PriorFileName(modality)}, see docs/training.md; " +
+               $"or pass --{m}-model FILE)";
+    }
+
+    public static string Sha256(string path) => Priors.Sha256(path);
+}

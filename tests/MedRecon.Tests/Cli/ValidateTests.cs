@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Text.Json;
+using MedRecon.Core.IO;
+using MedRecon.Tests.Infrastructure;
+
+namespace MedRecon.Tests.Cli;
+
+/// <summary><c>medrecon validate --quick</c> end to end through the real executable.</summary>
+public class ValidateTests
+{
+    [Fact]
+    public void QuickRunWritesJsonMarkdownAndHtmlWithARowPerTaskAndMethod()
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run("validate", "--quick", "--out", dir["out"]);
+        Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.StdErr}");
+        Assert.Contains("validate [", r.StdErr); // progress lines
+        foreach (var f in new[] { "validation.json", "validation.md", "report.html" })
+            Assert.True(File.Exists(dir[Path.Combine("out", f)]), $"{f} missing");
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(dir["out/validation.json"]));
+        var root = doc.RootElement;
+        var tasks = root.GetProperty("requested").GetProperty("tasks").EnumerateArray().Select(t => t.GetString()!).ToList();
+        Assert.Equal(new[] { "mri-4x", "ct-60v" }, tasks);
+        var taskModality = root.GetProperty("tasks").EnumerateArray().ToDictionary(t => t.GetProperty("id").GetString()!, t => t.GetProperty("modality").GetString()!);
+        var methods = root.GetProperty("requested").GetProperty("methods").EnumerateArray()
+            .Select(m => (Id: m.GetProperty("id").GetString()!, Modality: m.GetProperty("modality").GetString()!)).ToList();
+        var summary = root.GetProperty("summary").EnumerateArray().ToList();
+        // Exactly one summary row per (task, requested method of its modality), whatever its status.
+        foreach (var t in tasks)
+            foreach (var m in methods.Where(m => m.Modality == taskModality[t]))
+                Assert.Single(summary, s => s.GetProperty("task").GetString() == t && s.GetProperty("method").GetString() == m.Id);
+        Assert.Equal(tasks.Sum(t => methods.Count(m => m.Modality == taskModality[t])), summary.Count);
+        Assert.Contains(methods, m => m.Id == "zf");
+        Assert.Contains(methods, m => m.Id == "fbp");
+
+        // Every row that ran has finite metrics; none failed (missing peers/priors are "not installed"/"skipped").
+        var rows = root.GetProperty("rows").EnumerateArray().ToList();
+        Assert.DoesNotContain(rows, x => x.GetProperty("status").GetString() == "failed");
+        var ok = rows.Where(x => x.GetProperty("status").GetString() == "ok").ToList();
+        Assert.True(ok.Count >= 6, $"only {ok.Count} runs ok");
+        foreach (var x in ok)
+        {
+            double psnr = x.GetProperty("psnr").GetDouble(), ssim = x.GetProperty("ssim").GetDouble();
+            Assert.True(double.IsFinite(psnr) && psnr > 10 && psnr < 80, $"{x.GetProperty("method")}: PSNR {psnr}");
+            Assert.InRange(ssim, 0.0, 1.0);
+            Assert.True(x.GetProperty("seconds").GetDouble() >= 0);
+        }
+        // Real behaviour, not just plumbing: TV beats zero-filled on the same k-space.
+        double Psnr(string task, string method) => ok.Single(x => x.GetProperty("task").GetString() == task && x.GetProperty("method").GetString() == method).GetProperty("psnr").GetDouble();
+        Assert.True(Psnr("mri-4x", "tv") > Psnr("mri-4x", "zf") + 1, $"TV {Psnr("mri-4x", "tv"):F2} dB vs zero-filled {Psnr("mri-4x", "zf"):F2} dB");
+
+        string md = File.ReadAllText(dir["out/validation.md"]);
+        Assert.Contains("| method | kind | n | PSNR phantom (dB)", md);
+        Assert.Contains("## mri-4x", md);
+        Assert.Contains("**", md); // best per task in bold
+
+        // The HTML is self-contained: its montages are PNGs that decode.
+        string html = File.ReadAllText(dir["out/report.html"]);
+        const string marker = "data:image/png;base64,";
+        int i = html.IndexOf(marker, StringComparison.Ordinal);
+        Assert.True(i > 0, "no embedded PNG in report.html");
+        string b64 = html[(i + marker.Length)..html.IndexOf('"', i)];
+        File.WriteAllBytes(dir["m.png"], Convert.FromBase64String(b64));
+        var png = Png.Read(dir["m.png"]);
+        Assert.True(png.shape[1] > 2 * 64, $"montage width {png.shape[1]}: expected reference + several methods");
+        Assert.DoesNotContain("src=\"http", html);
+    }
+
+    [Fact]
+    public void MissingPeersAreReportedAsNotInstalledNotAsFailures()
+    {
+        using var dir = new TempDir();
+        // No bart on PATH (only the real folder of dotnet, not /usr/bin), no ASTRA interpreter.
+        string dotnet = RealDotnet();
+        Assert.False(File.Exists(Path.Combine(Path.GetDirectoryName(dotnet)!, "bart")), "bart sits next to dotnet: cannot hide it");
+        var env = new Dictionary<string, string>
+        {
+            ["PATH"] = Path.GetDirectoryName(dotnet)!,
+            ["MEDRECON_PYTHON"] = dir["no-such-python3"],
+        };
+        var r = Run(env, "validate", "--quick", "--methods", "zf,bart-tv,bart-wavelet,fbp,astra-fbp,astra-sirt", "--out", dir["out"]);
+        Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.StdErr}");
+        using var doc = JsonDocument.Parse(File.ReadAllText(dir["out/validation.json"]));
+        var summary = doc.RootElement.GetProperty("summary").EnumerateArray().ToList();
+        string Status(string method) => summary.Single(s => s.GetProperty("method").GetString() == method).GetProperty("status").GetString()!;
+        foreach (var peer in new[] { "bart-tv", "bart-wavelet", "astra-fbp", "astra-sirt" })
+        {
+            Assert.Equal("not installed", Status(peer));
+            Assert.Contains("not installed", summary.Single(s => s.GetProperty("method").GetString() == peer).GetProperty("reason").GetString());
+        }
+        Assert.Equal("ok", Status("zf"));
+        Assert.Equal("ok", Status("fbp"));
+        Assert.Contains("not installed", File.ReadAllText(dir["out/validation.md"]));
+    }
+
+    [Fact]
+    public void BadOptionsFailCleanlyAndWriteNothing()
+    {
+        using var dir = new TempDir();
+        CliRunner.AssertBadInput(CliRunner.Run("validate", "--quick", "--tasks", "mri-3x", "--out", dir["a"]), "mri-3x", "mri-4x");
+        CliRunner.AssertBadInput(CliRunner.Run("validate", "--quick", "--methods", "magic", "--out", dir["b"]), "magic");
+        CliRunner.AssertBadInput(CliRunner.Run("validate", "--quick", "--ct-model", dir["missing.safetensors"], "--out", dir["c"]), "missing.safetensors", "not found");
+        Assert.False(Directory.Exists(dir["a"]) || Directory.Exists(dir["b"]) || Directory.Exists(dir["c"]));
+    }
+
+    /// <summary>The dotnet host by its real path (/usr/bin/dotnet is usually a link into the SDK folder).</summary>
+    static string RealDotnet()
+    {
+        string dotnet = ExternalTools.Which("dotnet") ?? throw new InvalidOperationException("dotnet not on PATH");
+        return new FileInfo(dotnet).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? Path.GetFullPath(dotnet);
+    }
+
+    static (int ExitCode, string StdOut, string StdErr) Run(Dictionary<string, string> env, params string[] args)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "medrecon.dll");
+        var psi = new ProcessStartInfo(RealDotnet()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in env) psi.Environment[k] = v;
+        using var p = Process.Start(psi)!;
+        var o = p.StandardOutput.ReadToEndAsync();
+        var e = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(300_000)) { p.Kill(true); throw new TimeoutException("validate did not finish in 5 minutes"); }
+        return (p.ExitCode, o.Result, e.Result);
+    }
+}
