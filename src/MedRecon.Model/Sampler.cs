@@ -25,10 +25,7 @@ public sealed class Sampler
     /// </summary>
     public Tensor Sample(Tensor start, IReadOnlyList<double> sigmas, Func<Tensor, int, Tensor>? dataConsistency, torch.Generator gen)
     {
-        if (sigmas.Count == 0) throw new ArgumentException("the σ schedule is empty", nameof(sigmas));
-        for (int i = 1; i < sigmas.Count; i++)
-            if (!(sigmas[i] < sigmas[i - 1])) throw new ArgumentException($"the σ schedule must decrease strictly (σ[{i - 1}]={sigmas[i - 1]}, σ[{i}]={sigmas[i]})", nameof(sigmas));
-        if (sigmas[^1] < Noise.SigmaMin) throw new ArgumentException($"σ values must be ≥ σ_min = {Noise.SigmaMin}", nameof(sigmas));
+        CheckSchedule(sigmas);
 
         using var noGrad = torch.no_grad();
         Tensor x = start.alias();
@@ -61,10 +58,7 @@ public sealed class Sampler
     /// </summary>
     public Tensor SampleEuler(Tensor start, IReadOnlyList<double> sigmas, Func<Tensor, int, Tensor>? dataConsistency)
     {
-        if (sigmas.Count == 0) throw new ArgumentException("the σ schedule is empty", nameof(sigmas));
-        for (int i = 1; i < sigmas.Count; i++)
-            if (!(sigmas[i] < sigmas[i - 1])) throw new ArgumentException($"the σ schedule must decrease strictly (σ[{i - 1}]={sigmas[i - 1]}, σ[{i}]={sigmas[i]})", nameof(sigmas));
-        if (sigmas[^1] < Noise.SigmaMin) throw new ArgumentException($"σ values must be ≥ σ_min = {Noise.SigmaMin}", nameof(sigmas));
+        CheckSchedule(sigmas);
 
         using var noGrad = torch.no_grad();
         Tensor x = start.alias();
@@ -79,6 +73,15 @@ public sealed class Sampler
             x = xn.MoveToOuterDisposeScope();
         }
         return x;
+    }
+
+    /// <summary>Both loops need a non-empty, strictly decreasing schedule that stays at or above σ_min.</summary>
+    void CheckSchedule(IReadOnlyList<double> sigmas)
+    {
+        if (sigmas.Count == 0) throw new ArgumentException("the σ schedule is empty", nameof(sigmas));
+        for (int i = 1; i < sigmas.Count; i++)
+            if (!(sigmas[i] < sigmas[i - 1])) throw new ArgumentException($"the σ schedule must decrease strictly (σ[{i - 1}]={sigmas[i - 1]}, σ[{i}]={sigmas[i]})", nameof(sigmas));
+        if (sigmas[^1] < Noise.SigmaMin) throw new ArgumentException($"σ values must be ≥ σ_min = {Noise.SigmaMin}", nameof(sigmas));
     }
 
     /// <summary>x + sqrt(σ² − σ_min²)·z, with z from <paramref name="gen"/>.</summary>

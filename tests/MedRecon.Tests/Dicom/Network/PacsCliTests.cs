@@ -34,6 +34,18 @@ public class PacsCliTests
         Assert.Contains("connection refused", echo.StdErr);
     }
 
+    [SkippableFact]
+    public void Run_PushesTheDerivedSeriesItWrote()
+    {
+        using var dir = new TempDir();
+        using var scp = new StorescpPeer(dir.Path);
+        var r = CliRunner.Run("run", "--size", "32", "--simulate", "mri:accel=2,center=0.25", "--method", "zf", "--out", dir["run"],
+            "--host", "127.0.0.1", "--port", scp.Port.ToString(), "--called-aet", scp.AeTitle);
+        Ok(r);
+        Assert.Contains("sent 1, warnings 0, failed 0", r.StdOut);
+        PacsTestUtil.AssertSameInstances(Directory.GetFiles(Path.Combine(dir["run"], "dicom")), scp.ReceivedFiles());
+    }
+
     [Fact]
     public void Stow_TokenComesFromAFile_IsSent_AndNeverPrinted()
     {
