@@ -175,28 +175,35 @@ sealed class ZeroShotCliOptions
     /// <summary>Null for a classical method (and then the zero-shot options must be absent).</summary>
     public (ZeroShotOptions Options, string? Model)? Read(ParseResult p, string method, string modality)
     {
+        var o = Build(method, p.GetValue(nfe), p.GetValue(samples), p.GetValue(seed), p.GetValue(sigmaStart), p.GetValue(model));
+        return o is null ? null : (o, p.GetValue(model));
+    }
+
+    /// <summary>
+    /// The zero-shot options of <paramref name="method"/> after checking their ranges (shared by `recon` and `run`);
+    /// null for a classical method, which must then come without any of them.
+    /// </summary>
+    public static ZeroShotOptions? Build(string method, int? nfe, int samples, ulong seed, double? sigmaStart, string? model)
+    {
         bool zeroShot = method is "cm" or "diffusion";
         if (!zeroShot)
         {
-            if (p.GetValue(model) is not null || p.GetValue(nfe) is not null || p.GetValue(samples) != 1 || p.GetValue(sigmaStart) is not null)
+            if (model is not null || nfe is not null || samples != 1 || sigmaStart is not null)
                 throw new CliException($"--model/--nfe/--samples/--sigma-start apply to --method cm or diffusion, not {method}");
             return null;
         }
-        int? n = p.GetValue(nfe);
-        if (n is < 1 or > 2000) throw new CliException($"--nfe {n}: must be between 1 and 2000");
-        int k = p.GetValue(samples);
-        if (k < 1 || k > 100) throw new CliException($"--samples {k}: must be between 1 and 100");
-        double? s0 = p.GetValue(sigmaStart);
-        if (s0 is double v && !(v > 0.002 && v <= 80)) throw new CliException($"--sigma-start {v}: must be in (0.002, 80]");
+        if (nfe is < 1 or > 2000) throw new CliException($"--nfe {nfe}: must be between 1 and 2000");
+        if (samples < 1 || samples > 100) throw new CliException($"--samples {samples}: must be between 1 and 100");
+        if (sigmaStart is double v && !(v > 0.002 && v <= 80)) throw new CliException($"--sigma-start {v}: must be in (0.002, 80]");
         var m = method == "diffusion" ? ZeroShotMethod.Diffusion : ZeroShotMethod.Consistency;
-        return (new ZeroShotOptions
+        return new ZeroShotOptions
         {
             Method = m,
-            Nfe = n ?? (m == ZeroShotMethod.Diffusion ? ZeroShotDefaults.DiffusionNfe : 4),
-            Samples = k,
-            Seed = p.GetValue(seed),
-            SigmaStart = s0,
-        }, p.GetValue(model));
+            Nfe = nfe ?? (m == ZeroShotMethod.Diffusion ? ZeroShotDefaults.DiffusionNfe : 4),
+            Samples = samples,
+            Seed = seed,
+            SigmaStart = sigmaStart,
+        };
     }
 
     /// <summary>Where the standard-deviation map goes: FILE.std.npy / FILE.std.png, or the folder DIR-std.</summary>

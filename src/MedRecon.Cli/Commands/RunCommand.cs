@@ -128,12 +128,8 @@ public static class RunCommand
         var mriMethods = new[] { "cm", "diffusion", "zf", "cg", "tv", "wavelet" };
         if (mri ? !mriMethods.Contains(method) : !CtReconstruction.Methods.Contains(method))
             throw new CliException($"--method {o.Method}: not a {(mri ? "MRI" : "CT")} method (use {string.Join(", ", mri ? mriMethods : CtReconstruction.Methods)})");
-        bool zeroShot = method is "cm" or "diffusion";
-        if (o.Samples < 1 || o.Samples > 100) throw new CliException($"--samples {o.Samples}: must be between 1 and 100");
-        if (o.Nfe is < 1 or > 2000) throw new CliException($"--nfe {o.Nfe}: must be between 1 and 2000");
-        if (!zeroShot && (o.Nfe is not null || o.Samples > 1 || o.Model is not null || o.SigmaStart is not null))
-            throw new CliException($"--nfe/--samples/--model/--sigma-start apply to --method cm or diffusion, not {method}");
-        if (o.SigmaStart is double s0 && !(s0 > 0.002 && s0 <= 80)) throw new CliException($"--sigma-start {s0}: must be in (0.002, 80]");
+        var zs = ZeroShotCliOptions.Build(method, o.Nfe, o.Samples, o.Seed, o.SigmaStart, o.Model);
+        bool zeroShot = zs is not null;
         var mriOptions = mri ? MriOptions(sim) : null;
         var ctSettings = mri ? default : CtSettings(sim);
         string full = Path.GetFullPath(o.Out);
@@ -141,16 +137,6 @@ public static class RunCommand
 
         // The prior first: a missing model or one of another modality fails before any work.
         using var prior = zeroShot ? Priors.Load(mri ? "mr" : "ct", o.Model) : null;
-        var zs = zeroShot
-            ? new ZeroShotOptions
-            {
-                Method = method == "diffusion" ? ZeroShotMethod.Diffusion : ZeroShotMethod.Consistency,
-                Nfe = o.Nfe ?? (method == "diffusion" ? ZeroShotDefaults.DiffusionNfe : 4),
-                Samples = o.Samples,
-                Seed = o.Seed,
-                SigmaStart = o.SigmaStart,
-            }
-            : null;
 
         var rows = new List<SliceMetrics>();
         string derivationText = "";
