@@ -45,10 +45,15 @@ public static class TrainCommand
         var evalCrop = new Option<int?>("--eval-crop") { Description = "Centre crop (px) of held-out slices for --evaluate (default: whole slice)" };
         var evalSlices = new Option<int?>("--eval-slices") { Description = "With --evaluate: use at most this many held-out slices, evenly spaced (default: all)" };
         var report = new Option<string?>("--report") { Description = "With --evaluate: also write model-card material to this folder (table.md, 1-/2-step sample and denoising PNGs)" };
+        var exportData = new Option<string?>("--export-data")
+        {
+            Description = "Do not train: write the normalised training slices (held-out slices excluded) and the phantom pool as .npy " +
+                          "plus manifest.json to this folder, for the PyTorch twin trainer (tools/twin/train_twin.py)",
+        };
 
         var cmd = new Command("train", "Train a consistency-model prior (EDM denoiser stage, then easy consistency tuning) with resumable checkpoints.");
         foreach (var o in new Option[] { data, phantoms, phantomFraction, modality, patch, batch, minutes, steps, resume, threads, outPath, seed, widths,
-                     lr, cmLr, denoiserFraction, sigmaData, holdOut, ckptMinutes, device, logEvery, evaluate, evalCrop, evalSlices, report })
+                     lr, cmLr, denoiserFraction, sigmaData, holdOut, ckptMinutes, device, logEvery, evaluate, evalCrop, evalSlices, report, exportData })
             cmd.Options.Add(o);
 
         cmd.SetAction(parse =>
@@ -122,6 +127,8 @@ public static class TrainCommand
                     return Evaluate(output, options, parse.GetValue(evalCrop), parse.GetValue(evalSlices), parse.GetValue(report), Log);
 
                 var trainingData = BuildData(options, Log);
+                if (parse.GetValue(exportData) is { } exportDir)
+                    return ExportData(trainingData, options, exportDir, Log);
                 using var trainer = resuming ? Trainer.Resume(ckpt, trainingData, Log, options) : new Trainer(options, trainingData, Log);
                 if (resuming && parse.GetValue(steps) is { } newTotal && newTotal != trainer.Options.TotalSteps)
                 {
@@ -244,6 +251,55 @@ public static class TrainCommand
             log($"phantoms: random ellipses, {o.SyntheticFraction:P0} of patches");
         }
         return new TrainingData(volumes, synthetic, o.SyntheticFraction, syntheticName: o.SyntheticSource);
+    }
+
+    /// <summary>
+    /// Writes what the trainer would sample from — each volume's training slices (held-out ones excluded) and the whole
+    /// synthetic pool, already normalised — so the PyTorch twin trains on exactly the same images. The folder is
+    /// written next to its final place and moved in whole.
+    /// </summary>
+    static int ExportData(TrainingData data, TrainerOptions o, string dir, Action<string> log)
+    {
+        var files = new List<object>();
+        CliSupport.WriteFolder(dir, tmp =>
+        {
+            int i = 0;
+            foreach (var v in data.Volumes)
+            {
+                var keep = v.TrainingSlices.ToArray();
+                if (keep.Length == 0) continue;
+                string name = $"slices-{i++}.npy";
+                using (var idx = torch.tensor(keep.Select(k => (long)k).ToArray()))
+                using (var sel = v.Slices.index_select(0, idx).contiguous())
+                    Npy.Write(Path.Combine(tmp, name), sel);
+                files.Add(new { file = name, source = v.Source, slices = keep, heldOut = v.HeldOut });
+                log($"export {name}: {keep.Length} training slices of {v.Source} (held out [{string.Join(",", v.HeldOut)}] not written)");
+            }
+            string? phantomFile = null;
+            if (data.Synthetic != null)
+            {
+                using var scope = NewDisposeScope();
+                var pool = torch.stack(Enumerable.Range(0, data.SyntheticPool).Select(k => data.Synthetic(k).to(ScalarType.Float32)).ToArray());
+                phantomFile = "phantoms.npy";
+                Npy.Write(Path.Combine(tmp, phantomFile), pool);
+                log($"export {phantomFile}: {data.SyntheticPool} '{data.SyntheticName}' images");
+            }
+            var manifest = new
+            {
+                modality = o.Modality,
+                normalisation = Normalization.Describe(o.Modality),
+                volumes = files,
+                phantoms = phantomFile,
+                phantomFraction = data.SyntheticFraction,
+                intensityJitter = o.IntensityJitter,
+                architecture = o.Architecture,
+                noise = o.Noise,
+            };
+            File.WriteAllText(Path.Combine(tmp, "manifest.json"), System.Text.Json.JsonSerializer.Serialize(manifest,
+                new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase, WriteIndented = true }));
+        });
+        log($"training data written to {Path.GetFullPath(dir)}");
+        return 0;
     }
 
     /// <summary>

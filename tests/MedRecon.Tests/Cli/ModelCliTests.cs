@@ -77,6 +77,40 @@ public class ModelCliTests
     }
 
     [Fact]
+    public void TrainExportDataWritesTheTrainingSlicesAndPhantomsButNotTheHeldOutSlices()
+    {
+        using var dir = new TempDir();
+        // 5 slices whose value says which slice it is (slice i = 10·(i+1) everywhere but one bright pixel).
+        using (var scope = NewDisposeScope())
+        {
+            var vol = torch.stack(Enumerable.Range(0, 5).Select(i => torch.full(24, 24, 10.0 * (i + 1))).ToArray());
+            vol[.., 0, 0] = torch.tensor(100.0);
+            Npy.Write(dir["toy.npy"], vol);
+        }
+        var r = CliRunner.Run("train", "--data", dir["toy.npy"], "--modality", "mr", "--phantoms", "ellipses", "--phantom-fraction", "0.25",
+            "--out", dir["m.safetensors"], "--export-data", dir["export"]);
+        Assert.True(r.ExitCode == 0, r.StdOut + r.StdErr);
+        Assert.False(File.Exists(dir["m.safetensors"]), "--export-data must not train");
+        using var slices = Npy.Read(dir["export/slices-0.npy"]);
+        Assert.Equal(new long[] { 4, 24, 24 }, slices.shape); // the last 20 % (slice 4) is held out
+        // MR normalisation x = 2 v / p − 1 with p the volume's 99.5th percentile (50, slice 4's value, is excluded from
+        // the export but not from the statistic): slice i → 2·10(i+1)/50 − 1.
+        for (int i = 0; i < 4; i++)
+            Assert.Equal(2 * 10.0 * (i + 1) / 50 - 1, slices[i, 5, 5].item<float>(), 4);
+        using var phantoms = Npy.Read(dir["export/phantoms.npy"]);
+        Assert.Equal(new long[] { 512, 256, 256 }, phantoms.shape);
+        Assert.InRange(phantoms.min().item<float>(), -1.001, -0.999);
+        using var manifest = System.Text.Json.JsonDocument.Parse(File.ReadAllText(dir["export/manifest.json"]));
+        var root = manifest.RootElement;
+        Assert.Equal("mr", root.GetProperty("modality").GetString());
+        Assert.Equal(0.25, root.GetProperty("phantomFraction").GetDouble(), 6);
+        var volume = root.GetProperty("volumes")[0];
+        Assert.Equal(new[] { 0, 1, 2, 3 }, volume.GetProperty("slices").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(new[] { 4 }, volume.GetProperty("heldOut").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(new[] { 32, 64, 128 }, root.GetProperty("architecture").GetProperty("widths").EnumerateArray().Select(e => e.GetInt32()));
+    }
+
+    [Fact]
     public void BenchModelQuickPrintsFloat32AndBfloat16Rows()
     {
         using var dir = new TempDir();
