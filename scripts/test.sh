@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Peers the tests compare against: BART, numpy/scipy/scikit-image (Debian's python3), dcmtk, dicom3tools, pydicom,
 # Orthanc with its DICOMweb plugin (PACS export tests start their own instance on free ports).
-PACKAGES="bart python3-numpy python3-scipy python3-skimage python3-h5py dcmtk dicom3tools python3-pydicom orthanc orthanc-dicomweb"
+PACKAGES="bart python3-numpy python3-scipy python3-skimage python3-h5py python3-torch dcmtk dicom3tools python3-pydicom orthanc orthanc-dicomweb"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,0 +1,110 @@
+using MedRecon.Core.IO;
+using MedRecon.Model;
+using MedRecon.Tests.Infrastructure;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MedRecon.Tests.Model;
+
+/// <summary>
+/// The PyTorch twin (tools/twin) that trains priors on CUDA machines must be the same network: same outputs on the
+/// same weights, files that load both ways, and a trainer whose output MedRecon loads. Runs Debian's python3-torch.
+/// </summary>
+public class TwinTests
+{
+    static string TwinDir => Path.Combine(ExternalTools.RepositoryRoot, "tools", "twin");
+    static string ShippedMr => Path.Combine(ExternalTools.RepositoryRoot, "models", "mr-prior.safetensors");
+
+    static void Twin(params string[] args)
+    {
+        var (code, _, err) = ExternalTools.Run(ExternalTools.DebianPython,
+            new[] { Path.Combine(TwinDir, "medrecon_twin.py") }.Concat(args), timeoutMs: 300_000);
+        Assert.True(code == 0, $"twin failed ({code}): {err}");
+    }
+
+    [SkippableTheory]
+    [InlineData(0.3)]
+    [InlineData(5.0)]
+    [InlineData(0.002)]
+    public void TwinGivesTheSameOutputsAsTheCSharpNetworkOnTheShippedWeights(double sigma)
+    {
+        ExternalTools.RequirePython("torch", "numpy");
+        using var tmp = new TempDir();
+        var (f, _) = ModelIO.Load(ShippedMr);
+        using (f)
+        using (torch.no_grad())
+        {
+            // 2 × 38 × 50: not a multiple of 4, so the reflect padding and crop are compared too.
+            using var x = torch.randn(new long[] { 2, 1, 38, 50 }, generator: new torch.Generator(11)) * 0.6 - 0.2;
+            Npy.Write(tmp["x.npy"], x);
+            using var mine = f.Forward(x, sigma);
+            Twin("forward", ShippedMr, tmp["x.npy"], sigma.ToString("R", System.Globalization.CultureInfo.InvariantCulture), tmp["y.npy"]);
+            using var theirs = Npy.Read(tmp["y.npy"]);
+            Assert.Equal(mine.shape, theirs.shape);
+            double maxDiff = (mine - theirs).abs().max().item<float>();
+            double scale = mine.abs().max().item<float>();
+            // float32 on both sides, different kernels and summation orders: agreement to ~1e-5 of the output scale.
+            Assert.True(maxDiff <= 1e-4 * Math.Max(1, scale), $"σ={sigma}: max |C# − twin| = {maxDiff:E2} (output scale {scale:F3})");
+            if (sigma == 0.002) Assert.Equal(0.0, maxDiff); // f(x, σ_min) = x on both sides
+        }
+    }
+
+    [SkippableFact]
+    public void WeightsWrittenByTheTwinLoadBitExactlyInMedRecon()
+    {
+        ExternalTools.RequirePython("torch", "numpy");
+        using var tmp = new TempDir();
+        Twin("resave", ShippedMr, tmp["copy.safetensors"]);
+        var (a, ma) = ModelIO.Load(ShippedMr);
+        var (b, mb) = ModelIO.Load(tmp["copy.safetensors"]);
+        using (a)
+        using (b)
+        {
+            Assert.Equal(ma.Modality, mb.Modality);
+            Assert.Equal(ma.Steps, mb.Steps);
+            Assert.True(ma.Architecture.SameArchitecture(mb.Architecture));
+            var pb = b.Network.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            foreach (var (name, p) in a.Network.named_parameters())
+                Assert.True(Bits.Same(p, pb[name]), $"{name} differs after the twin's save");
+        }
+    }
+
+    [SkippableFact]
+    public void TwinTrainerWritesDenoiserAndConsistencyWeightsThatMedReconLoads()
+    {
+        ExternalTools.RequirePython("torch", "numpy");
+        using var tmp = new TempDir();
+        // A toy training set in the export format: two real 48² slices (one volume) and four phantoms.
+        string manifest = """
+            {"modality":"mr","normalisation":"test","phantomFraction":0.5,"intensityJitter":0.1,
+             "architecture":{"inChannels":1,"outChannels":1,"widths":[8,16],"resBlocksPerLevel":1,"embeddingDim":0,"maxGroups":32},
+             "noise":{"sigmaMin":0.002,"sigmaMax":80,"sigmaData":0.5,"rho":7}}
+            """;
+        File.WriteAllText(tmp["manifest.json"], manifest);
+        ExternalTools.RunPython(
+            "import numpy as np; r=np.random.default_rng(0); " +
+            $"np.savez(r'{tmp["data.npz"]}', slices0=(r.random((2,48,48))*2-1).astype(np.float16), phantoms=(r.random((4,40,40))*2-1).astype(np.float16))");
+        var (code, stdout, err) = ExternalTools.Run(ExternalTools.DebianPython, new[]
+        {
+            Path.Combine(TwinDir, "train_twin.py"), "--data", tmp["data.npz"], "--manifest", tmp["manifest.json"],
+            "--out", tmp["toy.safetensors"], "--minutes", "5", "--max-steps", "6", "--batch", "4", "--patch", "32", "--device", "cpu",
+        }, timeoutMs: 300_000);
+        Assert.True(code == 0, $"train_twin failed ({code}): {err}\n{stdout}");
+
+        var (den, dm) = ModelIO.Load(tmp["toy-denoiser.safetensors"]);
+        var (cm, cmMeta) = ModelIO.Load(tmp["toy.safetensors"]);
+        using (den)
+        using (cm)
+        {
+            Assert.Equal("denoiser", dm.Stage);
+            Assert.Equal(3, dm.Steps);
+            Assert.Equal("consistency", cmMeta.Stage);
+            Assert.Equal(6, cmMeta.Steps);
+            Assert.Equal("mr", cmMeta.Modality);
+            Assert.True(cmMeta.Architecture.SameArchitecture(new UNetConfig { Widths = new[] { 8, 16 }, ResBlocksPerLevel = 1 }));
+            // Training moved the zero-initialised output layer, so the network is no longer the identity.
+            var output = cm.Network.named_parameters().First(p => p.name == "output.weight").parameter;
+            Assert.True(output.abs().max().item<float>() > 0, "output layer still zero after 6 steps");
+        }
+    }
+}
