@@ -209,6 +209,8 @@ public static class CtReconstruction
         var o = options is null
             ? new ZeroShotOptions { Method = m, Nfe = m == ZeroShotMethod.Diffusion ? ZeroShotDefaults.DiffusionNfe : 4 }
             : options with { Method = m };
+        if (m == ZeroShotMethod.Consistency && o.SigmaStart is null)
+            o = o with { SigmaStart = ZeroShotDefaults.CtSigmaStartFor(angles) };
         using var scope = NewDisposeScope();
         LoadedPrior? loaded = prior is null ? Priors.Load("ct", null) : null;
         try

@@ -10,14 +10,16 @@ namespace MedRecon.Cli.Validation;
 /// is loaded once (<see cref="Priors"/>; its load time is not counted in the seconds). A missing prior file makes
 /// their rows "skipped" with the file named and how to get it; the classical and peer rows still run.
 /// </summary>
-public sealed class ZeroShotValidationMethod(string id, string label, Modality modality, ZeroShotMethod method) : IValidationMethod
+/// <param name="fixedNfe">NFE of this row whatever --nfe says (the "cm-8" rows: the "≤ 8 NFE" beside the 4-NFE
+/// speed setting).</param>
+public sealed class ZeroShotValidationMethod(string id, string label, Modality modality, ZeroShotMethod method, int? fixedNfe = null) : IValidationMethod
 {
     public string Id => id;
     public string Label => label;
     public Modality Modality => modality;
     public string Kind => "learned";
     /// <summary>CM is in --quick (at few NFE); the diffusion baseline is not.</summary>
-    public bool Quick => method == ZeroShotMethod.Consistency;
+    public bool Quick => method == ZeroShotMethod.Consistency && fixedNfe is null;
     public IReadOnlyList<double>? LambdaGrid => null;
     /// <summary>The diffusion baseline (≥ 10x the CM's NFE, ~4 min per 256² slice on one loaded core) runs on the first
     /// real slice of the headline tasks only (MRI 4x/8x single coil, CT 60/30 views), for time.</summary>
@@ -42,7 +44,7 @@ public sealed class ZeroShotValidationMethod(string id, string label, Modality m
     public MethodOutput Run(ValidationCase c, double? lambda, ValidationContext context)
     {
         var prior = LearnedMethods.Prior(modality, context);
-        int nfe = method == ZeroShotMethod.Diffusion ? context.DiffusionNfe : context.Quick ? Math.Min(context.Nfe, 2) : context.Nfe;
+        int nfe = method == ZeroShotMethod.Diffusion ? context.DiffusionNfe : fixedNfe ?? (context.Quick ? Math.Min(context.Nfe, 2) : context.Nfe);
         var o = new ZeroShotOptions { Method = method, Nfe = nfe, Seed = (ulong)c.MaskSeed };
         ZeroShotResult r;
         if (modality == Modality.Mri)
@@ -69,8 +71,10 @@ public static class LearnedMethods
     {
         new ZeroShotValidationMethod("diffusion", "diffusion baseline (Euler)", Modality.Mri, ZeroShotMethod.Diffusion),
         new ZeroShotValidationMethod("cm", "consistency model", Modality.Mri, ZeroShotMethod.Consistency),
+        new ZeroShotValidationMethod("cm-8", "consistency model, 8 NFE", Modality.Mri, ZeroShotMethod.Consistency, fixedNfe: 8),
         new ZeroShotValidationMethod("diffusion", "diffusion baseline (Euler)", Modality.Ct, ZeroShotMethod.Diffusion),
         new ZeroShotValidationMethod("cm", "consistency model", Modality.Ct, ZeroShotMethod.Consistency),
+        new ZeroShotValidationMethod("cm-8", "consistency model, 8 NFE", Modality.Ct, ZeroShotMethod.Consistency, fixedNfe: 8),
     };
 
     /// <summary>The loaded prior of a modality (cached in the context); <see cref="MissingPriorException"/> when the

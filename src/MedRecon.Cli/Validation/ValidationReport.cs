@@ -180,6 +180,9 @@ public static class ValidationReport
 
     /// <summary>The comparisons the issue asks for, computed from the rows: CM against the best classical or peer method
     /// of each task (same slices), and CM against the diffusion baseline on the slices where both ran.</summary>
+    /// <summary>The consistency-model rows the headlines compare: the 4-NFE default (or --nfe) and the fixed 8-NFE one.</summary>
+    static readonly string[] CmMethods = { "cm", "cm-8" };
+
     public static string Headlines(ValidationResult r, List<SummaryRow> summary)
     {
         var sb = new StringBuilder();
@@ -192,8 +195,9 @@ public static class ValidationReport
         sb.AppendLine("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
         bool any = false;
         foreach (var t in r.Tasks.Where(t => r.CompletedTasks.Contains(t.Id)))
+        foreach (var cmId in CmMethods)
         {
-            var cm = summary.FirstOrDefault(s => s.Task == t.Id && s.Method == "cm" && s.Cases > 0);
+            var cm = summary.FirstOrDefault(s => s.Task == t.Id && s.Method == cmId && s.Cases > 0);
             if (cm is null) continue;
             foreach (var (family, psnr, ssim) in new (string, Func<SummaryRow, double?>, Func<SummaryRow, double?>)[]
                      { ("real", s => s.PsnrReal, s => s.SsimReal), ("phantom", s => s.PsnrPhantom, s => s.SsimPhantom) })
@@ -210,7 +214,7 @@ public static class ValidationReport
         if (!any) sb.AppendLine("| (no CM rows ran) | | | | | | | | |");
         sb.AppendLine();
         var pairs = r.Rows.Where(x => x.Method == "diffusion" && x.Status == "ok" && r.CompletedTasks.Contains(x.Task))
-            .Select(d => (d, c: r.Rows.FirstOrDefault(x => x.Method == "cm" && x.Task == d.Task && x.Data == d.Data && x.Status == "ok")))
+            .SelectMany(d => CmMethods.Select(id => (d, c: r.Rows.FirstOrDefault(x => x.Method == id && x.Task == d.Task && x.Data == d.Data && x.Status == "ok"))))
             .Where(p => p.c is not null).ToList();
         if (pairs.Count > 0)
         {

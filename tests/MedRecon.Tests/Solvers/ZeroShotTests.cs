@@ -244,6 +244,25 @@ public class ZeroShotTests
     }
 
     [Fact]
+    public void CtStartingSigmaFollowsTheAngularSampling()
+    {
+        // Tuned points (docs/zero-shot.md): 60 views 0.2, 30 views 0.5, limited angle 0.5; sparser → never below dense.
+        Assert.Equal(0.2, ZeroShotDefaults.CtSigmaStartFor(CtAngles.Uniform(60)), 6);
+        Assert.InRange(ZeroShotDefaults.CtSigmaStartFor(CtAngles.Uniform(30)), 0.49, 0.5);
+        Assert.Equal(0.5, ZeroShotDefaults.CtSigmaStartFor(CtAngles.Uniform(90, 120)));
+        Assert.Equal(0.1, ZeroShotDefaults.CtSigmaStartFor(CtAngles.Uniform(720)));
+        double previous = 0;
+        foreach (int views in new[] { 360, 180, 90, 60, 45, 30, 20 })
+        {
+            double s = ZeroShotDefaults.CtSigmaStartFor(CtAngles.Uniform(views));
+            Assert.True(s >= previous, $"σ₀ must not fall as views get sparser ({views} views: {s})");
+            previous = s;
+        }
+        // Fan beam over 360° counts as a full arc.
+        Assert.Equal(0.2, ZeroShotDefaults.CtSigmaStartFor(CtAngles.Uniform(60, 360)), 6);
+    }
+
+    [Fact]
     public void InvalidOptionsAreRejected()
     {
         using var scope = NewDisposeScope();
