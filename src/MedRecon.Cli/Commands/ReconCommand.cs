@@ -166,16 +166,22 @@ sealed class ZeroShotCliOptions
     readonly Option<int> samples = new("--samples") { Description = "cm/diffusion: K samples with seeds S..S+K-1; output the mean, and the per-pixel standard deviation as FILE.std.npy/.png or a second series DIR-std.", DefaultValueFactory = _ => 1 };
     readonly Option<ulong> seed = new("--seed") { Description = "cm/diffusion: seed of the first sample.", DefaultValueFactory = _ => 0UL };
     readonly Option<double?> sigmaStart = new("--sigma-start") { Description = "cm/diffusion: starting noise level σ_0 (default per task)." };
+    public static Option<string?> StartOption() => new("--start")
+    {
+        Description = "cm/diffusion, MRI: the estimate the loop starts from: zf (zero-filled, default) or tv (the TV reconstruction first: " +
+                      "better at 4x, costs the TV time; docs/zero-shot.md).",
+    };
+    readonly Option<string?> start = StartOption();
 
     public void AddTo(Command cmd)
     {
-        foreach (var o in new Option[] { model, nfe, samples, seed, sigmaStart }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, nfe, samples, seed, sigmaStart, start }) cmd.Options.Add(o);
     }
 
     /// <summary>Null for a classical method (and then the zero-shot options must be absent).</summary>
     public (ZeroShotOptions Options, string? Model)? Read(ParseResult p, string method, string modality)
     {
-        var o = Build(method, p.GetValue(nfe), p.GetValue(samples), p.GetValue(seed), p.GetValue(sigmaStart), p.GetValue(model));
+        var o = Build(method, p.GetValue(nfe), p.GetValue(samples), p.GetValue(seed), p.GetValue(sigmaStart), p.GetValue(model), p.GetValue(start));
         return o is null ? null : (o, p.GetValue(model));
     }
 
@@ -183,15 +189,21 @@ sealed class ZeroShotCliOptions
     /// The zero-shot options of <paramref name="method"/> after checking their ranges (shared by `recon` and `run`);
     /// null for a classical method, which must then come without any of them.
     /// </summary>
-    public static ZeroShotOptions? Build(string method, int? nfe, int samples, ulong seed, double? sigmaStart, string? model)
+    public static ZeroShotOptions? Build(string method, int? nfe, int samples, ulong seed, double? sigmaStart, string? model, string? start = null)
     {
         bool zeroShot = method is "cm" or "diffusion";
         if (!zeroShot)
         {
-            if (model is not null || nfe is not null || samples != 1 || sigmaStart is not null)
-                throw new CliException($"--model/--nfe/--samples/--sigma-start apply to --method cm or diffusion, not {method}");
+            if (model is not null || nfe is not null || samples != 1 || sigmaStart is not null || start is not null)
+                throw new CliException($"--model/--nfe/--samples/--sigma-start/--start apply to --method cm or diffusion, not {method}");
             return null;
         }
+        var startFrom = (start ?? "zf").Trim().ToLowerInvariant() switch
+        {
+            "zf" => ZeroShotStart.ZeroFilled,
+            "tv" => ZeroShotStart.TotalVariation,
+            _ => throw new CliException($"--start {start}: use zf or tv"),
+        };
         if (nfe is < 1 or > 2000) throw new CliException($"--nfe {nfe}: must be between 1 and 2000");
         if (samples < 1 || samples > 100) throw new CliException($"--samples {samples}: must be between 1 and 100");
         if (sigmaStart is double v && !(v > 0.002 && v <= 80)) throw new CliException($"--sigma-start {v}: must be in (0.002, 80]");
@@ -203,6 +215,7 @@ sealed class ZeroShotCliOptions
             Samples = samples,
             Seed = seed,
             SigmaStart = sigmaStart,
+            Start = startFrom,
         };
     }
 

@@ -41,10 +41,11 @@ public static class RunCommand
         var samples = new Option<int>("--samples") { Description = "Samples K (different seeds): mean and per-pixel standard deviation (a second DICOM series).", DefaultValueFactory = _ => 1 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the first sample (sample k uses seed + k).", DefaultValueFactory = _ => 0UL };
         var sigma = new Option<double?>("--sigma-start") { Description = "Starting noise level σ_0 of the zero-shot loop (default per task)." };
+        var start = ZeroShotCliOptions.StartOption();
         var output = new Option<string>("--out") { Description = "Output folder (dicom/, dicom-std/, source-dicom/ for the phantom, PNGs, metrics.json).", Required = true };
         var cmd = new Command("run", "Retrospective pipeline: DICOM (or the embedded phantom) → simulated measurements → reconstruction → derived DICOM, PNGs and metrics.")
         {
-            image, simulate, method, slice, series, size, model, nfe, samples, seed, sigma, output,
+            image, simulate, method, slice, series, size, model, nfe, samples, seed, sigma, start, output,
         };
         PacsDestination.AddOptions(cmd); // --host/--stow: push the derived series (dicom/) once the folder is in place
         cmd.SetAction(p => CliSupport.Run(() => Run(new RunOptions
@@ -60,6 +61,7 @@ public static class RunCommand
             Samples = p.GetValue(samples),
             Seed = p.GetValue(seed),
             SigmaStart = p.GetValue(sigma),
+            Start = p.GetValue(start),
             Out = p.GetValue(output)!,
             Destination = PacsDestination.TryParse(p),
         }, Console.Out)));
@@ -79,6 +81,8 @@ public static class RunCommand
         public int Samples { get; init; } = 1;
         public ulong Seed { get; init; }
         public double? SigmaStart { get; init; }
+        /// <summary>MRI zero-shot start: zf (default) or tv.</summary>
+        public string? Start { get; init; }
         public string Out { get; init; } = "out/run";
         /// <summary>Where to push the derived series after writing it (null: nowhere).</summary>
         public PacsDestination? Destination { get; init; }
@@ -128,7 +132,7 @@ public static class RunCommand
         var mriMethods = new[] { "cm", "diffusion", "zf", "cg", "tv", "wavelet" };
         if (mri ? !mriMethods.Contains(method) : !CtReconstruction.Methods.Contains(method))
             throw new CliException($"--method {o.Method}: not a {(mri ? "MRI" : "CT")} method (use {string.Join(", ", mri ? mriMethods : CtReconstruction.Methods)})");
-        var zs = ZeroShotCliOptions.Build(method, o.Nfe, o.Samples, o.Seed, o.SigmaStart, o.Model);
+        var zs = ZeroShotCliOptions.Build(method, o.Nfe, o.Samples, o.Seed, o.SigmaStart, o.Model, o.Start);
         bool zeroShot = zs is not null;
         var mriOptions = mri ? MriOptions(sim) : null;
         var ctSettings = mri ? default : CtSettings(sim);
@@ -281,6 +285,7 @@ public static class RunCommand
                 ["nfe"] = zs?.Nfe,
                 ["samples"] = zs?.Samples,
                 ["seed"] = zs?.Seed,
+                ["start"] = zs is null ? null : mri ? (zs.Start == ZeroShotStart.TotalVariation ? "tv" : "zero-filled") : "fbp (ramp)",
                 ["model"] = prior is null ? null : new { path = prior.Path, sha256 = prior.Sha256, stage = prior.Metadata.Stage, steps = prior.Metadata.Steps, modality = prior.Metadata.Modality },
                 ["dicomFiles"] = files.Count,
                 ["machine"] = $"{Environment.ProcessorCount} cores, {TorchSharp.torch.get_num_threads()} torch threads",

@@ -54,6 +54,7 @@ One mask / angle set per (task, image), seeded (mask seed 1000 + image index); n
 | astra-fbp, astra-sirt, astra-cgls | ASTRA 2 CPU `FBP` (Ram-Lak), `SIRT`, `CGLS`, 'linear' (Joseph) projector, 'parallel' geometry (= MedRecon's convention), same sinogram | same iterations as ours |
 | cm | zero-shot consistency model (`ZeroShotSolver`, solver defaults: MRI from zero-filled, exact replacement single coil / CG for SENSE; CT from FBP, CG data consistency, HU via μ_water for the real CT data) | `--nfe` (default 4), one sample, seed = mask seed |
 | cm-8 | the same, at 8 NFE (the issue's "≤ 8 NFE" quality point beside the 4-NFE speed point) | 8 NFE whatever `--nfe` says; not in `--quick` |
+| cm-tv | MRI: the same at 8 NFE, starting from MedRecon's TV reconstruction (`--start tv`, σ₀ 0.2) instead of zero-filled | 8 NFE; its seconds include the TV run; not in `--quick` |
 | diffusion | the same network as a denoiser with the Euler sampler and the same data consistency | `--diffusion-nfe` (default 40 = 10x); only on the first real slice of mri-4x, mri-8x, ct-60v, ct-30v (time: ~4 min per slice on one loaded core) |
 
 **Tuning, honestly:** λ of BART's TV and wavelet is chosen per task and per family (phantom / real) on **tuning
