@@ -56,7 +56,7 @@ public sealed class ZeroShotValidationMethod(string id, string label, Modality m
         else
         {
             var m = c.Ct!;
-            r = CtReconstruction.RunZeroShot(id, m.Sinogram, m.Geometry, m.Angles, o, c.Image.MuWater, prior.Function);
+            r = CtReconstruction.RunZeroShot(method == ZeroShotMethod.Diffusion ? "diffusion" : "cm", m.Sinogram, m.Geometry, m.Angles, o, c.Image.MuWater, prior.Function);
         }
         r.StandardDeviation?.Dispose();
         string from = modality == Modality.Ct ? "FBP" : start == ZeroShotStart.TotalVariation ? "TV (its seconds included)" : "zero-filled";
