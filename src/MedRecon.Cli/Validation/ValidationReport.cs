@@ -192,8 +192,8 @@ public static class ValidationReport
         sb.AppendLine("Consistency model (CM) minus the best classical or peer method of the task (best by mean PSNR over the same slices; " +
                       "positive = CM better), and CM against the diffusion baseline on the same slice.");
         sb.AppendLine();
-        sb.AppendLine("| task | family | CM PSNR (dB) | best other | its PSNR (dB) | Δ PSNR (dB) | CM SSIM | its SSIM | CM NFE |");
-        sb.AppendLine("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+        sb.AppendLine("| task | family | CM row | CM PSNR (dB) | best other | its PSNR (dB) | Δ PSNR (dB) | CM SSIM | its SSIM | CM NFE |");
+        sb.AppendLine("| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
         bool any = false;
         foreach (var t in r.Tasks.Where(t => r.CompletedTasks.Contains(t.Id)))
         foreach (var cmId in CmMethods)
@@ -208,21 +208,21 @@ public static class ValidationReport
                     .OrderByDescending(s => psnr(s)!.Value).FirstOrDefault();
                 if (best is null) continue;
                 any = true;
-                sb.AppendLine($"| {t.Id} | {family} | {F(c, "F2")} | {best.Label} | {F(psnr(best), "F2")} | {(c - psnr(best)!.Value).ToString("+0.00;-0.00", CultureInfo.InvariantCulture)} | " +
+                sb.AppendLine($"| {t.Id} | {family} | {cmId} | {F(c, "F2")} | {best.Label} | {F(psnr(best), "F2")} | {(c - psnr(best)!.Value).ToString("+0.00;-0.00", CultureInfo.InvariantCulture)} | " +
                               $"{F(ssim(cm), "F4")} | {F(ssim(best), "F4")} | {cm.Nfe} |");
             }
         }
-        if (!any) sb.AppendLine("| (no CM rows ran) | | | | | | | | |");
+        if (!any) sb.AppendLine("| (no CM rows ran) | | | | | | | | | |");
         sb.AppendLine();
         var pairs = r.Rows.Where(x => x.Method == "diffusion" && x.Status == "ok" && r.CompletedTasks.Contains(x.Task))
             .SelectMany(d => CmMethods.Select(id => (d, c: r.Rows.FirstOrDefault(x => x.Method == id && x.Task == d.Task && x.Data == d.Data && x.Status == "ok"))))
             .Where(p => p.c is not null).ToList();
         if (pairs.Count > 0)
         {
-            sb.AppendLine("| task | slice | CM PSNR / SSIM (NFE) | diffusion PSNR / SSIM (NFE) | Δ PSNR (dB) | CM s | diffusion s |");
-            sb.AppendLine("| --- | --- | --- | --- | ---: | ---: | ---: |");
+            sb.AppendLine("| task | slice | CM row | CM PSNR / SSIM (NFE) | diffusion PSNR / SSIM (NFE) | Δ PSNR (dB) | CM s | diffusion s |");
+            sb.AppendLine("| --- | --- | --- | --- | --- | ---: | ---: | ---: |");
             foreach (var (d, c) in pairs)
-                sb.AppendLine($"| {d.Task} | {d.Data} | {F(c!.Psnr, "F2")} / {F(c.Ssim, "F4")} ({c.Nfe}) | {F(d.Psnr, "F2")} / {F(d.Ssim, "F4")} ({d.Nfe}) | " +
+                sb.AppendLine($"| {d.Task} | {d.Data} | {c!.Method} | {F(c.Psnr, "F2")} / {F(c.Ssim, "F4")} ({c.Nfe}) | {F(d.Psnr, "F2")} / {F(d.Ssim, "F4")} ({d.Nfe}) | " +
                               $"{(c.Psnr!.Value - d.Psnr!.Value).ToString("+0.00;-0.00", CultureInfo.InvariantCulture)} | {F(c.Seconds, "F1")} | {F(d.Seconds, "F1")} |");
             sb.AppendLine();
         }
