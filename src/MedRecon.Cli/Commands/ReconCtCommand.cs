@@ -209,7 +209,7 @@ public static class CtReconstruction
         var o = options is null
             ? new ZeroShotOptions { Method = m, Nfe = m == ZeroShotMethod.Diffusion ? ZeroShotDefaults.DiffusionNfe : 4 }
             : options with { Method = m };
-        if (o.Start != ZeroShotStart.ZeroFilled) throw new CliException("--start applies to MRI; CT zero-shot starts from FBP");
+        if (o.Start is not null) throw new CliException("--start applies to MRI; CT zero-shot starts from FBP");
         if (m == ZeroShotMethod.Consistency && o.SigmaStart is null)
             o = o with { SigmaStart = ZeroShotDefaults.CtSigmaStartFor(angles) };
         using var scope = NewDisposeScope();

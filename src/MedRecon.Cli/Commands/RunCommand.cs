@@ -285,7 +285,7 @@ public static class RunCommand
                 ["nfe"] = zs?.Nfe,
                 ["samples"] = zs?.Samples,
                 ["seed"] = zs?.Seed,
-                ["start"] = zs is null ? null : mri ? (zs.Start == ZeroShotStart.TotalVariation ? "tv" : "zero-filled") : "fbp (ramp)",
+                ["start"] = zs is null ? null : mri ? (ZeroShotDefaults.MriStart(zs) == ZeroShotStart.TotalVariation ? "tv" : "zero-filled") : "fbp (ramp)",
                 ["model"] = prior is null ? null : new { path = prior.Path, sha256 = prior.Sha256, stage = prior.Metadata.Stage, steps = prior.Metadata.Steps, modality = prior.Metadata.Modality },
                 ["dicomFiles"] = files.Count,
                 ["machine"] = $"{Environment.ProcessorCount} cores, {TorchSharp.torch.get_num_threads()} torch threads",

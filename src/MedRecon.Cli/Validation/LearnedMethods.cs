@@ -46,7 +46,7 @@ public sealed class ZeroShotValidationMethod(string id, string label, Modality m
     {
         var prior = LearnedMethods.Prior(modality, context);
         int nfe = method == ZeroShotMethod.Diffusion ? context.DiffusionNfe : fixedNfe ?? (context.Quick ? Math.Min(context.Nfe, 2) : context.Nfe);
-        var o = new ZeroShotOptions { Method = method, Nfe = nfe, Seed = (ulong)c.MaskSeed, Start = start };
+        var o = new ZeroShotOptions { Method = method, Nfe = nfe, Seed = (ulong)c.MaskSeed, Start = modality == Modality.Mri ? start : null };
         ZeroShotResult r;
         if (modality == Modality.Mri)
         {

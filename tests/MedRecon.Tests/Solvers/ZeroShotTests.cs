@@ -155,7 +155,7 @@ public class ZeroShotTests
         var (truth, a, k) = Phantom128();
         using var __ = a;
         var zf = ZeroFilled.Reconstruct(a, k).abs();
-        var r = ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { Nfe = 4 });
+        var r = ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { Nfe = 4, Start = ZeroShotStart.ZeroFilled });
         Assert.Equal(4, r.NfePerSample);
         Assert.Null(r.StandardDeviation);
         Assert.True(r.Mean.is_complex());
@@ -181,6 +181,10 @@ public class ZeroShotTests
         Assert.True(RelativeResidual(a, r.Mean, k) < 1e-5);
         double pZf = Metrics.Psnr(truth, zf), pCm = Metrics.Psnr(truth, r.Mean.abs());
         Assert.True(pCm > pZf + 3.0, $"CM from TV {pCm:F2} dB vs zero-filled {pZf:F2} dB");
+        // TV is the consistency model's default start (and σ₀ 0.2 with it): no Start gives the same image bit for bit.
+        var byDefault = ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { Nfe = 2 });
+        Assert.True((byDefault.Mean == r.Mean).all().item<bool>());
+        Assert.Equal(ZeroShotStart.ZeroFilled, ZeroShotDefaults.MriStart(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion }));
     }
 
     [Fact]
