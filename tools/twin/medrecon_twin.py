@@ -7,6 +7,7 @@ tools/twin/train_twin.py. Only the standard library, numpy and torch are needed;
 """
 import json
 import math
+import os
 import struct
 import sys
 
@@ -181,7 +182,7 @@ def read_safetensors(path):
     meta = header.pop("__metadata__", {}) or {}
     tensors = {}
     for name, info in header.items():
-        dtype, size = _DTYPES[info["dtype"]]
+        dtype, _ = _DTYPES[info["dtype"]]
         a, b = info["data_offsets"]
         buf = bytearray(data[a:b])
         t = torch.frombuffer(buf, dtype=dtype) if b > a else torch.empty(0, dtype=dtype)
@@ -205,7 +206,6 @@ def write_safetensors(path, tensors, metadata):
         f.write(hb)
         for c in chunks:
             f.write(c)
-    import os
     os.replace(tmp, path)
 
 

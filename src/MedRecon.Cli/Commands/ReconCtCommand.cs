@@ -210,15 +210,13 @@ public static class CtReconstruction
             ? new ZeroShotOptions { Method = m, Nfe = m == ZeroShotMethod.Diffusion ? ZeroShotDefaults.DiffusionNfe : 4 }
             : options with { Method = m };
         if (o.Start is not null) throw new CliException("--start applies to MRI; CT zero-shot starts from FBP");
-        if (m == ZeroShotMethod.Consistency && o.SigmaStart is null)
-            o = o with { SigmaStart = ZeroShotDefaults.CtSigmaStartFor(angles) };
         using var scope = NewDisposeScope();
         LoadedPrior? loaded = prior is null ? Priors.Load("ct", null) : null;
         try
         {
             var a = CtProjector.Create(g, angles);
             var fbp = FilteredBackProjection.Reconstruct(sino, g, angles, filter);
-            var r = ZeroShotSolver.ReconstructCt(prior ?? loaded!.Function, a, sino, fbp, muWater, o, progress);
+            var r = ZeroShotSolver.ReconstructCt(prior ?? loaded!.Function, a, sino, fbp, muWater, o, progress, angles);
             r.Mean.MoveToOuterDisposeScope();
             r.StandardDeviation?.MoveToOuterDisposeScope();
             return r;

@@ -100,6 +100,7 @@ public static class ZeroShotDefaults
         if (arc < 170) return 0.5;
         return Math.Clamp(0.2 * Math.Pow(60.0 / views, 1.32), 0.1, 0.5);
     }
+
     public const double DiffusionSigmaStart = 1.0;
     public const double SigmaEnd = 0.01;
     public const int DiffusionNfe = 50;
@@ -226,10 +227,11 @@ public static class ZeroShotSolver
     /// <paramref name="muWater"/> (attenuation of water in those units, e.g. 0.0192/mm for DICOM HU data) the prior
     /// sees HU = 1000(μ/μ_water − 1) through the fixed HU map; without it, the scale is estimated as in the CT prior's
     /// phantoms: the 99.5th percentile of the initial estimate is water (HU = 1024(μ/p − 1)). Returns a real image in
-    /// the sinogram's units. DC: CG steps on ‖Ax − y‖² + λ‖x − x̂‖².
+    /// the sinogram's units. DC: CG steps on ‖Ax − y‖² + λ‖x − x̂‖². With <paramref name="anglesRadians"/> the default σ₀
+    /// follows the angular sampling (<see cref="ZeroShotDefaults.CtSigmaStartFor"/>), else it is the dense-sampling value.
     /// </summary>
     public static ZeroShotResult ReconstructCt(ConsistencyFunction prior, LinearOperator projector, Tensor sinogram, Tensor initial,
-        double? muWater, ZeroShotOptions o, IProgress<SolverProgress>? progress = null)
+        double? muWater, ZeroShotOptions o, IProgress<SolverProgress>? progress = null, IReadOnlyList<double>? anglesRadians = null)
     {
         using var scope = NewDisposeScope();
         if (sinogram.is_complex() || initial.is_complex()) throw new ArgumentException("CT sinogram and initial estimate must be real");
@@ -241,7 +243,7 @@ public static class ZeroShotSolver
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.CtCgIterations;
         var mode = o.DataConsistency == DataConsistencyMode.Auto ? DataConsistencyMode.ConjugateGradient : o.DataConsistency;
         var dc = DataConsistency.Create(mode, projector, y, cg, o.Lambda ?? 0.0);
-        var (s0, s1) = Sigmas(o, ZeroShotDefaults.CtSigmaStart);
+        var (s0, s1) = Sigmas(o, anglesRadians is null ? ZeroShotDefaults.CtSigmaStart : ZeroShotDefaults.CtSigmaStartFor(anglesRadians));
         var r = Reconstruct(prior, projector, y, x0, dc, domain, o, s0, s1, progress);
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();

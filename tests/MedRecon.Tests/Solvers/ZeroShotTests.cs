@@ -135,6 +135,17 @@ public class ZeroShotTests
         Assert.Equal(-1.0, est.ToPrior(torch.zeros(1, 1)).item<float>(), 5);
     }
 
+    /// <summary>Single-coil 4x random mask on a 64² raster Shepp–Logan, k-space = A(truth): for tests of determinism and
+    /// data consistency, not of quality.</summary>
+    static (Tensor Truth, Tensor Mask, SenseOperator A, Tensor KSpace) SheppLogan64()
+    {
+        const int n = 64;
+        var truth = EllipsePhantom.SheppLogan().Rasterize(n).to(ScalarType.ComplexFloat32);
+        var mask = SamplingMasks.Create(MaskKind.Random, n, n, 4, 0.08, 0).Mask;
+        var a = SenseOperator.SingleCoil(mask);
+        return (truth, mask, a, a.Forward(truth));
+    }
+
     /// <summary>Single-coil 4x random mask, 128² Shepp–Logan from analytic k-space (no inverse crime).</summary>
     static (Tensor Truth, SenseOperator A, Tensor KSpace) Phantom128(double accel = 4)
     {
@@ -193,11 +204,9 @@ public class ZeroShotTests
         using var scope = NewDisposeScope();
         var (prior, _) = ModelIO.Load(PriorPath);
         using var _p = prior;
-        int n = 64;
-        var truth = EllipsePhantom.SheppLogan().Rasterize(n).to(ScalarType.ComplexFloat32);
-        var mask = SamplingMasks.Create(MaskKind.Random, n, n, 4, 0.08, 0).Mask;
-        using var a = SenseOperator.SingleCoil(mask);
-        var k = a.Forward(truth);
+        const int n = 64;
+        var (truth, mask, a, k) = SheppLogan64();
+        using var _a = a;
         var o = new ZeroShotOptions { Nfe = 2, Seed = 11 };
         var x1 = ZeroShotSolver.ReconstructMri(prior, a, k, o).Mean;
         var x2 = ZeroShotSolver.ReconstructMri(prior, a, k, o).Mean;
@@ -229,11 +238,8 @@ public class ZeroShotTests
         using var scope = NewDisposeScope();
         var (prior, _) = ModelIO.Load(PriorPath);
         using var _p = prior;
-        int n = 64;
-        var truth = EllipsePhantom.SheppLogan().Rasterize(n).to(ScalarType.ComplexFloat32);
-        var mask = SamplingMasks.Create(MaskKind.Random, n, n, 4, 0.08, 0).Mask;
-        using var a = SenseOperator.SingleCoil(mask);
-        var k = a.Forward(truth);
+        var (truth, _, a, k) = SheppLogan64();
+        using var _a = a;
         int calls = 0;
         var progress = new Progress(() => calls++);
         var r = ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { Method = ZeroShotMethod.Diffusion, Nfe = 6 }, progress);
