@@ -168,8 +168,9 @@ sealed class ZeroShotCliOptions
     readonly Option<double?> sigmaStart = new("--sigma-start") { Description = "cm/diffusion: starting noise level σ_0 (default per task)." };
     public static Option<string?> StartOption() => new("--start")
     {
-        Description = "cm/diffusion, MRI: the estimate the loop starts from: tv (the TV reconstruction first; the cm default, " +
-                      "+2.6 dB at 4x, costs the TV time) or zf (zero-filled; the diffusion default). docs/zero-shot.md",
+        Description = "cm/diffusion: the estimate the loop starts from: tv (the TV reconstruction first; the cm default, " +
+                      "+1.6 dB at MRI 4x, +0.4 to +2.5 dB for CT, costs the TV time) or the direct estimate, zf (MRI, zero-filled) / fbp (CT) " +
+                      "(cheaper; the diffusion default). docs/zero-shot.md",
     };
     readonly Option<string?> start = StartOption();
 
@@ -181,15 +182,16 @@ sealed class ZeroShotCliOptions
     /// <summary>Null for a classical method (and then the zero-shot options must be absent).</summary>
     public (ZeroShotOptions Options, string? Model)? Read(ParseResult p, string method, string modality)
     {
-        var o = Build(method, p.GetValue(nfe), p.GetValue(samples), p.GetValue(seed), p.GetValue(sigmaStart), p.GetValue(model), p.GetValue(start));
+        var o = Build(method, p.GetValue(nfe), p.GetValue(samples), p.GetValue(seed), p.GetValue(sigmaStart), p.GetValue(model), p.GetValue(start), modality);
         return o is null ? null : (o, p.GetValue(model));
     }
 
     /// <summary>
     /// The zero-shot options of <paramref name="method"/> after checking their ranges (shared by `recon` and `run`);
-    /// null for a classical method, which must then come without any of them.
+    /// null for a classical method, which must then come without any of them. <paramref name="modality"/> ("mr" or
+    /// "ct") names the direct start: zf for MRI, fbp for CT.
     /// </summary>
-    public static ZeroShotOptions? Build(string method, int? nfe, int samples, ulong seed, double? sigmaStart, string? model, string? start = null)
+    public static ZeroShotOptions? Build(string method, int? nfe, int samples, ulong seed, double? sigmaStart, string? model, string? start, string modality)
     {
         bool zeroShot = method is "cm" or "diffusion";
         if (!zeroShot)
@@ -201,9 +203,10 @@ sealed class ZeroShotCliOptions
         ZeroShotStart? startFrom = start?.Trim().ToLowerInvariant() switch
         {
             null => null,
-            "zf" => ZeroShotStart.ZeroFilled,
             "tv" => ZeroShotStart.TotalVariation,
-            _ => throw new CliException($"--start {start}: use zf or tv"),
+            "zf" when modality == "mr" => ZeroShotStart.Direct,
+            "fbp" when modality == "ct" => ZeroShotStart.Direct,
+            _ => throw new CliException(modality == "mr" ? $"--start {start}: MRI starts from zf or tv" : $"--start {start}: CT starts from fbp or tv"),
         };
         if (nfe is < 1 or > 2000) throw new CliException($"--nfe {nfe}: must be between 1 and 2000");
         if (samples < 1 || samples > 100) throw new CliException($"--samples {samples}: must be between 1 and 100");

@@ -197,7 +197,8 @@ public static class CtReconstruction
     public static bool IsZeroShot(string method) => method is "cm" or "diffusion";
 
     /// <summary>
-    /// Zero-shot CT (consistency model or diffusion baseline), started from FBP. <paramref name="muWater"/>: water's
+    /// Zero-shot CT (consistency model or diffusion baseline), started from FBP or from TV (options.Start; the cm
+    /// default is TV, <see cref="ZeroShotDefaults.CtStart"/>). <paramref name="muWater"/>: water's
     /// attenuation in the sinogram's units (DICOM HU sources: <see cref="Pipelines.CtDicom.MuWaterPerMm"/>), or null to
     /// estimate the scale from the FBP. <paramref name="prior"/> defaults to models/ct-prior.safetensors.
     /// </summary>
@@ -209,7 +210,6 @@ public static class CtReconstruction
         var o = options is null
             ? new ZeroShotOptions { Method = m, Nfe = m == ZeroShotMethod.Diffusion ? ZeroShotDefaults.DiffusionNfe : 4 }
             : options with { Method = m };
-        if (o.Start is not null) throw new CliException("--start applies to MRI; CT zero-shot starts from FBP");
         using var scope = NewDisposeScope();
         LoadedPrior? loaded = prior is null ? Priors.Load("ct", null) : null;
         try

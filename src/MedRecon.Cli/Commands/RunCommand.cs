@@ -81,7 +81,7 @@ public static class RunCommand
         public int Samples { get; init; } = 1;
         public ulong Seed { get; init; }
         public double? SigmaStart { get; init; }
-        /// <summary>MRI zero-shot start: zf (default) or tv.</summary>
+        /// <summary>Zero-shot start: tv (the cm default), or zf (MRI) / fbp (CT).</summary>
         public string? Start { get; init; }
         public string Out { get; init; } = "out/run";
         /// <summary>Where to push the derived series after writing it (null: nowhere).</summary>
@@ -132,7 +132,7 @@ public static class RunCommand
         var mriMethods = new[] { "cm", "diffusion", "zf", "cg", "tv", "wavelet" };
         if (mri ? !mriMethods.Contains(method) : !CtReconstruction.Methods.Contains(method))
             throw new CliException($"--method {o.Method}: not a {(mri ? "MRI" : "CT")} method (use {string.Join(", ", mri ? mriMethods : CtReconstruction.Methods)})");
-        var zs = ZeroShotCliOptions.Build(method, o.Nfe, o.Samples, o.Seed, o.SigmaStart, o.Model, o.Start);
+        var zs = ZeroShotCliOptions.Build(method, o.Nfe, o.Samples, o.Seed, o.SigmaStart, o.Model, o.Start, mri ? "mr" : "ct");
         bool zeroShot = zs is not null;
         var mriOptions = mri ? MriOptions(sim) : null;
         var ctSettings = mri ? default : CtSettings(sim);
@@ -285,7 +285,9 @@ public static class RunCommand
                 ["nfe"] = zs?.Nfe,
                 ["samples"] = zs?.Samples,
                 ["seed"] = zs?.Seed,
-                ["start"] = zs is null ? null : mri ? (ZeroShotDefaults.MriStart(zs) == ZeroShotStart.TotalVariation ? "tv" : "zero-filled") : "fbp (ramp)",
+                ["start"] = zs is null ? null
+                    : (mri ? ZeroShotDefaults.MriStart(zs) : ZeroShotDefaults.CtStart(zs)) == ZeroShotStart.TotalVariation ? "tv"
+                    : mri ? "zero-filled" : "fbp (ramp)",
                 ["model"] = prior is null ? null : new { path = prior.Path, sha256 = prior.Sha256, stage = prior.Metadata.Stage, steps = prior.Metadata.Steps, modality = prior.Metadata.Modality },
                 ["dicomFiles"] = files.Count,
                 ["machine"] = $"{Environment.ProcessorCount} cores, {TorchSharp.torch.get_num_threads()} torch threads",

@@ -13,7 +13,7 @@ namespace MedRecon.Cli.Validation;
 /// <param name="fixedNfe">NFE of this row whatever --nfe says (the "cm-8" rows: the issue's "≤ 8 NFE" beside the 4-NFE
 /// speed setting).</param>
 public sealed class ZeroShotValidationMethod(string id, string label, Modality modality, ZeroShotMethod method, int? fixedNfe = null,
-    ZeroShotStart start = ZeroShotStart.ZeroFilled) : IValidationMethod
+    ZeroShotStart start = ZeroShotStart.Direct) : IValidationMethod
 {
     public string Id => id;
     public string Label => label;
@@ -46,7 +46,7 @@ public sealed class ZeroShotValidationMethod(string id, string label, Modality m
     {
         var prior = LearnedMethods.Prior(modality, context);
         int nfe = method == ZeroShotMethod.Diffusion ? context.DiffusionNfe : fixedNfe ?? (context.Quick ? Math.Min(context.Nfe, 2) : context.Nfe);
-        var o = new ZeroShotOptions { Method = method, Nfe = nfe, Seed = (ulong)c.MaskSeed, Start = modality == Modality.Mri ? start : null };
+        var o = new ZeroShotOptions { Method = method, Nfe = nfe, Seed = (ulong)c.MaskSeed, Start = start };
         ZeroShotResult r;
         if (modality == Modality.Mri)
         {
@@ -59,7 +59,7 @@ public sealed class ZeroShotValidationMethod(string id, string label, Modality m
             r = CtReconstruction.RunZeroShot(method == ZeroShotMethod.Diffusion ? "diffusion" : "cm", m.Sinogram, m.Geometry, m.Angles, o, c.Image.MuWater, prior.Function);
         }
         r.StandardDeviation?.Dispose();
-        string from = modality == Modality.Ct ? "FBP" : start == ZeroShotStart.TotalVariation ? "TV (its seconds included)" : "zero-filled";
+        string from = start == ZeroShotStart.TotalVariation ? "TV (its seconds included)" : modality == Modality.Ct ? "FBP" : "zero-filled";
         string units = modality == Modality.Ct ? (c.Image.MuWater is null ? ", scale from the FBP's 99.5th percentile" : ", HU via μ_water 0.0192/mm") : "";
         return new MethodOutput(r.Mean, r.NfePerSample * r.Samples, 0,
             Settings: $"{(method == ZeroShotMethod.Consistency ? "multistep CM" : "Euler")}, {nfe} NFE, 1 sample, from {from}, solver defaults{units}; {Path.GetFileName(prior.Path)}");
@@ -78,6 +78,8 @@ public static class LearnedMethods
         new ZeroShotValidationMethod("diffusion", "diffusion baseline (Euler)", Modality.Ct, ZeroShotMethod.Diffusion),
         new ZeroShotValidationMethod("cm", "consistency model", Modality.Ct, ZeroShotMethod.Consistency),
         new ZeroShotValidationMethod("cm-8", "consistency model, 8 NFE", Modality.Ct, ZeroShotMethod.Consistency, fixedNfe: 8),
+        new ZeroShotValidationMethod("cm-tv", "consistency model, 8 NFE from TV", Modality.Ct, ZeroShotMethod.Consistency, fixedNfe: 8,
+            start: ZeroShotStart.TotalVariation),
     };
 
     /// <summary>The loaded prior of a modality (cached in the context); <see cref="MissingPriorException"/> when the

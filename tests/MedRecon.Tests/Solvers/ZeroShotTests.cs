@@ -166,7 +166,7 @@ public class ZeroShotTests
         var (truth, a, k) = Phantom128();
         using var __ = a;
         var zf = ZeroFilled.Reconstruct(a, k).abs();
-        var r = ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { Nfe = 4, Start = ZeroShotStart.ZeroFilled });
+        var r = ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { Nfe = 4, Start = ZeroShotStart.Direct });
         Assert.Equal(4, r.NfePerSample);
         Assert.Null(r.StandardDeviation);
         Assert.True(r.Mean.is_complex());
@@ -192,10 +192,10 @@ public class ZeroShotTests
         Assert.True(RelativeResidual(a, r.Mean, k) < 1e-5);
         double pZf = Metrics.Psnr(truth, zf), pCm = Metrics.Psnr(truth, r.Mean.abs());
         Assert.True(pCm > pZf + 3.0, $"CM from TV {pCm:F2} dB vs zero-filled {pZf:F2} dB");
-        // TV is the consistency model's default start (and σ₀ 0.2 with it): no Start gives the same image bit for bit.
+        // TV is the consistency model's default start (with σ₀ from the mask): no Start gives the same image bit for bit.
         var byDefault = ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { Nfe = 2 });
         Assert.True((byDefault.Mean == r.Mean).all().item<bool>());
-        Assert.Equal(ZeroShotStart.ZeroFilled, ZeroShotDefaults.MriStart(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion }));
+        Assert.Equal(ZeroShotStart.Direct, ZeroShotDefaults.MriStart(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion }));
     }
 
     [Fact]
@@ -262,12 +262,54 @@ public class ZeroShotTests
         var sino = CtSimulation.ProjectFine(truth, g, angles, 2);
         var fbp = FilteredBackProjection.Reconstruct(sino, g, angles);
         var a = CtProjector.Create(g, angles);
-        var r = ZeroShotSolver.ReconstructCt(prior, a, sino, fbp, muWater: null, new ZeroShotOptions { Nfe = 4 });
+        var r = ZeroShotSolver.ReconstructCt(prior, a, sino, fbp, muWater: null, new ZeroShotOptions { Nfe = 4, Start = ZeroShotStart.Direct });
         Assert.False(r.Mean.is_complex());
         double scale = r.Mean.mean().item<float>() / truth.mean().item<float>();
         Assert.InRange(scale, 0.8, 1.25);
         double pFbp = Metrics.Psnr(truth, fbp), pCm = Metrics.Psnr(truth, r.Mean);
         Assert.True(pCm > pFbp + 1.0, $"CM {pCm:F2} dB vs FBP {pFbp:F2} dB");
+    }
+
+    [Fact]
+    public void CtTotalVariationStartIsTheConsistencyModelDefault()
+    {
+        using var scope = NewDisposeScope();
+        var (prior, _) = ModelIO.Load(PriorPath);
+        using var _p = prior;
+        int n = 64, views = 30;
+        var g = CtGeometry.ParallelBeam(n) with { Views = views };
+        var angles = CtAngles.Uniform(views);
+        var truth = EllipsePhantom.SheppLogan().Rasterize(n).to(ScalarType.Float32) * 0.02;
+        var sino = CtSimulation.ProjectFine(truth, g, angles, 2);
+        var fbp = FilteredBackProjection.Reconstruct(sino, g, angles);
+        var a = CtProjector.Create(g, angles);
+        var o = new ZeroShotOptions { Nfe = 2 };
+        var fromTv = ZeroShotSolver.ReconstructCt(prior, a, sino, fbp, null, o with { Start = ZeroShotStart.TotalVariation }, anglesRadians: angles);
+        var byDefault = ZeroShotSolver.ReconstructCt(prior, a, sino, fbp, null, o, anglesRadians: angles);
+        Assert.True((byDefault.Mean == fromTv.Mean).all().item<bool>(), "no Start → the TV start, bit for bit");
+        var fromFbp = ZeroShotSolver.ReconstructCt(prior, a, sino, fbp, null, o with { Start = ZeroShotStart.Direct }, anglesRadians: angles);
+        double pFbp = Metrics.Psnr(truth, fbp), pTv = Metrics.Psnr(truth, fromTv.Mean), pDirect = Metrics.Psnr(truth, fromFbp.Mean);
+        // The start shows in the result: from TV the streaks are gone before the first network evaluation.
+        Assert.True(pTv > pDirect + 1.0, $"CM from TV {pTv:F2} dB vs from FBP {pDirect:F2} dB");
+        Assert.True(pTv > pFbp + 3.0, $"CM from TV {pTv:F2} dB vs FBP {pFbp:F2} dB");
+        Assert.Equal(ZeroShotStart.Direct, ZeroShotDefaults.CtStart(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion }));
+    }
+
+    [Fact]
+    public void MriStartingSigmaFromTvFollowsTheMask()
+    {
+        using var scope = NewDisposeScope();
+        // Tuned points (docs/zero-shot.md): 1-D 4x 0.2, 1-D 8x 0.7, 2-D Poisson 0.1 (the same mask transposed too).
+        double S(MaskKind kind, double accel, double centre) =>
+            ZeroShotDefaults.MriTvSigmaStartFor(SamplingMasks.Create(kind, 256, 256, accel, centre, 3).Mask);
+        // Equispaced masks sample exactly 1/R (random ones only on average: the rule follows the actual fraction).
+        Assert.InRange(S(MaskKind.Equispaced, 4, 0.08), 0.19, 0.21);
+        Assert.InRange(S(MaskKind.Equispaced, 8, 0.04), 0.65, 0.75);
+        Assert.True(S(MaskKind.Random, 8, 0.04) > S(MaskKind.Random, 4, 0.08));
+        Assert.Equal(0.1, S(MaskKind.Poisson, 6, 0.08));
+        var m = SamplingMasks.Create(MaskKind.Random, 256, 256, 8, 0.04, 3).Mask;
+        Assert.Equal(ZeroShotDefaults.MriTvSigmaStartFor(m), ZeroShotDefaults.MriTvSigmaStartFor(m.t()), 9);
+        Assert.Equal(0.1, ZeroShotDefaults.MriTvSigmaStartFor(torch.ones(32, 32)));
     }
 
     [Fact]
@@ -287,6 +329,10 @@ public class ZeroShotTests
         }
         // Fan beam over 360° counts as a full arc.
         Assert.Equal(0.2, ZeroShotDefaults.CtSigmaStartFor(CtAngles.Uniform(60, 360)), 6);
+        // From TV: small over a full arc whatever the views, large for the missing wedge of a limited arc.
+        Assert.Equal(ZeroShotDefaults.CtTvSigmaStart, ZeroShotDefaults.CtSigmaStartFor(CtAngles.Uniform(60), ZeroShotStart.TotalVariation));
+        Assert.Equal(ZeroShotDefaults.CtTvSigmaStart, ZeroShotDefaults.CtSigmaStartFor(CtAngles.Uniform(30), ZeroShotStart.TotalVariation));
+        Assert.Equal(0.7, ZeroShotDefaults.CtSigmaStartFor(CtAngles.Uniform(90, 120), ZeroShotStart.TotalVariation));
     }
 
     [Fact]
