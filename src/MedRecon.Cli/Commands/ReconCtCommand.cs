@@ -25,7 +25,7 @@ public static class ReconCtCommand
         var row = new Option<int>("--row") { Description = "Detector row (slice) to reconstruct from --projections.", DefaultValueFactory = _ => 0 };
         var centre = new Option<double?>("--centre") { Description = "Rotation centre (detector column) for --projections; searched automatically when omitted." };
         var size = new Option<int?>("--size") { Description = "Output image size N (required without geometry.json; default for --projections: detector count)." };
-        var method = new Option<string>("--method") { Description = "fbp, sirt, cgls, tv, cm (consistency-model prior, zero-shot from FBP) or diffusion (the same prior as a diffusion baseline).", DefaultValueFactory = _ => "fbp" };
+        var method = new Option<string>("--method") { Description = "fbp, sirt, cgls, tv, cm (consistency-model prior, zero-shot from the TV reconstruction by default, --start fbp for FBP) or diffusion (the same prior as a diffusion baseline).", DefaultValueFactory = _ => "fbp" };
         method.AcceptOnlyFromAmong(CtReconstruction.Methods);
         var zsOptions = new ZeroShotCliOptions();
         var filter = new Option<string>("--filter") { Description = "FBP filter: ramp, shepp-logan, cosine, hann.", DefaultValueFactory = _ => "ramp" };

@@ -137,6 +137,18 @@ public class ZeroShotTests
 
     /// <summary>Single-coil 4x random mask on a 64² raster Shepp–Logan, k-space = A(truth): for tests of determinism and
     /// data consistency, not of quality.</summary>
+    /// <summary>Shepp–Logan 64² in attenuation-like units, 30 parallel views over 180° projected on a 2x finer grid
+    /// (no inverse crime), its projector and FBP.</summary>
+    static (Tensor Truth, double[] Angles, LinearOperator A, Tensor Sinogram, Tensor Fbp) SheppLoganCt64()
+    {
+        const int n = 64, views = 30;
+        var g = CtGeometry.ParallelBeam(n) with { Views = views };
+        var angles = CtAngles.Uniform(views);
+        var truth = EllipsePhantom.SheppLogan().Rasterize(n).to(ScalarType.Float32) * 0.02;
+        var sino = CtSimulation.ProjectFine(truth, g, angles, 2);
+        return (truth, angles, CtProjector.Create(g, angles), sino, FilteredBackProjection.Reconstruct(sino, g, angles));
+    }
+
     static (Tensor Truth, Tensor Mask, SenseOperator A, Tensor KSpace) SheppLogan64()
     {
         const int n = 64;
@@ -255,13 +267,7 @@ public class ZeroShotTests
         // The solver does not check modality (the CLI does); the MR prior stands in for a CT prior here.
         var (prior, _) = ModelIO.Load(PriorPath);
         using var _p = prior;
-        int n = 64, views = 30;
-        var g = CtGeometry.ParallelBeam(n) with { Views = views };
-        var angles = CtAngles.Uniform(views);
-        var truth = EllipsePhantom.SheppLogan().Rasterize(n).to(ScalarType.Float32) * 0.02; // attenuation-like units
-        var sino = CtSimulation.ProjectFine(truth, g, angles, 2);
-        var fbp = FilteredBackProjection.Reconstruct(sino, g, angles);
-        var a = CtProjector.Create(g, angles);
+        var (truth, angles, a, sino, fbp) = SheppLoganCt64();
         var r = ZeroShotSolver.ReconstructCt(prior, a, sino, fbp, muWater: null, new ZeroShotOptions { Nfe = 4, Start = ZeroShotStart.Direct });
         Assert.False(r.Mean.is_complex());
         double scale = r.Mean.mean().item<float>() / truth.mean().item<float>();
@@ -276,13 +282,7 @@ public class ZeroShotTests
         using var scope = NewDisposeScope();
         var (prior, _) = ModelIO.Load(PriorPath);
         using var _p = prior;
-        int n = 64, views = 30;
-        var g = CtGeometry.ParallelBeam(n) with { Views = views };
-        var angles = CtAngles.Uniform(views);
-        var truth = EllipsePhantom.SheppLogan().Rasterize(n).to(ScalarType.Float32) * 0.02;
-        var sino = CtSimulation.ProjectFine(truth, g, angles, 2);
-        var fbp = FilteredBackProjection.Reconstruct(sino, g, angles);
-        var a = CtProjector.Create(g, angles);
+        var (truth, angles, a, sino, fbp) = SheppLoganCt64();
         var o = new ZeroShotOptions { Nfe = 2 };
         var fromTv = ZeroShotSolver.ReconstructCt(prior, a, sino, fbp, null, o with { Start = ZeroShotStart.TotalVariation }, anglesRadians: angles);
         var byDefault = ZeroShotSolver.ReconstructCt(prior, a, sino, fbp, null, o, anglesRadians: angles);
