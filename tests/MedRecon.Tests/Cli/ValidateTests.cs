@@ -19,14 +19,15 @@ public class ValidateTests
         Assert.DoesNotContain(rows, x => x.GetProperty("status").GetString() == "failed");
         JsonElement Row(string task, string method) =>
             rows.First(x => x.GetProperty("task").GetString() == task && x.GetProperty("method").GetString() == method);
-        foreach (var (task, method) in new[] { ("mri-4x", "cm-8"), ("ct-60v", "cm-8"), ("mri-4x", "cm-tv") })
+        foreach (var (task, method) in new[] { ("mri-4x", "cm-8"), ("ct-60v", "cm-8"), ("mri-4x", "cm-tv"), ("ct-60v", "cm-tv") })
         {
             var row = Row(task, method);
             Assert.Equal("ok", row.GetProperty("status").GetString());
             Assert.Equal(8, row.GetProperty("nfe").GetInt32()); // fixed, although --quick caps --nfe at 2
         }
-        // The TV start is MRI only: no CT row asks for it.
-        Assert.DoesNotContain(rows, x => x.GetProperty("task").GetString() == "ct-60v" && x.GetProperty("method").GetString() == "cm-tv");
+        // The rows say where they started.
+        Assert.Contains("from TV", Row("ct-60v", "cm-tv").GetProperty("settings").GetString());
+        Assert.Contains("from FBP", Row("ct-60v", "cm-8").GetProperty("settings").GetString());
         // 64² Shepp–Logan (the quick image): 60 views nearly suffice there, so CT gets no margin test here (ZeroShotTests
         // has one at 30 views); from TV the MRI row clearly beats zero-filled (measured 24.1 vs 17.8 dB).
         Assert.True(Row("mri-4x", "cm-tv").GetProperty("psnr").GetDouble() > Row("mri-4x", "zf").GetProperty("psnr").GetDouble() + 3);
