@@ -173,16 +173,22 @@ sealed class ZeroShotCliOptions
                       "(cheaper; the diffusion default). docs/zero-shot.md",
     };
     readonly Option<string?> start = StartOption();
+    public static Option<int?> StartIterationsOption() => new("--start-iterations")
+    {
+        Description = "cm/diffusion with --start tv (the cm default): PDHG iterations of the TV start (default 300; fewer are faster). docs/zero-shot.md",
+    };
+    readonly Option<int?> startIterations = StartIterationsOption();
 
     public void AddTo(Command cmd)
     {
-        foreach (var o in new Option[] { model, nfe, samples, seed, sigmaStart, start }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, nfe, samples, seed, sigmaStart, start, startIterations }) cmd.Options.Add(o);
     }
 
     /// <summary>Null for a classical method (and then the zero-shot options must be absent).</summary>
     public (ZeroShotOptions Options, string? Model)? Read(ParseResult p, string method, string modality)
     {
-        var o = Build(method, p.GetValue(nfe), p.GetValue(samples), p.GetValue(seed), p.GetValue(sigmaStart), p.GetValue(model), p.GetValue(start), modality);
+        var o = Build(method, p.GetValue(nfe), p.GetValue(samples), p.GetValue(seed), p.GetValue(sigmaStart), p.GetValue(model), p.GetValue(start), modality,
+            p.GetValue(startIterations));
         return o is null ? null : (o, p.GetValue(model));
     }
 
@@ -191,13 +197,14 @@ sealed class ZeroShotCliOptions
     /// null for a classical method, which must then come without any of them. <paramref name="modality"/> ("mr" or
     /// "ct") names the direct start: zf for MRI, fbp for CT.
     /// </summary>
-    public static ZeroShotOptions? Build(string method, int? nfe, int samples, ulong seed, double? sigmaStart, string? model, string? start, string modality)
+    public static ZeroShotOptions? Build(string method, int? nfe, int samples, ulong seed, double? sigmaStart, string? model, string? start, string modality,
+        int? startIterations = null)
     {
         bool zeroShot = method is "cm" or "diffusion";
         if (!zeroShot)
         {
-            if (model is not null || nfe is not null || samples != 1 || sigmaStart is not null || start is not null)
-                throw new CliException($"--model/--nfe/--samples/--sigma-start/--start apply to --method cm or diffusion, not {method}");
+            if (model is not null || nfe is not null || samples != 1 || sigmaStart is not null || start is not null || startIterations is not null)
+                throw new CliException($"--model/--nfe/--samples/--sigma-start/--start/--start-iterations apply to --method cm or diffusion, not {method}");
             return null;
         }
         ZeroShotStart? startFrom = start?.Trim().ToLowerInvariant() switch
@@ -212,6 +219,13 @@ sealed class ZeroShotCliOptions
         if (samples < 1 || samples > 100) throw new CliException($"--samples {samples}: must be between 1 and 100");
         if (sigmaStart is double v && !(v > 0.002 && v <= 80)) throw new CliException($"--sigma-start {v}: must be in (0.002, 80]");
         var m = method == "diffusion" ? ZeroShotMethod.Diffusion : ZeroShotMethod.Consistency;
+        if (startIterations is int it)
+        {
+            if (it < 1 || it > 10000) throw new CliException($"--start-iterations {it}: must be between 1 and 10000");
+            // The starts' defaults are the same for both modalities: TV for cm, the direct estimate for diffusion.
+            if ((startFrom ?? (m == ZeroShotMethod.Consistency ? ZeroShotStart.TotalVariation : ZeroShotStart.Direct)) != ZeroShotStart.TotalVariation)
+                throw new CliException("--start-iterations applies to a TV start (--start tv)");
+        }
         return new ZeroShotOptions
         {
             Method = m,
@@ -220,6 +234,7 @@ sealed class ZeroShotCliOptions
             Seed = seed,
             SigmaStart = sigmaStart,
             Start = startFrom,
+            StartIterations = startIterations,
         };
     }
 

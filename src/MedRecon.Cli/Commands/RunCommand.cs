@@ -42,10 +42,11 @@ public static class RunCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of the first sample (sample k uses seed + k).", DefaultValueFactory = _ => 0UL };
         var sigma = new Option<double?>("--sigma-start") { Description = "Starting noise level σ_0 of the zero-shot loop (default per task)." };
         var start = ZeroShotCliOptions.StartOption();
+        var startIterations = ZeroShotCliOptions.StartIterationsOption();
         var output = new Option<string>("--out") { Description = "Output folder (dicom/, dicom-std/, source-dicom/ for the phantom, PNGs, metrics.json).", Required = true };
         var cmd = new Command("run", "Retrospective pipeline: DICOM (or the embedded phantom) → simulated measurements → reconstruction → derived DICOM, PNGs and metrics.")
         {
-            image, simulate, method, slice, series, size, model, nfe, samples, seed, sigma, start, output,
+            image, simulate, method, slice, series, size, model, nfe, samples, seed, sigma, start, startIterations, output,
         };
         PacsDestination.AddOptions(cmd); // --host/--stow: push the derived series (dicom/) once the folder is in place
         cmd.SetAction(p => CliSupport.Run(() => Run(new RunOptions
@@ -62,6 +63,7 @@ public static class RunCommand
             Seed = p.GetValue(seed),
             SigmaStart = p.GetValue(sigma),
             Start = p.GetValue(start),
+            StartIterations = p.GetValue(startIterations),
             Out = p.GetValue(output)!,
             Destination = PacsDestination.TryParse(p),
         }, Console.Out)));
@@ -83,6 +85,8 @@ public static class RunCommand
         public double? SigmaStart { get; init; }
         /// <summary>Zero-shot start: tv (the cm default), or zf (MRI) / fbp (CT).</summary>
         public string? Start { get; init; }
+        /// <summary>PDHG iterations of a TV start (default 300).</summary>
+        public int? StartIterations { get; init; }
         public string Out { get; init; } = "out/run";
         /// <summary>Where to push the derived series after writing it (null: nowhere).</summary>
         public PacsDestination? Destination { get; init; }
@@ -132,7 +136,7 @@ public static class RunCommand
         var mriMethods = new[] { "cm", "diffusion", "zf", "cg", "tv", "wavelet" };
         if (mri ? !mriMethods.Contains(method) : !CtReconstruction.Methods.Contains(method))
             throw new CliException($"--method {o.Method}: not a {(mri ? "MRI" : "CT")} method (use {string.Join(", ", mri ? mriMethods : CtReconstruction.Methods)})");
-        var zs = ZeroShotCliOptions.Build(method, o.Nfe, o.Samples, o.Seed, o.SigmaStart, o.Model, o.Start, mri ? "mr" : "ct");
+        var zs = ZeroShotCliOptions.Build(method, o.Nfe, o.Samples, o.Seed, o.SigmaStart, o.Model, o.Start, mri ? "mr" : "ct", o.StartIterations);
         bool zeroShot = zs is not null;
         var mriOptions = mri ? MriOptions(sim) : null;
         var ctSettings = mri ? default : CtSettings(sim);
@@ -288,6 +292,7 @@ public static class RunCommand
                 ["start"] = zs is null ? null
                     : (mri ? ZeroShotDefaults.MriStart(zs) : ZeroShotDefaults.CtStart(zs)) == ZeroShotStart.TotalVariation ? "tv"
                     : mri ? "zero-filled" : "fbp (ramp)",
+                ["startIterations"] = zs?.StartIterations,
                 ["model"] = prior is null ? null : new { path = prior.Path, sha256 = prior.Sha256, stage = prior.Metadata.Stage, steps = prior.Metadata.Steps, modality = prior.Metadata.Modality },
                 ["dicomFiles"] = files.Count,
                 ["machine"] = $"{Environment.ProcessorCount} cores, {TorchSharp.torch.get_num_threads()} torch threads",

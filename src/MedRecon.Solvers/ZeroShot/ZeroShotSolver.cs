@@ -64,6 +64,8 @@ public sealed record ZeroShotOptions
     /// <summary>MRI starting estimate; null = <see cref="ZeroShotDefaults.MriStart"/> (TV for cm, zero-filled for the
     /// diffusion baseline). With a TV start σ₀ defaults to <see cref="ZeroShotDefaults.MriTvStartSigma"/>.</summary>
     public ZeroShotStart? Start { get; init; }
+    /// <summary>PDHG iterations of a TV start; null = the TV default (300). Fewer make the start cheaper.</summary>
+    public int? StartIterations { get; init; }
 }
 
 /// <summary>Mean over the samples (operator image domain, input units), per-pixel sample standard deviation (K &gt; 1),
@@ -251,7 +253,8 @@ public static class ZeroShotSolver
         double p = RobustScale(zeroFilled);
         // A TV start leaves the prior less aliasing to undo (measured +1.6 dB at 4x, 8 NFE; docs/zero-shot.md).
         var start = ZeroShotDefaults.MriStart(o);
-        var initial = start == ZeroShotStart.TotalVariation ? TotalVariation.Reconstruct(a, y) : zeroFilled;
+        var initial = start == ZeroShotStart.TotalVariation
+            ? TotalVariation.Reconstruct(a, y, iterations: o.StartIterations ?? TotalVariationOptions.DefaultIterations) : zeroFilled;
         var domain = o.Phase == MriPhase.Estimate ? new MagnitudePhaseDomain(p) : new MagnitudePhaseDomain(p, CentrePhase(a, y));
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.SenseCgIterations;
         var dc = DataConsistency.Create(o.DataConsistency, a, y, cg, o.Lambda ?? 0.0);
@@ -288,7 +291,7 @@ public static class ZeroShotSolver
         var dc = DataConsistency.Create(mode, projector, y, cg, o.Lambda ?? 0.0);
         // A TV start leaves the prior no streaks to undo (measured +0.4 to +2.5 dB at 8 NFE; docs/zero-shot.md).
         var startKind = ZeroShotDefaults.CtStart(o);
-        var start = startKind == ZeroShotStart.TotalVariation ? CtIterative.Tv(projector, y) : x0;
+        var start = startKind == ZeroShotStart.TotalVariation ? CtIterative.Tv(projector, y, iterations: o.StartIterations ?? 300) : x0;
         double taskSigma = anglesRadians is not null ? ZeroShotDefaults.CtSigmaStartFor(anglesRadians, startKind)
             : startKind == ZeroShotStart.TotalVariation ? ZeroShotDefaults.CtTvSigmaStart : ZeroShotDefaults.CtSigmaStart;
         var (s0, s1) = Sigmas(o, taskSigma);

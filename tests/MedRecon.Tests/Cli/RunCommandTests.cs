@@ -97,6 +97,10 @@ public class RunCommandTests
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "tv", "--start", "tv", "--out", dir["a"]), "--start");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--start", "fbp", "--out", dir["a"]), "--start fbp", "MRI", "zf or tv");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=20", "--method", "cm", "--start", "zf", "--out", dir["a"]), "--start zf", "CT", "fbp or tv");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "tv", "--start-iterations", "50", "--out", dir["a"]), "--start-iterations");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--start", "zf", "--start-iterations", "50", "--out", dir["a"]), "--start-iterations", "TV start");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "diffusion", "--start-iterations", "50", "--out", dir["a"]), "--start-iterations", "TV start");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--start-iterations", "0", "--out", dir["a"]), "--start-iterations 0", "between 1 and 10000");
         // A model of another modality.
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=20", "--method", "cm", "--model", MrPrior, "--out", dir["a"]),
             "modality 'mr'", "--model");
