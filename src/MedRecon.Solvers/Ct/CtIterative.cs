@@ -37,7 +37,9 @@ public static class CtIterative
         return ConjugateGradient.Reconstruct((1.0 / s) * a, y / s, iterations, lambda, progress: progress).MoveToOuterDisposeScope();
     }
 
-    public static Tensor Tv(LinearOperator a, Tensor y, double lambda = 0.002, int iterations = 300, bool nonNegative = true,
+    public const int DefaultTvIterations = 300;
+
+    public static Tensor Tv(LinearOperator a, Tensor y, double lambda = 0.002, int iterations = DefaultTvIterations, bool nonNegative = true,
         double? operatorNorm = null, IProgress<SolverProgress>? progress = null)
     {
         using var scope = NewDisposeScope();

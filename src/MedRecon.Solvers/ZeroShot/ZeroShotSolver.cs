@@ -33,7 +33,7 @@ public enum ZeroShotStart
     /// <summary>The direct estimate: zero-filled Aᴴy for MRI, FBP for CT. Cheap, but carries all the aliasing/streaks.</summary>
     Direct,
     /// <summary>The TV reconstruction with its defaults (MRI: λ 0.004 relative, CT: λ 0.002 relative and x ≥ 0; 300 PDHG
-    /// iterations): costs its time first (at 256² on one core here ≈ 2–3 s MRI single coil, ≈ 8–10 s with 8 coils,
+    /// iterations, <see cref="ZeroShotOptions.StartIterations"/>): costs its time first (at 256² on one core here ≈ 2–3 s MRI single coil, ≈ 8–10 s with 8 coils,
     /// ≈ 15–18 s CT).</summary>
     TotalVariation,
 }
@@ -61,8 +61,9 @@ public sealed record ZeroShotOptions
     public MriPhase Phase { get; init; } = MriPhase.KSpaceCentre;
     /// <summary>Karras schedule exponent; null = the model's ρ.</summary>
     public double? Rho { get; init; }
-    /// <summary>MRI starting estimate; null = <see cref="ZeroShotDefaults.MriStart"/> (TV for cm, zero-filled for the
-    /// diffusion baseline). With a TV start σ₀ defaults to <see cref="ZeroShotDefaults.MriTvStartSigma"/>.</summary>
+    /// <summary>Starting estimate; null = <see cref="ZeroShotDefaults.MriStart"/> / <see cref="ZeroShotDefaults.CtStart"/>
+    /// (TV for cm, the direct estimate for the diffusion baseline). The default σ₀ follows the start and the sampling
+    /// (<see cref="ZeroShotDefaults.MriTvSigmaStartFor"/>, <see cref="ZeroShotDefaults.CtSigmaStartFor"/>).</summary>
     public ZeroShotStart? Start { get; init; }
     /// <summary>PDHG iterations of a TV start; null = the TV default (300). Fewer make the start cheaper.</summary>
     public int? StartIterations { get; init; }
@@ -291,7 +292,7 @@ public static class ZeroShotSolver
         var dc = DataConsistency.Create(mode, projector, y, cg, o.Lambda ?? 0.0);
         // A TV start leaves the prior no streaks to undo (measured +0.4 to +2.5 dB at 8 NFE; docs/zero-shot.md).
         var startKind = ZeroShotDefaults.CtStart(o);
-        var start = startKind == ZeroShotStart.TotalVariation ? CtIterative.Tv(projector, y, iterations: o.StartIterations ?? 300) : x0;
+        var start = startKind == ZeroShotStart.TotalVariation ? CtIterative.Tv(projector, y, iterations: o.StartIterations ?? CtIterative.DefaultTvIterations) : x0;
         double taskSigma = anglesRadians is not null ? ZeroShotDefaults.CtSigmaStartFor(anglesRadians, startKind)
             : startKind == ZeroShotStart.TotalVariation ? ZeroShotDefaults.CtTvSigmaStart : ZeroShotDefaults.CtSigmaStart;
         var (s0, s1) = Sigmas(o, taskSigma);
