@@ -84,16 +84,43 @@ public static class DicomImages
     static string ListSeries(DicomLoadResult result) =>
         string.Join("; ", result.Series.Select((s, i) => $"{i + 1}: {s.Modality} {s.Columns}x{s.Rows}x{s.SliceCount} {s.SeriesInstanceUID}"));
 
-    /// <summary>Parses a slice selection: null → the middle slice ((n − 1) / 2), "all", or a 0-based index K.</summary>
+    /// <summary>
+    /// Parses a slice selection: null → the middle slice ((n − 1) / 2), "all", a 0-based index K, or a comma-separated
+    /// list of indices and inclusive ranges ("3,5,7", "10-19", "0,4-6"), kept in the order given; repeats are refused.
+    /// </summary>
     public static int[] ParseSlices(string? spec, int count)
     {
         if (spec is null) return new[] { (count - 1) / 2 };
-        if (spec.Equals("all", StringComparison.OrdinalIgnoreCase)) return Enumerable.Range(0, count).ToArray();
-        if (!int.TryParse(spec, NumberStyles.Integer, CultureInfo.InvariantCulture, out int k))
-            throw new CliException($"--slice {spec}: expected a 0-based slice index or 'all'");
-        if (k < 0 || k >= count)
-            throw new CliException($"--slice {spec}: out of range (the series has {count} slice(s), indices 0..{count - 1})");
-        return new[] { k };
+        if (spec.Trim().Equals("all", StringComparison.OrdinalIgnoreCase)) return Enumerable.Range(0, count).ToArray();
+        var indices = new List<int>();
+        foreach (var part in spec.Split(','))
+        {
+            string item = part.Trim();
+            int dash = item.Length > 1 ? item.IndexOf('-', 1) : -1; // from 1: a leading '-' is a (negative, refused) number, not a range
+            int first, last;
+            if (dash < 0) first = last = Index(item);
+            else
+            {
+                first = Index(item[..dash]);
+                last = Index(item[(dash + 1)..]);
+                if (last < first) throw new CliException($"--slice {spec}: range {item} runs backwards");
+            }
+            for (int k = first; k <= last; k++)
+            {
+                if (indices.Contains(k)) throw new CliException($"--slice {spec}: slice {k} is selected twice");
+                indices.Add(k);
+            }
+        }
+        return indices.ToArray();
+
+        int Index(string text)
+        {
+            if (!int.TryParse(text.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int k))
+                throw new CliException($"--slice {spec}: expected 0-based slice indices (K, a list 3,5,7, a range 10-19) or 'all'");
+            if (k < 0 || k >= count)
+                throw new CliException($"--slice {spec}: {k} is out of range (the series has {count} slice(s), indices 0..{count - 1})");
+            return k;
+        }
     }
 
     /// <summary>(instance, frame) of each slice in series order.</summary>

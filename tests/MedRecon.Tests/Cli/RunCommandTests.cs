@@ -86,6 +86,23 @@ public class RunCommandTests
     }
 
     [Fact]
+    public void SliceSelectionTakesIndicesListsAndRanges()
+    {
+        Assert.Equal(new[] { 4 }, MedRecon.Cli.Pipelines.DicomImages.ParseSlices(null, 10));
+        Assert.Equal(new[] { 7 }, MedRecon.Cli.Pipelines.DicomImages.ParseSlices("7", 10));
+        Assert.Equal(Enumerable.Range(0, 10), MedRecon.Cli.Pipelines.DicomImages.ParseSlices("all", 10));
+        Assert.Equal(new[] { 3, 5, 7 }, MedRecon.Cli.Pipelines.DicomImages.ParseSlices("3,5,7", 10));
+        Assert.Equal(new[] { 6, 7, 8, 9 }, MedRecon.Cli.Pipelines.DicomImages.ParseSlices("6-9", 10));
+        Assert.Equal(new[] { 9, 0, 1, 2 }, MedRecon.Cli.Pipelines.DicomImages.ParseSlices(" 9, 0-2 ", 10));
+        foreach (var (bad, says) in new[] { ("10", "out of range"), ("-1", "out of range"), ("3-2", "backwards"), ("1,1", "twice"),
+                     ("0-2,2", "twice"), ("x", "expected"), ("2-", "expected"), ("", "expected") })
+        {
+            var e = Assert.Throws<MedRecon.Cli.CliException>(() => MedRecon.Cli.Pipelines.DicomImages.ParseSlices(bad, 10));
+            Assert.Contains(says, e.Message);
+        }
+    }
+
+    [Fact]
     public void Run_BadInput_IsOneLineError_AndNothingIsWritten()
     {
         using var dir = new TempDir();
