@@ -190,6 +190,28 @@ public class ZeroShotTests
     }
 
     [Fact]
+    public void FastPriorIsTheSmallNetworkAndReconstructs()
+    {
+        using var scope = NewDisposeScope();
+        var (fast, meta) = ModelIO.Load(Path.Combine(ExternalTools.RepositoryRoot, "models", "mr-prior-fast.safetensors"));
+        using var _f = fast;
+        Assert.Equal("mr", meta.Modality);
+        Assert.Equal(new[] { 16, 32, 64 }, meta.Architecture.Widths);
+        var (full, _) = ModelIO.Load(PriorPath);
+        using var _p = full;
+        long Parameters(ConsistencyFunction f) => f.Network.parameters().Sum(t => t.numel());
+        // A quarter of the widths: about 1/4 of the convolution work and of the parameters.
+        Assert.InRange(Parameters(fast) / (double)Parameters(full), 0.2, 0.3);
+        var (truth, a, k) = Phantom128();
+        using var __ = a;
+        var zf = ZeroFilled.Reconstruct(a, k).abs();
+        var r = ZeroShotSolver.ReconstructMri(fast, a, k, new ZeroShotOptions { Nfe = 4, StartIterations = 100 });
+        Assert.True(RelativeResidual(a, r.Mean, k) < 1e-5);
+        double pZf = Metrics.Psnr(truth, zf), pCm = Metrics.Psnr(truth, r.Mean.abs());
+        Assert.True(pCm > pZf + 3.0, $"fast prior, TV start + 4 NFE: {pCm:F2} dB vs zero-filled {pZf:F2} dB");
+    }
+
+    [Fact]
     public void TotalVariationStartKeepsTheDataExactAndBeatsZeroFilled()
     {
         using var scope = NewDisposeScope();
