@@ -219,14 +219,7 @@ sealed class ZeroShotCliOptions
         if (samples < 1 || samples > 100) throw new CliException($"--samples {samples}: must be between 1 and 100");
         if (sigmaStart is double v && !(v > 0.002 && v <= 80)) throw new CliException($"--sigma-start {v}: must be in (0.002, 80]");
         var m = method == "diffusion" ? ZeroShotMethod.Diffusion : ZeroShotMethod.Consistency;
-        if (startIterations is int it)
-        {
-            if (it < 1 || it > 10000) throw new CliException($"--start-iterations {it}: must be between 1 and 10000");
-            // The starts' defaults are the same for both modalities: TV for cm, the direct estimate for diffusion.
-            if ((startFrom ?? (m == ZeroShotMethod.Consistency ? ZeroShotStart.TotalVariation : ZeroShotStart.Direct)) != ZeroShotStart.TotalVariation)
-                throw new CliException("--start-iterations applies to a TV start (--start tv)");
-        }
-        return new ZeroShotOptions
+        var options = new ZeroShotOptions
         {
             Method = m,
             Nfe = nfe ?? (m == ZeroShotMethod.Diffusion ? ZeroShotDefaults.DiffusionNfe : 4),
@@ -236,6 +229,13 @@ sealed class ZeroShotCliOptions
             Start = startFrom,
             StartIterations = startIterations,
         };
+        if (startIterations is int it)
+        {
+            if (it < 1 || it > 10000) throw new CliException($"--start-iterations {it}: must be between 1 and 10000");
+            if (ZeroShotDefaults.StartFor(options) != ZeroShotStart.TotalVariation)
+                throw new CliException("--start-iterations applies to a TV start (--start tv)");
+        }
+        return options;
     }
 
     /// <summary>Where the standard-deviation map goes: FILE.std.npy / FILE.std.png, or the folder DIR-std.</summary>

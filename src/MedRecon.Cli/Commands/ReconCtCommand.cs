@@ -198,7 +198,7 @@ public static class CtReconstruction
 
     /// <summary>
     /// Zero-shot CT (consistency model or diffusion baseline), started from FBP or from TV (options.Start; the cm
-    /// default is TV, <see cref="ZeroShotDefaults.CtStart"/>). <paramref name="muWater"/>: water's
+    /// default is TV, <see cref="ZeroShotDefaults.StartFor"/>). <paramref name="muWater"/>: water's
     /// attenuation in the sinogram's units (DICOM HU sources: <see cref="Pipelines.CtDicom.MuWaterPerMm"/>), or null to
     /// estimate the scale from the FBP. <paramref name="prior"/> defaults to models/ct-prior.safetensors.
     /// </summary>

