@@ -89,7 +89,7 @@ public static class ReconCommand
                 var progress = new ConsoleProgress(stacked ? $"{label} slice {i + 1}/{nSlices}" : label);
                 if (zeroShot)
                 {
-                    var zr = MriPipeline.ReconstructZeroShot(ki, m, s, zs!.Value.Options, prior!.Function, progress);
+                    var zr = CliSupport.RetryNativeOnce(() => MriPipeline.ReconstructZeroShot(ki, m, s, zs!.Value.Options, prior!.Function, progress), label);
                     parts.Add(zr.Mean);
                     if (zr.StandardDeviation is not null) stds.Add(zr.StandardDeviation);
                 }

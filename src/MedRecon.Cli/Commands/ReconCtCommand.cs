@@ -125,8 +125,8 @@ public static class ReconCtCommand
             bool huSource = HuRecord(p.GetValue(sinogram));
             if (zs is not null)
             {
-                var r = CtReconstruction.RunZeroShot(m, sino, g, angles, zs.Value.Options, huSource ? Pipelines.CtDicom.MuWaterPerMm : null,
-                    prior!.Function, FilteredBackProjection.ParseFilter(p.GetValue(filter)!), new ConsoleProgress(m));
+                var r = CliSupport.RetryNativeOnce(() => CtReconstruction.RunZeroShot(m, sino, g, angles, zs.Value.Options, huSource ? Pipelines.CtDicom.MuWaterPerMm : null,
+                    prior!.Function, FilteredBackProjection.ParseFilter(p.GetValue(filter)!), new ConsoleProgress(m)), m);
                 image = r.Mean;
                 std = r.StandardDeviation;
                 m += $" {zs.Value.Options.Nfe} NFE" + (zs.Value.Options.Samples > 1 ? $" x {zs.Value.Options.Samples} samples" : "");

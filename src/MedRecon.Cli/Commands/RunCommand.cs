@@ -193,7 +193,7 @@ public static class RunCommand
                     input = MriPipeline.Reconstruct(m.KSpace, m.Mask.Mask, maps, MriMethod.Zf).abs();
                     if (zeroShot)
                     {
-                        var r = MriPipeline.ReconstructZeroShot(m.KSpace, m.Mask.Mask, maps, zs!, prior!.Function, progress);
+                        var r = CliSupport.RetryNativeOnce(() => MriPipeline.ReconstructZeroShot(m.KSpace, m.Mask.Mask, maps, zs!, prior!.Function, progress), $"run slice {indices[i]}");
                         result = r.Mean.abs();
                         std = r.StandardDeviation;
                         derivationText = $"MedRecon run: {method} ({zs!.Nfe} NFE x {zs.Samples} sample(s), seed {zs.Seed}, model sha256 {prior.Sha256[..16]})";
@@ -221,7 +221,7 @@ public static class RunCommand
                     Tensor muResult;
                     if (zeroShot)
                     {
-                        var r = CtReconstruction.RunZeroShot(method, sino, g, angles, zs, ctSource ? CtDicom.MuWaterPerMm : null, prior!.Function, progress: progress);
+                        var r = CliSupport.RetryNativeOnce(() => CtReconstruction.RunZeroShot(method, sino, g, angles, zs, ctSource ? CtDicom.MuWaterPerMm : null, prior!.Function, progress: progress), $"run slice {indices[i]}");
                         muResult = r.Mean;
                         std = r.StandardDeviation;
                         if (std is not null && ctSource) std = std * (1000.0 / CtDicom.MuWaterPerMm); // σ in HU

@@ -182,17 +182,13 @@ public static class ValidationRunner
                             last = (mm, ss);
                             return oo;
                         }
-                        MethodOutput o;
                         string retried = "";
-                        try { o = RunOnce(); }
-                        catch (System.Runtime.InteropServices.ExternalException e)
+                        var o = CliSupport.RetryNativeOnce(RunOnce, m.Id, first =>
                         {
-                            // Rare, non-reproducible libtorch scalar errors were seen under heavy load: retry once, and say so.
-                            log.WriteLine($"validate: {task.Id} · {img.Label} · {m.Id}: native torch error, retrying once: {e.Message.Split('\n')[0]}");
+                            log.WriteLine($"validate: {task.Id} · {img.Label} · {m.Id}: native torch error, retrying once: {first}");
                             sw.Restart();
-                            o = RunOnce();
                             retried = " (retried once after a native torch error)";
-                        }
+                        });
                         var (mib, source) = last;
                         sw.Stop();
                         var image = o.Image.is_complex() ? o.Image.abs() : o.Image.to(ScalarType.Float32);
