@@ -135,8 +135,6 @@ public class ZeroShotTests
         Assert.Equal(-1.0, est.ToPrior(torch.zeros(1, 1)).item<float>(), 5);
     }
 
-    /// <summary>Single-coil 4x random mask on a 64² raster Shepp–Logan, k-space = A(truth): for tests of determinism and
-    /// data consistency, not of quality.</summary>
     /// <summary>Shepp–Logan 64² in attenuation-like units, 30 parallel views over 180° projected on a 2x finer grid
     /// (no inverse crime), its projector and FBP.</summary>
     static (Tensor Truth, double[] Angles, LinearOperator A, Tensor Sinogram, Tensor Fbp) SheppLoganCt64()
@@ -149,6 +147,8 @@ public class ZeroShotTests
         return (truth, angles, CtProjector.Create(g, angles), sino, FilteredBackProjection.Reconstruct(sino, g, angles));
     }
 
+    /// <summary>Single-coil 4x random mask on a 64² raster Shepp–Logan, k-space = A(truth): for tests of determinism and
+    /// data consistency, not of quality.</summary>
     static (Tensor Truth, Tensor Mask, SenseOperator A, Tensor KSpace) SheppLogan64()
     {
         const int n = 64;
