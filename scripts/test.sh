@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Peers the tests compare against: BART, numpy/scipy/scikit-image (Debian's python3), dcmtk, dicom3tools, pydicom,
-# Orthanc with its DICOMweb plugin (PACS export tests start their own instance on free ports).
-PACKAGES="bart python3-numpy python3-scipy python3-skimage python3-h5py python3-torch dcmtk dicom3tools python3-pydicom orthanc orthanc-dicomweb"
+# Orthanc with its DICOMweb plugin (PACS export tests start their own instance on free ports), nifti_tool (NIfTI peer)
+# and the MNI Colin 27 T1 volume of mricron-data (a real NIfTI file; also MR training data, docs/training.md).
+PACKAGES="bart python3-numpy python3-scipy python3-skimage python3-h5py python3-torch dcmtk dicom3tools python3-pydicom orthanc orthanc-dicomweb nifti-bin mricron-data"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

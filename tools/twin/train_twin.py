@@ -23,30 +23,38 @@ import medrecon_twin as twin
 
 
 def load_images(npz_path, manifest_path, device):
-    """Lists of [N, H, W] float32 tensors on the device: real slices (per volume) and phantoms."""
+    """Real slices (a list of [N, H, W] float32 tensors on the device, one per volume), their sampling weights
+    (the manifest volume's optional "weight", default 1), and the phantoms."""
     z = np.load(npz_path)
     manifest = json.load(open(manifest_path))
-    real = []
-    for key in sorted(k for k in z.files if k.startswith("slices")):
+    real, weights = [], []
+    keys = [k for k in z.files if k.startswith("slices")]
+    for key in sorted(keys, key=lambda k: int(k[len("slices"):].split("_")[0])):
+        index = int(key[len("slices"):].split("_")[0])
+        volumes = manifest.get("volumes", [])
+        weights.append(float(volumes[index].get("weight", 1.0)) if index < len(volumes) else 1.0)
         a = z[key]
         if key.endswith("_hu"):  # CT stored as integer HU: the fixed map of Normalization.CtFromHu
             a = (a.astype(np.float32) + 1024.0) * (2.0 / 4095.0) - 1.0
         real.append(torch.from_numpy(a.astype(np.float32)).to(device))
     phantoms = torch.from_numpy(z["phantoms"].astype(np.float32)).to(device) if "phantoms" in z.files else None
-    return real, phantoms, manifest
+    return real, weights, phantoms, manifest
 
 
 class PatchSampler:
-    """Random patches with rot90, flips and intensity jitter, drawn on the device from a seeded generator."""
+    """Random patches with rot90, flips and intensity jitter, drawn on the device from a seeded generator.
+    A volume is drawn in proportion to its slice count times its weight (a large added volume must not drown
+    the scanner data the prior is meant for)."""
 
-    def __init__(self, real, phantoms, phantom_fraction, patch, jitter, pool_scales, seed, device):
+    def __init__(self, real, real_weights, phantoms, phantom_fraction, patch, jitter, pool_scales, seed, device):
         self.sources = []  # (stack [N, H, W], weight)
-        real_sets = list(real)
+        real_sets, set_weights = list(real), list(real_weights)
         if pool_scales:
             real_sets += [torch.nn.functional.avg_pool2d(r[:, None], 2)[:, 0] for r in real]
-        n_real = sum(r.shape[0] for r in real_sets)
-        for r in real_sets:
-            self.sources.append((r, (1 - phantom_fraction) * r.shape[0] / max(1, n_real)))
+            set_weights += list(real_weights)
+        mass = [w * r.shape[0] for r, w in zip(real_sets, set_weights)]
+        for r, m in zip(real_sets, mass):
+            self.sources.append((r, (1 - phantom_fraction) * m / max(1e-12, sum(mass))))
         if phantoms is not None and phantom_fraction > 0:
             self.sources.append((phantoms, phantom_fraction))
         total = sum(w for _, w in self.sources)
@@ -122,7 +130,7 @@ def main():
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
 
-    real, phantoms, manifest = load_images(args.data, args.manifest, dev)
+    real, real_weights, phantoms, manifest = load_images(args.data, args.manifest, dev)
     modality = manifest["modality"]
     if args.init:
         f, info = twin.load_model(args.init, dev)
@@ -140,7 +148,7 @@ def main():
     for p in ema.parameters():
         p.requires_grad_(False)
 
-    sampler = PatchSampler(real, phantoms, manifest.get("phantomFraction", 0.0), args.patch,
+    sampler = PatchSampler(real, real_weights, phantoms, manifest.get("phantomFraction", 0.0), args.patch,
                            manifest.get("intensityJitter", 0.1), args.pool_scales, args.seed, dev)
     opt = torch.optim.Adam(f.network.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
     noise = f.noise

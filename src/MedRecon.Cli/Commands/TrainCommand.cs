@@ -17,9 +17,19 @@ public static class TrainCommand
     {
         var data = new Option<string[]>("--data")
         {
-            Description = "Training volumes: .nrrd/.nhdr, .npy, .npz (largest array); [slices, rows, cols] or one 2-D image. Repeatable.",
+            Description = "Training volumes: .nrrd/.nhdr, .nii/.nii.gz, .npy, .npz (largest array), a DICOM folder or file; [slices, rows, cols] or one 2-D image. Repeatable.",
             AllowMultipleArgumentsPerToken = true,
             DefaultValueFactory = _ => Array.Empty<string>(),
+        };
+        var dataWeights = new Option<string?>("--data-weights")
+        {
+            Description = "Sampling weight per --data volume, comma-separated in the same order (default 1 each): a slice of a volume with weight w " +
+                          "is drawn w times as often, so a large added volume need not drown the rest",
+        };
+        var init = new Option<string?>("--init")
+        {
+            Description = "Start a new run from these weights (fine-tuning; architecture and noise parameters from the file, " +
+                          "Adam restarted with its warm-up); the steps in the output's metadata continue the file's",
         };
         var phantoms = new Option<string>("--phantoms") { Description = "Synthetic images to mix in: none | ellipses", DefaultValueFactory = _ => "none" };
         var phantomFraction = new Option<double>("--phantom-fraction") { Description = "Share of patches drawn from phantoms", DefaultValueFactory = _ => 0.2 };
@@ -53,7 +63,8 @@ public static class TrainCommand
 
         var cmd = new Command("train", "Train a consistency-model prior (EDM denoiser stage, then easy consistency tuning) with resumable checkpoints.");
         foreach (var o in new Option[] { data, phantoms, phantomFraction, modality, patch, batch, minutes, steps, resume, threads, outPath, seed, widths,
-                     lr, cmLr, denoiserFraction, sigmaData, holdOut, ckptMinutes, device, logEvery, evaluate, evalCrop, evalSlices, report, exportData })
+                     lr, cmLr, denoiserFraction, sigmaData, holdOut, ckptMinutes, device, logEvery, evaluate, evalCrop, evalSlices, report, exportData,
+                     dataWeights, init })
             cmd.Options.Add(o);
 
         cmd.SetAction(parse =>
@@ -116,6 +127,17 @@ public static class TrainCommand
                         HoldOutFraction = parse.GetValue(holdOut),
                     };
                 }
+                if (parse.GetValue(dataWeights) is { } dw)
+                {
+                    var ws = dw.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0 && double.IsFinite(v) ? v : double.NaN).ToArray();
+                    if (ws.Length != options.DataSources.Length || ws.Any(double.IsNaN))
+                    { Console.Error.WriteLine($"--data-weights needs {options.DataSources.Length} positive numbers (one per --data), got '{dw}'"); return 1; }
+                    options = options with { DataWeights = ws };
+                }
+                string? initWeights = parse.GetValue(init);
+                if (initWeights != null && !resuming && !File.Exists(initWeights))
+                { Console.Error.WriteLine($"--init: no such file {initWeights}"); return 1; }
                 if (options.Device.StartsWith("cuda", StringComparison.Ordinal) && !torch.cuda.is_available())
                 { Console.Error.WriteLine("--device cuda: CUDA is not available in this build/machine"); return 1; }
                 if (options.DataSources.Length == 0 && options.SyntheticSource == "")
@@ -129,7 +151,10 @@ public static class TrainCommand
                 var trainingData = BuildData(options, Log);
                 if (parse.GetValue(exportData) is { } exportDir)
                     return ExportData(trainingData, options, exportDir, Log);
-                using var trainer = resuming ? Trainer.Resume(ckpt, trainingData, Log, options) : new Trainer(options, trainingData, Log);
+                if (resuming && initWeights != null) Log($"--init ignored: resuming the checkpoint {ckpt}");
+                using var trainer = resuming ? Trainer.Resume(ckpt, trainingData, Log, options)
+                    : initWeights != null ? Trainer.FromWeights(initWeights, options, trainingData, Log)
+                    : new Trainer(options, trainingData, Log);
                 if (resuming && parse.GetValue(steps) is { } newTotal && newTotal != trainer.Options.TotalSteps)
                 {
                     Log($"plan changed from {trainer.Options.TotalSteps} to {newTotal} total steps (the curriculum is re-spread)");
@@ -137,7 +162,7 @@ public static class TrainCommand
                 }
                 Log($"UNet widths [{string.Join(",", trainer.Options.Architecture.Widths)}], {trainer.Model.ParameterCount():N0} parameters; " +
                     $"σ_data {trainer.Options.Noise.SigmaData}; batch {trainer.Options.BatchSize} x {trainer.Options.Patch}²; threads {torch.get_num_threads()}");
-                Log((resuming ? $"resuming at step {trainer.Step}" : "new run") +
+                Log((resuming ? $"resuming at step {trainer.Step}" : initWeights != null ? $"new run from {initWeights} (step {trainer.Options.InitSteps})" : "new run") +
                     $": plan {trainer.Options.TotalSteps} steps ({trainer.Options.DenoiserSteps} denoiser, then consistency tuning)");
                 Log($"checkpoint {ckpt}; EMA weights {Path.GetFullPath(output)}");
 
@@ -236,10 +261,13 @@ public static class TrainCommand
     static TrainingData BuildData(TrainerOptions o, Action<string> log)
     {
         var volumes = new List<TrainingVolume>();
-        foreach (var path in o.DataSources)
+        for (int i = 0; i < o.DataSources.Length; i++)
         {
-            var v = TrainingData.LoadVolume(path, o.Modality, o.HoldOutFraction, ReadDicom);
-            log($"data {path}: {v.Slices.shape[0]} slices {v.Slices.shape[1]}x{v.Slices.shape[2]}, held out (never trained on) [{string.Join(",", v.HeldOut)}]");
+            string path = o.DataSources[i];
+            double weight = i < o.DataWeights.Length ? o.DataWeights[i] : 1.0;
+            var v = TrainingData.LoadVolume(path, o.Modality, o.HoldOutFraction, ReadDicom, weight);
+            log($"data {path}: {v.Slices.shape[0]} slices {v.Slices.shape[1]}x{v.Slices.shape[2]}, held out (never trained on) [{string.Join(",", v.HeldOut)}]" +
+                (weight != 1.0 ? $", sampling weight {weight}" : ""));
             volumes.Add(v);
         }
         Func<int, Tensor>? synthetic = null;
@@ -272,7 +300,7 @@ public static class TrainCommand
                 using (var idx = torch.tensor(keep.Select(k => (long)k).ToArray()))
                 using (var sel = v.Slices.index_select(0, idx).contiguous())
                     Npy.Write(Path.Combine(tmp, name), sel);
-                files.Add(new { file = name, source = v.Source, slices = keep, heldOut = v.HeldOut });
+                files.Add(new { file = name, source = v.Source, slices = keep, heldOut = v.HeldOut, weight = v.Weight });
                 log($"export {name}: {keep.Length} training slices of {v.Source} (held out [{string.Join(",", v.HeldOut)}] not written)");
             }
             string? phantomFile = null;

@@ -46,6 +46,12 @@ public sealed record TrainerOptions
     public string SyntheticSource { get; init; } = "";
     public double SyntheticFraction { get; init; }
     public double HoldOutFraction { get; init; } = 0.2;
+    /// <summary>Sampling weight per data source (same order as DataSources; missing entries are 1).</summary>
+    public double[] DataWeights { get; init; } = Array.Empty<double>();
+    /// <summary>Provenance of a fine-tuning run: the weights it started from ("" for random initialisation) and the
+    /// steps those weights had; the step count written into the weights' metadata is InitSteps + this run's steps.</summary>
+    public string InitWeights { get; init; } = "";
+    public long InitSteps { get; init; }
 
     public long DenoiserSteps => (long)Math.Round(TotalSteps * DenoiserFraction);
 }
@@ -330,7 +336,7 @@ public sealed class Trainer : IDisposable
         Modality = Options.Modality,
         Normalisation = Normalization.Describe(Options.Modality),
         Stage = StageAt(Math.Max(0, Step - 1)),
-        Steps = Step,
+        Steps = Options.InitSteps + Step,
         Weights = weights,
     };
 
@@ -382,6 +388,26 @@ public sealed class Trainer : IDisposable
         try { return JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(sidecar), Json) ?? throw new JsonException("empty"); }
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
         { throw new MedRecon.Core.IO.InvalidInputFileException(sidecar, $"cannot read the checkpoint state: {e.Message}", e); }
+    }
+
+    /// <summary>
+    /// A new run that starts from trained weights (fine-tuning, e.g. on more data): model and EMA start as the file's
+    /// weights, Adam's moments at zero with the warm-up of <see cref="TrainerOptions.WarmupSteps"/>. The architecture
+    /// and noise parameters come from the file; its modality must match the options'.
+    /// </summary>
+    public static Trainer FromWeights(string weightsPath, TrainerOptions options, TrainingData data, Action<string>? log = null)
+    {
+        var meta = ModelIO.ReadMetadata(weightsPath);
+        if (meta.Modality != options.Modality)
+            throw new MedRecon.Core.IO.InvalidInputFileException(weightsPath, $"a '{meta.Modality}' prior; this run trains '{options.Modality}'");
+        var trainer = new Trainer(options with
+        {
+            Architecture = meta.Architecture, Noise = meta.Noise, InitWeights = Path.GetFullPath(weightsPath), InitSteps = meta.Steps,
+        }, data, log);
+        ModelIO.LoadInto(trainer.Model, weightsPath);
+        using (torch.no_grad())
+            foreach (var (p, e) in trainer.emaPairs) e.copy_(p);
+        return trainer;
     }
 
     /// <summary>Rebuilds a trainer from a checkpoint (options from the checkpoint; data supplied again by the caller).</summary>

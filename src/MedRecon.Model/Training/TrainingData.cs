@@ -4,8 +4,9 @@ using static TorchSharp.torch;
 
 namespace MedRecon.Model.Training;
 
-/// <summary>One normalised training volume: slices [S, H, W] float32 in network units, which slices are held out.</summary>
-public sealed record TrainingVolume(string Source, Tensor Slices, IReadOnlyList<int> HeldOut, string Normalisation)
+/// <summary>One normalised training volume: slices [S, H, W] float32 in network units, which slices are held out, and
+/// its sampling weight (a slice of it is drawn Weight times as often as a slice of a weight-1 volume).</summary>
+public sealed record TrainingVolume(string Source, Tensor Slices, IReadOnlyList<int> HeldOut, string Normalisation, double Weight = 1.0)
 {
     public IEnumerable<int> TrainingSlices => Enumerable.Range(0, (int)Slices.shape[0]).Where(i => !HeldOut.Contains(i));
 }
@@ -26,13 +27,23 @@ public sealed class TrainingData
         SyntheticPool = syntheticPool;
         SyntheticName = syntheticName;
         foreach (var v in volumes)
+        {
+            if (!(v.Weight > 0) || !double.IsFinite(v.Weight))
+                throw new ArgumentException($"{v.Source}: sampling weight {v.Weight}; it must be positive");
             foreach (int s in v.TrainingSlices)
+            {
                 slices.Add(v.Slices[s].DetachFromDisposeScope());
+                cumulativeWeight.Add((cumulativeWeight.Count == 0 ? 0 : cumulativeWeight[^1]) + v.Weight);
+            }
+        }
+        uniform = volumes.Select(v => v.Weight).Distinct().Count() <= 1;
         if (slices.Count == 0 && Synthetic == null) throw new ArgumentException("no training slices (all held out?) and no synthetic source");
         if (slices.Count == 0) SyntheticFraction = 1.0;
     }
 
     readonly List<Tensor> slices = new();
+    readonly List<double> cumulativeWeight = new();
+    readonly bool uniform;
     readonly Dictionary<int, Tensor> syntheticCache = new();
 
     public IReadOnlyList<TrainingVolume> Volumes { get; }
@@ -60,27 +71,34 @@ public sealed class TrainingData
                 return img;
             }
         }
-        return slices[rng.Next(slices.Count)];
+        // Equal weights keep the original draw (one rng.Next), so runs recorded before weights existed resume identically.
+        if (uniform) return slices[rng.Next(slices.Count)];
+        double u = rng.NextDouble() * cumulativeWeight[^1];
+        int at = cumulativeWeight.BinarySearch(u);
+        at = at < 0 ? ~at : at + 1;
+        return slices[Math.Min(at, slices.Count - 1)];
     }
 
     /// <summary>
-    /// Loads a volume file (.nrrd/.nhdr, .npy, .npz — the largest array) as [S, H, W], normalises it for the modality
+    /// Loads a volume file (.nrrd/.nhdr, .nii/.nii.gz, .npy, .npz — the largest array) as [S, H, W], normalises it for the modality
     /// and holds out the last <paramref name="holdOutFraction"/> of its slices (at least one when it has more than one).
     /// A 2-D array is one slice. DICOM folders need the DICOM layer and are rejected here with a clear message.
     /// </summary>
     /// <param name="otherReader">Reads sources this layer does not know (DICOM folders/files: the Model layer does not
     /// depend on the DICOM layer, so the caller supplies it); returns null when it does not recognise the path.
     /// Values must be in modality units (HU for CT).</param>
-    public static TrainingVolume LoadVolume(string path, string modality, double holdOutFraction = 0.2, Func<string, Tensor?>? otherReader = null)
+    public static TrainingVolume LoadVolume(string path, string modality, double holdOutFraction = 0.2, Func<string, Tensor?>? otherReader = null,
+        double weight = 1.0)
     {
-        string ext = Path.GetExtension(path).ToLowerInvariant();
+        string ext = Nifti.IsNiftiPath(path) ? ".nii" : Path.GetExtension(path).ToLowerInvariant();
         Tensor raw = ext switch
         {
             ".nrrd" or ".nhdr" => Nrrd.Read(path).Data,
+            ".nii" => Nifti.Read(path).Data,
             ".npy" => Npy.Read(path),
             ".npz" => Npz.Read(path).Values.OrderByDescending(t => t.numel()).First(),
             _ => otherReader?.Invoke(path)
-                 ?? throw new InvalidInputFileException(path, $"unsupported training source '{path}' (.nrrd, .nhdr, .npy, .npz or a DICOM folder/file)"),
+                 ?? throw new InvalidInputFileException(path, $"unsupported training source '{path}' (.nrrd, .nhdr, .nii, .nii.gz, .npy, .npz or a DICOM folder/file)"),
         };
         if (raw.is_complex()) raw = raw.abs();
         if (raw.dim() == 2) raw = raw.unsqueeze(0);
@@ -90,6 +108,6 @@ public sealed class TrainingData
         int hold = n <= 1 ? 0 : Math.Max(1, (int)Math.Round(holdOutFraction * n));
         if (holdOutFraction <= 0) hold = 0;
         var held = Enumerable.Range(n - hold, hold).ToArray();
-        return new TrainingVolume(path, norm, held, Normalization.Describe(modality));
+        return new TrainingVolume(path, norm, held, Normalization.Describe(modality), weight);
     }
 }

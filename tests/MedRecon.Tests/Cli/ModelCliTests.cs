@@ -27,6 +27,36 @@ public class ModelCliTests
     }
 
     [Fact]
+    public void TrainInitFineTunesFromWeightsAndChecksDataWeights()
+    {
+        using var dir = new TempDir();
+        using (var scope = NewDisposeScope())
+            Npy.Write(dir["toy.npy"], torch.rand(new long[] { 4, 32, 32 }, generator: new torch.Generator(3)) * 100);
+        var r = CliRunner.Run("train", "--data", dir["toy.npy"], "--modality", "mr", "--widths", "8,16", "--batch", "2", "--patch", "16",
+            "--steps", "3", "--threads", "1", "--out", dir["a.safetensors"]);
+        Assert.True(r.ExitCode == 0, r.StdOut + r.StdErr);
+        // Fine-tune on two volumes with weights; the architecture comes from the file (the --widths default is 32,64,128).
+        r = CliRunner.Run("train", "--data", dir["toy.npy"], dir["toy.npy"], "--data-weights", "1,0.5", "--modality", "mr", "--init", dir["a.safetensors"],
+            "--batch", "2", "--patch", "16", "--steps", "2", "--threads", "1", "--out", dir["b.safetensors"]);
+        Assert.True(r.ExitCode == 0, r.StdOut + r.StdErr);
+        Assert.Contains("new run from", r.StdOut);
+        Assert.Contains("sampling weight 0.5", r.StdOut);
+        var meta = MedRecon.Model.ModelIO.ReadMetadata(dir["b.safetensors"]);
+        Assert.Equal(new[] { 8, 16 }, meta.Architecture.Widths);
+        Assert.Equal(5, meta.Steps);
+        foreach (var (weights, why) in new[] { ("1", "needs 2 positive numbers"), ("1,-1", "needs 2 positive numbers"), ("1,x", "needs 2 positive numbers") })
+        {
+            r = CliRunner.Run("train", "--data", dir["toy.npy"], dir["toy.npy"], "--data-weights", weights, "--modality", "mr", "--steps", "1", "--out", dir["c.safetensors"]);
+            Assert.True(r.ExitCode != 0 && r.StdErr.Contains(why), weights + ": " + r.StdErr);
+        }
+        r = CliRunner.Run("train", "--data", dir["toy.npy"], "--modality", "ct", "--init", dir["a.safetensors"], "--steps", "1", "--out", dir["c.safetensors"]);
+        Assert.True(r.ExitCode != 0 && r.StdErr.Contains("'mr' prior"), r.StdErr);
+        r = CliRunner.Run("train", "--data", dir["toy.npy"], "--modality", "mr", "--init", dir["missing.safetensors"], "--steps", "1", "--out", dir["c.safetensors"]);
+        Assert.True(r.ExitCode != 0 && r.StdErr.Contains("no such file"), r.StdErr);
+        Assert.False(File.Exists(dir["c.safetensors"]), "a refused run writes nothing");
+    }
+
+    [Fact]
     public void TrainEvaluateReportWritesTheTableAndPictures()
     {
         using var dir = new TempDir();
@@ -107,6 +137,7 @@ public class ModelCliTests
         var volume = root.GetProperty("volumes")[0];
         Assert.Equal(new[] { 0, 1, 2, 3 }, volume.GetProperty("slices").EnumerateArray().Select(e => e.GetInt32()));
         Assert.Equal(new[] { 4 }, volume.GetProperty("heldOut").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(1.0, volume.GetProperty("weight").GetDouble()); // train_twin.py draws volumes by slices x weight
         Assert.Equal(new[] { 32, 64, 128 }, root.GetProperty("architecture").GetProperty("widths").EnumerateArray().Select(e => e.GetInt32()));
     }
 

@@ -252,6 +252,64 @@ public class TrainerTests
     }
 
     [Fact]
+    public void SamplingWeightsSetHowOftenAVolumeIsDrawn()
+    {
+        // Two constant volumes (−0.5 and +0.5, three slices each, the last held out): a patch's sign names its source.
+        TrainingVolume Constant(string name, float value, double weight) =>
+            new(name, torch.full(new long[] { 3, 24, 24 }, value), new[] { 2 }, "toy", weight);
+        double ShareOfB(double weightA, double weightB, out List<Tensor> batches)
+        {
+            var data = new TrainingData(new[] { Constant("a", -0.5f, weightA), Constant("b", 0.5f, weightB) });
+            using var trainer = new Trainer(ToyOptions(1) with { IntensityJitter = 0 }, data);
+            batches = Enumerable.Range(0, 100).Select(k => trainer.MakeBatch(k)).ToList();
+            return batches.Average(b => (b.flatten(1).mean(new long[] { 1 }) > 0).to(ScalarType.Float32).mean().item<float>());
+        }
+        // Weight 3 against 1 with equal slice counts: 3/4 of the patches (800 draws, standard error 0.015).
+        Assert.InRange(ShareOfB(1, 3, out _), 0.69, 0.81);
+        Assert.InRange(ShareOfB(1, 1, out _), 0.44, 0.56);
+        // Equal weights of any size keep the unweighted draw, so runs recorded before weights existed resume identically.
+        ShareOfB(1, 1, out var ones);
+        ShareOfB(2.5, 2.5, out var equal);
+        for (int k = 0; k < ones.Count; k++) Assert.True(Bits.Same(ones[k], equal[k]), $"batch {k} differs");
+        Assert.Throws<ArgumentException>(() => new TrainingData(new[] { Constant("a", 0f, 0) }));
+    }
+
+    [Fact]
+    public void FineTuningStartsFromTheWeightsFileAndContinuesItsStepCount()
+    {
+        using var dir = new TempDir();
+        var data = ToyData();
+        using (var first = new Trainer(ToyOptions(3), data))
+        {
+            first.Run(checkpointPath: dir["a.ckpt.safetensors"], weightsPath: dir["a.safetensors"]);
+        }
+        // Options with another architecture and a higher step plan: the file's architecture wins, Adam restarts.
+        var options = ToyOptions(2) with { Architecture = new UNetConfig { Widths = new[] { 16, 32 } } };
+        using var tuned = Trainer.FromWeights(dir["a.safetensors"], options, data);
+        Assert.Equal(UNetConfig.Tiny.Widths, tuned.Options.Architecture.Widths);
+        Assert.Equal(3, tuned.Options.InitSteps);
+        Assert.Equal(Path.GetFullPath(dir["a.safetensors"]), tuned.Options.InitWeights);
+        Assert.Equal(0, tuned.Step);
+        var (file, _) = ModelIO.Load(dir["a.safetensors"]);
+        using (file)
+        {
+            var want = file.Network.state_dict();
+            foreach (var (k, t) in tuned.Model.state_dict()) Assert.True(Bits.Same(t, want[k]), $"model '{k}' is not the file's");
+            foreach (var (k, t) in tuned.Ema.state_dict()) Assert.True(Bits.Same(t, want[k]), $"EMA '{k}' is not the file's");
+        }
+        tuned.Run(checkpointPath: dir["b.ckpt.safetensors"], weightsPath: dir["b.safetensors"]);
+        Assert.Equal(2, tuned.Step);
+        Assert.Equal(5, ModelIO.ReadMetadata(dir["b.safetensors"]).Steps);
+        // A resumed fine-tuning run keeps counting from the file's steps.
+        using var resumed = Trainer.Resume(dir["b.ckpt.safetensors"], data);
+        Assert.Equal(3, resumed.Options.InitSteps);
+        Assert.Equal(5, resumed.Metadata("ema").Steps);
+        // A prior of another modality is refused.
+        var e = Assert.Throws<InvalidInputFileException>(() => Trainer.FromWeights(dir["a.safetensors"], options with { Modality = "ct" }, data));
+        Assert.Contains("'mr' prior", e.Message);
+    }
+
+    [Fact]
     public void SyntheticImagesAreCachedAcrossStepsAndMixedIn()
     {
         int calls = 0;

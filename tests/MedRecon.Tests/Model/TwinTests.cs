@@ -74,16 +74,18 @@ public class TwinTests
     {
         ExternalTools.RequirePython("torch", "numpy");
         using var tmp = new TempDir();
-        // A toy training set in the export format: two real 48² slices (one volume) and four phantoms.
+        // A toy training set in the export format: two volumes of real 48² slices (the second drawn at half weight)
+        // and four phantoms.
         string manifest = """
             {"modality":"mr","normalisation":"test","phantomFraction":0.5,"intensityJitter":0.1,
+             "volumes":[{"file":"slices-0.npy","slices":[0,1]},{"file":"slices-1.npy","slices":[0,1,2],"weight":0.5}],
              "architecture":{"inChannels":1,"outChannels":1,"widths":[8,16],"resBlocksPerLevel":1,"embeddingDim":0,"maxGroups":32},
              "noise":{"sigmaMin":0.002,"sigmaMax":80,"sigmaData":0.5,"rho":7}}
             """;
         File.WriteAllText(tmp["manifest.json"], manifest);
         ExternalTools.RunPython(
             "import numpy as np; r=np.random.default_rng(0); " +
-            $"np.savez(r'{tmp["data.npz"]}', slices0=(r.random((2,48,48))*2-1).astype(np.float16), phantoms=(r.random((4,40,40))*2-1).astype(np.float16))");
+            $"np.savez(r'{tmp["data.npz"]}', slices0=(r.random((2,48,48))*2-1).astype(np.float16), slices1=(r.random((3,40,40))*2-1).astype(np.float16), phantoms=(r.random((4,40,40))*2-1).astype(np.float16))");
         var (code, stdout, err) = ExternalTools.Run(ExternalTools.DebianPython, new[]
         {
             Path.Combine(TwinDir, "train_twin.py"), "--data", tmp["data.npz"], "--manifest", tmp["manifest.json"],
