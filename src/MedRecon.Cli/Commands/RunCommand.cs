@@ -26,7 +26,7 @@ public static class RunCommand
 {
     public static Command Create()
     {
-        var image = new Option<string>("--image") { Description = "DICOM file or folder, or phantom[:shepp-logan|random-SEED] (default: the embedded Shepp–Logan phantom, written as a DICOM series first).", DefaultValueFactory = _ => "phantom" };
+        var image = new Option<string>("--image") { Description = "DICOM file or folder, a NIfTI-1 volume (.nii/.nii.gz; written as a DICOM series first, CT values taken as HU), or phantom[:shepp-logan|random-SEED] (default: the embedded Shepp–Logan phantom, written as a DICOM series first).", DefaultValueFactory = _ => "phantom" };
         var simulate = new Option<string>("--simulate")
         {
             Description = "mri:accel=4,center=0.08[,coils=8][,mask=random|equispaced|poisson][,noise=SIGMA] or ct:views=60[,arc=180][,geometry=parallel|fan][,photons=I0].",
@@ -43,7 +43,7 @@ public static class RunCommand
         var sigma = new Option<double?>("--sigma-start") { Description = "Starting noise level σ_0 of the zero-shot loop (default per task)." };
         var start = ZeroShotCliOptions.StartOption();
         var startIterations = ZeroShotCliOptions.StartIterationsOption();
-        var output = new Option<string>("--out") { Description = "Output folder (dicom/, dicom-std/, source-dicom/ for the phantom, PNGs, metrics.json).", Required = true };
+        var output = new Option<string>("--out") { Description = "Output folder (dicom/, dicom-std/, source-dicom/ for the phantom or a NIfTI input, PNGs, metrics.json).", Required = true };
         var cmd = new Command("run", "Retrospective pipeline: DICOM (or the embedded phantom) → simulated measurements → reconstruction → derived DICOM, PNGs and metrics.")
         {
             image, simulate, method, slice, series, size, model, nfe, samples, seed, sigma, start, startIterations, output,
@@ -152,6 +152,7 @@ public static class RunCommand
         {
             // 1. Source: a DICOM series, or the phantom written as one.
             bool phantom = o.Image.Equals("phantom", StringComparison.OrdinalIgnoreCase) || o.Image.StartsWith("phantom:", StringComparison.OrdinalIgnoreCase);
+            bool nifti = !phantom && Nifti.IsNiftiPath(o.Image) && File.Exists(o.Image);
             string sourcePath = o.Image;
             if (phantom)
             {
@@ -160,14 +161,22 @@ public static class RunCommand
                 WritePhantomSeries(o.Image, o.Size, mri, sourcePath, log);
             }
             else if (!File.Exists(o.Image) && !Directory.Exists(o.Image))
-                throw new CliException($"--image {o.Image}: no such file or folder (give a DICOM series or 'phantom')");
+                throw new CliException($"--image {o.Image}: no such file or folder (give a DICOM series, a NIfTI file or 'phantom')");
+            else if (nifti)
+            {
+                if (o.Series is not null) throw new CliException("--series applies to DICOM --image input only");
+                sourcePath = Path.Combine(tmp, "source-dicom");
+                var v = DicomImages.WriteNifti(o.Image, mri ? "MR" : "CT", sourcePath);
+                log.WriteLine($"NIfTI {Path.GetFileName(o.Image)} ({string.Join("x", v.Dims)}, {v.AffineSource} geometry) written as a " +
+                              $"{(mri ? "MR" : "CT")} DICOM series: source-dicom/" + (mri ? "" : " (values taken as HU)"));
+            }
             var series = DicomImages.LoadSeries(sourcePath, o.Series);
             if (series.Modality is not ("CT" or "MR"))
                 throw new CliException($"--image {o.Image}: the series is {series.Modality}; run reads CT and MR series");
             int count = series.SliceCount;
             int[] indices = o.Slice is null ? new[] { count / 2 } : DicomImages.ParseSlices(o.Slice, count);
             bool ctSource = series.Modality == "CT";
-            log.WriteLine($"source: {(phantom ? o.Image : sourcePath)} ({series.Modality}, {count} slice(s) {series.Columns}x{series.Rows}); " +
+            log.WriteLine($"source: {(phantom || nifti ? o.Image : sourcePath)} ({series.Modality}, {count} slice(s) {series.Columns}x{series.Rows}); " +
                           $"{indices.Length} slice(s); {sim.Modality} simulation {o.Simulate}; method {method}" +
                           (prior is null ? "" : $" with {prior.Path} ({prior.Metadata.Stage}, step {prior.Metadata.Steps})"));
             if (!mri && series.Rows != series.Columns) throw new CliException($"--image {o.Image}: CT simulation needs square slices, the series is {series.Columns}x{series.Rows}");

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MedRecon.Core.IO;
 using MedRecon.Dicom;
 using static TorchSharp.torch;
 
@@ -221,6 +222,34 @@ public static class DicomImages
         using (var f = stack.to(ScalarType.Float32).contiguous()) voxels = f.data<float>().ToArray();
         return DicomSeriesWriter.WritePhantom(voxels, cols, rows, depth,
             new PhantomSeriesOptions { Modality = modality, PhantomName = name, Spacing = spacing }, folder);
+    }
+
+    /// <summary>
+    /// A NIfTI-1 volume as a DICOM series (one instance per slice along the file's third axis), so the DICOM-in,
+    /// DICOM-out pipeline can start from it: values as stored (MR: arbitrary units; CT: taken as HU), geometry from
+    /// the NIfTI affine (RAS+ → DICOM LPS), patient "ANONYMOUS^MEDRECON" (a NIfTI file carries no identity).
+    /// </summary>
+    public static NiftiVolume WriteNifti(string niftiPath, string modality, string folder)
+    {
+        CheckOutputFolder(folder);
+        var v = Nifti.Read(niftiPath);
+        var a = v.Affine;
+        double Norm(int c) => Math.Sqrt(a[0, c] * a[0, c] + a[1, c] * a[1, c] + a[2, c] * a[2, c]);
+        // RAS+ → LPS: negate x and y.
+        double[] Lps(double x, double y, double z) => new[] { -x, -y, z };
+        double[] Direction(int c) { double n = Norm(c); return Lps(a[0, c] / n, a[1, c] / n, a[2, c] / n); }
+        var row = Direction(0);
+        var column = Direction(1);
+        var geometry = new PatientGeometry(row.Concat(column).ToArray(), Lps(a[0, 3], a[1, 3], a[2, 3]), Lps(a[0, 2], a[1, 2], a[2, 2]));
+        int depth = (int)v.Data.shape[0], rows = (int)v.Data.shape[1], cols = (int)v.Data.shape[2];
+        float[] voxels;
+        using (var f = v.Data.contiguous()) voxels = f.data<float>().ToArray();
+        DicomSeriesWriter.WritePhantom(voxels, cols, rows, depth, new PhantomSeriesOptions
+        {
+            Modality = modality, PhantomName = Path.GetFileName(niftiPath), ConvertedFrom = $"NIfTI-1 file {Path.GetFileName(niftiPath)} ({v.AffineSource} geometry)",
+            Spacing = (Norm(0), Norm(1), Norm(2)), Geometry = geometry,
+        }, folder);
+        return v;
     }
 
     static string Truncate(string s, int n) => s.Length <= n ? s : s[..n];

@@ -10,7 +10,10 @@ namespace MedRecon.Core.IO;
 /// <param name="Data">Float32 samples [z, y, x] (x fastest, as stored), scaled by scl_slope/scl_inter when set.</param>
 /// <param name="Dims">The sizes in NIfTI order (x, y, z).</param>
 /// <param name="Spacings">pixdim[1..3] (mm for the usual xyzt_units).</param>
-public sealed record NiftiVolume(Tensor Data, int[] Dims, double[] Spacings);
+/// <param name="Affine">Voxel (i, j, k) → scanner RAS+ mm as 3 rows of 4 (the sform when sform_code &gt; 0, else the
+/// qform when qform_code &gt; 0, else the pixdim scaling NIfTI calls "method 1").</param>
+/// <param name="AffineSource">"sform", "qform" or "pixdim".</param>
+public sealed record NiftiVolume(Tensor Data, int[] Dims, double[] Spacings, double[,] Affine, string AffineSource);
 
 /// <summary>
 /// NIfTI-1 reader (single file, <c>.nii</c> or gzip <c>.nii.gz</c>; either byte order; one 3-D volume, or a 2-D image
@@ -101,7 +104,44 @@ public static class Nifti
             for (long i = 0; i < count; i++) values[i] = values[i] * slope + inter;
         var data = torch.tensor(values, new long[] { nz, ny, nx });
         var spacings = Enumerable.Range(1, 3).Select(i => i <= rank ? (double)F32(76 + 4 * i) : double.NaN).ToArray();
-        return new NiftiVolume(data, dims, spacings);
+        var (affine, source) = ReadAffine(I16, F32, spacings);
+        return new NiftiVolume(data, dims, spacings, affine, source);
+    }
+
+    static (double[,] Affine, string Source) ReadAffine(Func<int, short> i16, Func<int, float> f32, double[] spacings)
+    {
+        var a = new double[3, 4];
+        double Spacing(int axis) => double.IsFinite(spacings[axis]) && spacings[axis] != 0 ? Math.Abs(spacings[axis]) : 1.0;
+        if (i16(254) > 0) // sform_code: srow_x, srow_y, srow_z
+        {
+            for (int r = 0; r < 3; r++)
+                for (int c = 0; c < 4; c++) a[r, c] = f32(280 + 16 * r + 4 * c);
+            double det = a[0, 0] * (a[1, 1] * a[2, 2] - a[1, 2] * a[2, 1]) - a[0, 1] * (a[1, 0] * a[2, 2] - a[1, 2] * a[2, 0])
+                         + a[0, 2] * (a[1, 0] * a[2, 1] - a[1, 1] * a[2, 0]);
+            if (det != 0 && double.IsFinite(det)) return (a, "sform"); // a degenerate sform falls back to the qform
+            Array.Clear(a);
+        }
+        if (i16(252) > 0) // qform_code: quaternion (b, c, d), offsets, qfac = pixdim[0]
+        {
+            double b = f32(256), c = f32(260), d = f32(264);
+            double aa = Math.Sqrt(Math.Max(0, 1 - (b * b + c * c + d * d)));
+            double qfac = f32(76) < 0 ? -1 : 1;
+            var rot = new double[,]
+            {
+                { aa * aa + b * b - c * c - d * d, 2 * (b * c - aa * d), 2 * (b * d + aa * c) },
+                { 2 * (b * c + aa * d), aa * aa + c * c - b * b - d * d, 2 * (c * d - aa * b) },
+                { 2 * (b * d - aa * c), 2 * (c * d + aa * b), aa * aa + d * d - b * b - c * c },
+            };
+            double[] scale = { Spacing(0), Spacing(1), qfac * Spacing(2) };
+            for (int r = 0; r < 3; r++)
+            {
+                for (int col = 0; col < 3; col++) a[r, col] = rot[r, col] * scale[col];
+                a[r, 3] = f32(268 + 4 * r);
+            }
+            return (a, "qform");
+        }
+        for (int r = 0; r < 3; r++) a[r, r] = Spacing(r);
+        return (a, "pixdim");
     }
 
     /// <summary>True for file names the reader takes (<c>.nii</c>, <c>.nii.gz</c>).</summary>

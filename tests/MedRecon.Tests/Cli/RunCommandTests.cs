@@ -86,6 +86,49 @@ public class RunCommandTests
     }
 
     [Fact]
+    public void Run_NiftiVolume_IsWrittenAsDicomWithItsGeometryFirst()
+    {
+        using var dir = new TempDir();
+        // 32 x 28 x 3 int16 disc volume, RAS+ axis-aligned sform: 0.9 mm in-plane, 3 mm slices, origin (−14, −12, 40).
+        var nifti = NiftiFile.Int16(32, 28, 3, (x, y, z) => (short)((x - 16) * (x - 16) + (y - 14) * (y - 14) < 100 + 20 * z ? 800 + 50 * z : 40)) with
+        {
+            SformCode = 1, Pixdim = new[] { 0.9f, 0.9f, 3f },
+            Srows = new[] { 0.9f, 0f, 0f, -14f, 0f, 0.9f, 0f, -12f, 0f, 0f, 3f, 40f },
+        };
+        using (var fs = File.Create(dir["vol.nii.gz"]))
+        using (var gz = new System.IO.Compression.GZipStream(fs, System.IO.Compression.CompressionLevel.Fastest))
+            gz.Write(nifti.Bytes());
+        var r = CliRunner.Run("run", "--image", dir["vol.nii.gz"], "--simulate", "mri:accel=2,center=0.16", "--method", "zf", "--slice", "all", "--out", dir["out"]);
+        Ok(r);
+        Assert.Contains("written as a MR DICOM series", r.StdOut + r.StdErr);
+        var source = Directory.GetFiles(dir["out/source-dicom"]).Select(f => DicomFile.Open(f).Dataset)
+            .OrderBy(d => d.GetValue<int>(DicomTag.InstanceNumber)).ToList();
+        Assert.Equal(3, source.Count);
+        Assert.Equal(3, Directory.GetFiles(dir["out/dicom"]).Length);
+        Assert.Equal("ANONYMOUS^MEDRECON", source[0].GetString(DicomTag.PatientName));
+        // RAS+ → LPS: x and y change sign; slice k sits at z = 40 + 3k.
+        Assert.Equal(new[] { -1.0, 0, 0, 0, -1, 0 }, source[0].GetValues<double>(DicomTag.ImageOrientationPatient));
+        for (int k = 0; k < 3; k++)
+            Assert.Equal(new[] { 14.0, 12, 40 + 3 * k }, source[k].GetValues<double>(DicomTag.ImagePositionPatient));
+        Assert.Equal(new[] { 0.9, 0.9 }, source[0].GetValues<double>(DicomTag.PixelSpacing).Select(v => Math.Round(v, 4)));
+        Assert.Equal((28, 32), (source[0].GetValue<int>(DicomTag.Rows), source[0].GetValue<int>(DicomTag.Columns)));
+        using (var doc = JsonDocument.Parse(File.ReadAllText(dir["out/metrics.json"])))
+        {
+            Assert.Equal(Path.GetFullPath(dir["vol.nii.gz"]), doc.RootElement.GetProperty("source").GetString());
+            Assert.Equal(3, doc.RootElement.GetProperty("slices").GetArrayLength());
+        }
+        if (ExternalTools.Which("dciodvfy") != null)
+        {
+            Assert.Empty(DciodvfyErrors(Directory.GetFiles(dir["out/source-dicom"])[0]));
+            Assert.Empty(DciodvfyErrors(Directory.GetFiles(dir["out/dicom"])[0]));
+        }
+        // A truncated NIfTI: one-line error, nothing written.
+        File.WriteAllBytes(dir["bad.nii"], nifti.Bytes()[..400]);
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--image", dir["bad.nii"], "--method", "zf", "--out", dir["b"]), "truncated");
+        AssertNothingWritten(dir, "b");
+    }
+
+    [Fact]
     public void SliceSelectionTakesIndicesListsAndRanges()
     {
         Assert.Equal(new[] { 4 }, MedRecon.Cli.Pipelines.DicomImages.ParseSlices(null, 10));

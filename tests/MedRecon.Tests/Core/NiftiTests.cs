@@ -12,39 +12,16 @@ public class NiftiTests
 {
     const string Colin27 = "/usr/share/mricron/templates/ch2.nii.gz";
 
-    /// <summary>A single-file NIfTI-1 image: 348-byte header, 4-byte extender, data at 352.</summary>
     static byte[] Image(short datatype, int bytesPerVoxel, short[] dims, byte[] data, bool little = true,
-        float slope = 0, float inter = 0, string magic = "n+1")
-    {
-        var b = new byte[352 + data.Length];
-        void I32(int at, int v) { if (little) BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(at), v); else BinaryPrimitives.WriteInt32BigEndian(b.AsSpan(at), v); }
-        void I16(int at, short v) { if (little) BinaryPrimitives.WriteInt16LittleEndian(b.AsSpan(at), v); else BinaryPrimitives.WriteInt16BigEndian(b.AsSpan(at), v); }
-        void F32(int at, float v) { if (little) BinaryPrimitives.WriteSingleLittleEndian(b.AsSpan(at), v); else BinaryPrimitives.WriteSingleBigEndian(b.AsSpan(at), v); }
-        I32(0, 348);
-        I16(40, (short)dims.Length);
-        for (int i = 0; i < dims.Length; i++) I16(42 + 2 * i, dims[i]);
-        I16(70, datatype);
-        I16(72, (short)(8 * bytesPerVoxel));
-        for (int i = 0; i < dims.Length; i++) F32(80 + 4 * i, 0.5f * (i + 1));
-        F32(108, 352);
-        F32(112, slope);
-        F32(116, inter);
-        System.Text.Encoding.ASCII.GetBytes(magic + "\0").CopyTo(b, 344);
-        data.CopyTo(b, 352);
-        return b;
-    }
+        float slope = 0, float inter = 0, string magic = "n+1") =>
+        new NiftiFile(datatype, bytesPerVoxel, dims, data) { Little = little, Slope = slope, Inter = inter, Magic = magic }.Bytes();
 
     [Fact]
     public void ReadsInt16WithScalingAsSliceRowColumn()
     {
         using var dir = new TempDir();
         // x fastest on disk: voxel (x, y, z) holds 100 z + 10 y + x.
-        var data = new byte[4 * 3 * 2 * 2];
-        for (int z = 0; z < 2; z++)
-            for (int y = 0; y < 3; y++)
-                for (int x = 0; x < 4; x++)
-                    BinaryPrimitives.WriteInt16LittleEndian(data.AsSpan(2 * (x + 4 * (y + 3 * z))), (short)(100 * z + 10 * y + x));
-        File.WriteAllBytes(dir["a.nii"], Image(4, 2, new short[] { 4, 3, 2 }, data, slope: 2, inter: -5));
+        File.WriteAllBytes(dir["a.nii"], (NiftiFile.Int16(4, 3, 2, (x, y, z) => (short)(100 * z + 10 * y + x)) with { Slope = 2, Inter = -5 }).Bytes());
         var v = Nifti.Read(dir["a.nii"]);
         Assert.Equal(new long[] { 2, 3, 4 }, v.Data.shape);
         Assert.Equal(new[] { 4, 3, 2 }, v.Dims);
@@ -87,6 +64,54 @@ public class NiftiTests
         var corrupt = new byte[400];
         BinaryPrimitives.WriteInt32LittleEndian(corrupt, 12345);
         Bad(corrupt, "sizeof_hdr");
+    }
+
+    /// <summary>The affine as nifti_tool computes it (qto_xyz, sto_xyz): sform first, then qform, then pixdim.</summary>
+    [SkippableFact]
+    public void GeometryFollowsTheSformThenTheQformAsNiftiToolComputesIt()
+    {
+        using var dir = new TempDir();
+        var baseFile = NiftiFile.Int16(3, 2, 2, (x, y, z) => (short)x) with { Pixdim = new[] { 0.8f, 0.9f, 2.5f } };
+        // pixdim only ("method 1").
+        File.WriteAllBytes(dir["p.nii"], baseFile.Bytes());
+        var p = Nifti.Read(dir["p.nii"]);
+        Assert.Equal("pixdim", p.AffineSource);
+        Assert.Equal(new double[,] { { 0.8, 0, 0, 0 }, { 0, 0.9, 0, 0 }, { 0, 0, 2.5, 0 } }, Round(p.Affine));
+        // qform: 30° about z, a left-handed slice axis (qfac −1) and an offset.
+        float s = MathF.Sin(MathF.PI / 12), c = MathF.Cos(MathF.PI / 12);
+        File.WriteAllBytes(dir["q.nii"], (baseFile with { QformCode = 1, Qfac = -1, Quaternion = new[] { 0f, 0f, s, -10f, 20f, 30f } }).Bytes());
+        // sform (wins over a qform).
+        File.WriteAllBytes(dir["s.nii"], (baseFile with
+        {
+            QformCode = 1, Quaternion = new[] { 0f, 0f, s, -10f, 20f, 30f }, SformCode = 2,
+            Srows = new[] { -0.8f, 0f, 0.1f, 5f, 0f, 0.9f, 0f, -6f, 0f, 0.2f, 2.5f, 7f },
+        }).Bytes());
+        var q = Nifti.Read(dir["q.nii"]);
+        var sf = Nifti.Read(dir["s.nii"]);
+        Assert.Equal("qform", q.AffineSource);
+        Assert.Equal("sform", sf.AffineSource);
+        Assert.Equal(-2.5, q.Affine[2, 2], 5);
+        Assert.Equal(0.8 * Math.Cos(Math.PI / 6), q.Affine[0, 0], 5);
+        string tool = ExternalTools.RequireTool("nifti_tool", "nifti-bin");
+        foreach (var (file, field, v) in new[] { ("q.nii", "qto_xyz", q), ("s.nii", "sto_xyz", sf) })
+        {
+            var r = ExternalTools.Run(tool, new[] { "-disp_nim", "-field", field, "-infiles", dir[file] });
+            Assert.True(r.ExitCode == 0, r.StdErr);
+            var line = r.StdOut.Split('\n').First(l => l.TrimStart().StartsWith(field, StringComparison.Ordinal));
+            var want = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(3).Select(t => double.Parse(t, CultureInfo.InvariantCulture)).ToArray();
+            Assert.Equal(16, want.Length);
+            for (int row = 0; row < 3; row++)
+                for (int col = 0; col < 4; col++)
+                    Assert.True(Math.Abs(want[4 * row + col] - v.Affine[row, col]) < 1e-4, $"{field}[{row},{col}]: nifti_tool {want[4 * row + col]}, ours {v.Affine[row, col]}");
+        }
+    }
+
+    static double[,] Round(double[,] a)
+    {
+        var r = (double[,])a.Clone();
+        for (int i = 0; i < r.GetLength(0); i++)
+            for (int j = 0; j < r.GetLength(1); j++) r[i, j] = Math.Round(r[i, j], 5);
+        return r;
     }
 
     /// <summary>The real MNI Colin 27 T1 volume (Debian mricron-data) read as nifti_tool (Debian nifti-bin) prints it.</summary>
