@@ -17,9 +17,10 @@ public sealed record NiftiVolume(Tensor Data, int[] Dims, double[] Spacings, dou
 
 /// <summary>
 /// NIfTI-1 reader (single file, <c>.nii</c> or gzip <c>.nii.gz</c>; either byte order; one 3-D volume, or a 2-D image
-/// as one slice) for the scalar types MR volumes use: uint8, int8, int16, uint16, int32, float32, float64. The
-/// orientation (qform/sform) is not applied: training and reconstruction work on slices, and augmentation flips them.
-/// Malformed input raises <see cref="InvalidInputFileException"/> before any allocation larger than the file allows.
+/// as one slice) for the scalar types MR volumes use: uint8, int8, int16, uint16, int32, float32, float64. The affine
+/// is read (<see cref="NiftiVolume.Affine"/>) but the voxels are not resampled: slices lie along the file's third axis.
+/// Malformed input raises <see cref="InvalidInputFileException"/> before any allocation larger than the (decompressed)
+/// file allows.
 /// </summary>
 public static class Nifti
 {
@@ -83,21 +84,23 @@ public static class Nifti
         if (offset + count * type.Size > raw.Length)
             throw new InvalidInputFileException(path, $"truncated: {raw.Length} bytes, the header's {nx}x{ny}x{nz} {type.Name} voxels need {offset + count * type.Size}");
         var values = new float[count];
-        var span = raw.AsSpan((int)offset);
-        for (long i = 0; i < count; i++)
+        // One decoder per type, chosen once (not per voxel).
+        Func<byte[], int, float> decode = (type.Name, little) switch
         {
-            int at = (int)(i * type.Size);
-            values[i] = type.Name switch
-            {
-                "uint8" => span[at],
-                "int8" => (sbyte)span[at],
-                "int16" => little ? BinaryPrimitives.ReadInt16LittleEndian(span[at..]) : BinaryPrimitives.ReadInt16BigEndian(span[at..]),
-                "uint16" => little ? BinaryPrimitives.ReadUInt16LittleEndian(span[at..]) : BinaryPrimitives.ReadUInt16BigEndian(span[at..]),
-                "int32" => little ? BinaryPrimitives.ReadInt32LittleEndian(span[at..]) : BinaryPrimitives.ReadInt32BigEndian(span[at..]),
-                "float32" => little ? BinaryPrimitives.ReadSingleLittleEndian(span[at..]) : BinaryPrimitives.ReadSingleBigEndian(span[at..]),
-                _ => (float)(little ? BinaryPrimitives.ReadDoubleLittleEndian(span[at..]) : BinaryPrimitives.ReadDoubleBigEndian(span[at..])),
-            };
-        }
+            ("uint8", _) => (b, at) => b[at],
+            ("int8", _) => (b, at) => (sbyte)b[at],
+            ("int16", true) => (b, at) => BinaryPrimitives.ReadInt16LittleEndian(b.AsSpan(at)),
+            ("int16", false) => (b, at) => BinaryPrimitives.ReadInt16BigEndian(b.AsSpan(at)),
+            ("uint16", true) => (b, at) => BinaryPrimitives.ReadUInt16LittleEndian(b.AsSpan(at)),
+            ("uint16", false) => (b, at) => BinaryPrimitives.ReadUInt16BigEndian(b.AsSpan(at)),
+            ("int32", true) => (b, at) => BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(at)),
+            ("int32", false) => (b, at) => BinaryPrimitives.ReadInt32BigEndian(b.AsSpan(at)),
+            ("float32", true) => (b, at) => BinaryPrimitives.ReadSingleLittleEndian(b.AsSpan(at)),
+            ("float32", false) => (b, at) => BinaryPrimitives.ReadSingleBigEndian(b.AsSpan(at)),
+            (_, true) => (b, at) => (float)BinaryPrimitives.ReadDoubleLittleEndian(b.AsSpan(at)),
+            (_, false) => (b, at) => (float)BinaryPrimitives.ReadDoubleBigEndian(b.AsSpan(at)),
+        };
+        for (long i = 0; i < count; i++) values[i] = decode(raw, (int)(offset + i * type.Size));
         // scl_slope 0 means "no scaling" (NIfTI-1 standard).
         float slope = F32(112), inter = F32(116);
         if (slope != 0 && float.IsFinite(slope) && float.IsFinite(inter) && (slope != 1 || inter != 0))
