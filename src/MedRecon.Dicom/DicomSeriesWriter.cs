@@ -206,10 +206,8 @@ public static class DicomSeriesWriter
                 var pos = Enumerable.Range(0, 3).Select(a => g.FirstPosition[a] + z * g.SliceStep[a]).ToArray();
                 ds.AddOrUpdate(DicomTag.ImagePositionPatient, pos);
                 ds.AddOrUpdate(DicomTag.ImageOrientationPatient, g.Orientation);
-                // Slice Location: the position along the slice normal (row × column direction).
-                var o = g.Orientation;
-                double nx = o[1] * o[5] - o[2] * o[4], ny = o[2] * o[3] - o[0] * o[5], nz = o[0] * o[4] - o[1] * o[3];
-                ds.AddOrUpdate(DicomTag.SliceLocation, pos[0] * nx + pos[1] * ny + pos[2] * nz);
+                // Slice Location: the position along the slice normal (row × column direction), as the reader sorts by.
+                ds.AddOrUpdate(DicomTag.SliceLocation, DicomSeries.Dot(pos, DicomSeries.Cross(g.Orientation[..3], g.Orientation[3..])));
             }
             else
             {
