@@ -43,7 +43,7 @@ public static class RunCommand
         var sigma = new Option<double?>("--sigma-start") { Description = "Starting noise level σ_0 of the zero-shot loop (default per task)." };
         var start = ZeroShotCliOptions.StartOption();
         var startIterations = ZeroShotCliOptions.StartIterationsOption();
-        var output = new Option<string>("--out") { Description = "Output folder (dicom/, dicom-std/, source-dicom/ for the phantom or a NIfTI input, PNGs, metrics.json).", Required = true };
+        var output = new Option<string>("--out") { Description = "Output folder (dicom/, dicom-std/, source-dicom/ for the phantom or a NIfTI input, result.nii.gz and std.nii.gz for a NIfTI input, PNGs, metrics.json).", Required = true };
         var cmd = new Command("run", "Retrospective pipeline: DICOM (or the embedded phantom) → simulated measurements → reconstruction → derived DICOM, PNGs and metrics.")
         {
             image, simulate, method, slice, series, size, model, nfe, samples, seed, sigma, start, startIterations, output,
@@ -154,6 +154,7 @@ public static class RunCommand
             bool phantom = o.Image.Equals("phantom", StringComparison.OrdinalIgnoreCase) || o.Image.StartsWith("phantom:", StringComparison.OrdinalIgnoreCase);
             bool nifti = !phantom && Nifti.IsNiftiPath(o.Image) && File.Exists(o.Image);
             string sourcePath = o.Image;
+            (double[,] Affine, int Depth)? niftiGrid = null;
             if (phantom)
             {
                 if (o.Series is not null) throw new CliException("--series applies to DICOM --image input only");
@@ -167,6 +168,8 @@ public static class RunCommand
                 if (o.Series is not null) throw new CliException("--series applies to DICOM --image input only");
                 sourcePath = Path.Combine(tmp, "source-dicom");
                 var v = DicomImages.WriteNifti(o.Image, mri ? "MR" : "CT", sourcePath);
+                niftiGrid = (v.Affine, (int)v.Data.shape[0]);
+                v.Data.Dispose();
                 log.WriteLine($"NIfTI {Path.GetFileName(o.Image)} ({string.Join("x", v.Dims)}, {v.AffineSource} geometry) written as a " +
                               $"{(mri ? "MR" : "CT")} DICOM series: source-dicom/" + (mri ? "" : " (values taken as HU)"));
             }
@@ -268,6 +271,19 @@ public static class RunCommand
             if (stds.Count > 0)
                 DicomImages.WriteDerived(series, indices, torch.stack(stds), derivationText + $"; per-pixel standard deviation over {zs!.Samples} samples",
                     $"MedRecon {method} std ({zs.Samples} samples)", Path.Combine(tmp, "dicom-std"));
+            // NIfTI in, NIfTI out: the same slices in the input's voxel grid and units, for NIfTI viewers and scripts.
+            if (niftiGrid is { } grid)
+            {
+                var sub = DicomImages.NiftiSubVolume(grid.Affine, grid.Depth, indices, out var why);
+                if (sub is { } g)
+                {
+                    var order = torch.tensor(g.Order.Select(j => (long)j).ToArray());
+                    Nifti.Write(Path.Combine(tmp, "result.nii.gz"), stack.index_select(0, order), g.Affine, $"MedRecon {method}");
+                    if (stds.Count > 0) Nifti.Write(Path.Combine(tmp, "std.nii.gz"), torch.stack(stds).index_select(0, order), g.Affine, $"MedRecon {method} std");
+                    log.WriteLine($"NIfTI: result.nii.gz{(stds.Count > 0 ? ", std.nii.gz" : "")} ({indices.Length} slice(s) of {Path.GetFileName(o.Image)}'s grid)");
+                }
+                else log.WriteLine($"NIfTI: result.nii.gz not written: {why} (the DICOM series holds them)");
+            }
             foreach (var t in results.Concat(stds)) t.Dispose();
             stack.Dispose();
 
@@ -325,8 +341,9 @@ public static class RunCommand
     {
         double accel = s.Get("accel", 4.0), center = s.Get("center", 0.08), noise = s.Get("noise", 0.0);
         double coils = s.Get("coils", 1.0), seed = s.Get("seed", 0.0);
-        if (!(accel >= 1) || accel > 64) throw new CliException($"--simulate: accel={accel} must be in [1, 64]");
-        if (!(center > 0) || center > 1) throw new CliException($"--simulate: center={center} must be in (0, 1]");
+        // The mask's own limits (SamplingMask): more than 1x, and a centre that leaves lines to skip.
+        if (!(accel > 1) || accel > 64) throw new CliException($"--simulate: accel={accel} must be in (1, 64]");
+        if (!(center > 0) || center >= 1) throw new CliException($"--simulate: center={center} must be in (0, 1)");
         if (coils < 1 || coils > 64 || coils != Math.Floor(coils)) throw new CliException($"--simulate: coils={coils} must be an integer in [1, 64]");
         if (!(noise >= 0)) throw new CliException($"--simulate: noise={noise} must be ≥ 0");
         var mask = s.Get("mask", "random").ToLowerInvariant() switch

@@ -252,5 +252,36 @@ public static class DicomImages
         return v;
     }
 
+    /// <summary>
+    /// Where slices of a series written by <see cref="WriteNifti"/> lie in the NIfTI volume, for writing results back as
+    /// NIfTI: the volume's slice index k of each series index (the series is sorted along row × column, which runs
+    /// against k when the affine is left-handed), the order that sorts them by k, and the affine of that sub-volume
+    /// (origin moved to the first slice, slice axis times the step). Null with a reason when the slices are not evenly
+    /// spaced (no single affine describes them).
+    /// </summary>
+    public static (double[,] Affine, int[] Order)? NiftiSubVolume(double[,] affine, int depth, IReadOnlyList<int> seriesIndices, out string? reason)
+    {
+        double det = affine[0, 0] * (affine[1, 1] * affine[2, 2] - affine[1, 2] * affine[2, 1])
+                     - affine[0, 1] * (affine[1, 0] * affine[2, 2] - affine[1, 2] * affine[2, 0])
+                     + affine[0, 2] * (affine[1, 0] * affine[2, 1] - affine[1, 1] * affine[2, 0]);
+        var k = seriesIndices.Select(i => det >= 0 ? i : depth - 1 - i).ToArray();
+        var order = Enumerable.Range(0, k.Length).OrderBy(j => k[j]).ToArray();
+        int step = k.Length > 1 ? k[order[1]] - k[order[0]] : 1;
+        for (int j = 1; j < order.Length; j++)
+            if (k[order[j]] - k[order[j - 1]] != step || step < 1)
+            {
+                reason = $"slices {string.Join(",", seriesIndices)} are not evenly spaced";
+                return null;
+            }
+        var a = (double[,])affine.Clone();
+        for (int r = 0; r < 3; r++)
+        {
+            a[r, 3] += affine[r, 2] * k[order[0]];
+            a[r, 2] *= step;
+        }
+        reason = null;
+        return (a, order);
+    }
+
     static string Truncate(string s, int n) => s.Length <= n ? s : s[..n];
 }

@@ -147,6 +147,121 @@ public static class Nifti
         return (a, "pixdim");
     }
 
+    /// <summary>
+    /// Writes a float32 NIfTI-1 file (<c>.nii</c>, or gzip when the name ends in <c>.nii.gz</c>): <paramref name="data"/>
+    /// [z, y, x] (or [y, x] as one slice), x fastest, with <paramref name="affine"/> (voxel → scanner RAS+ mm, 3 rows of 4)
+    /// as the sform and as the qform (its rotation as a quaternion, qfac −1 for a left-handed one), both code 1
+    /// (scanner), units mm. The sform, which readers take first, is exact for any affine; the qform for orthogonal grids.
+    /// Written to <c>path.partial</c> and renamed, so an error leaves no half file.
+    /// </summary>
+    public static void Write(string path, Tensor data, double[,] affine, string description = "MedRecon")
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(affine);
+        if (affine.GetLength(0) != 3 || affine.GetLength(1) != 4) throw new ArgumentException("affine must be 3 rows of 4", nameof(affine));
+        if (data.dim() is not (2 or 3)) throw new ArgumentException($"data must be [z, y, x] or [y, x], got {data.dim()} dimensions", nameof(data));
+        if (data.is_complex()) throw new ArgumentException("data must be real", nameof(data));
+        var shape = data.dim() == 3 ? data.shape : new[] { 1L, data.shape[0], data.shape[1] };
+        if (shape.Any(n => n < 1 || n > short.MaxValue)) throw new ArgumentException($"sizes {string.Join("x", shape)}: NIfTI-1 holds 1..32767 per axis", nameof(data));
+        float[] values;
+        using (var f = data.to(ScalarType.Float32).contiguous()) values = f.data<float>().ToArray();
+
+        var b = new byte[HeaderSize + 4 + 4L * values.Length];
+        void I16(int at, short v) => BinaryPrimitives.WriteInt16LittleEndian(b.AsSpan(at), v);
+        void F32(int at, double v) => BinaryPrimitives.WriteSingleLittleEndian(b.AsSpan(at), (float)v);
+        BinaryPrimitives.WriteInt32LittleEndian(b, HeaderSize);
+        I16(40, 3);
+        I16(42, (short)shape[2]); I16(44, (short)shape[1]); I16(46, (short)shape[0]);
+        for (int i = 4; i <= 7; i++) I16(40 + 2 * i, 1);
+        I16(70, 16); // float32
+        I16(72, 32);
+        var (quaternion, qfac, spacing) = Quaternion(affine);
+        F32(76, qfac);
+        for (int i = 0; i < 3; i++) F32(80 + 4 * i, spacing[i]);
+        F32(108, HeaderSize + 4);
+        F32(112, 1); // scl_slope 1, inter 0: the values as they are
+        b[123] = 2; // xyzt_units: mm
+        var text = Encoding.ASCII.GetBytes(description.Length > 79 ? description[..79] : description);
+        text.CopyTo(b, 148);
+        I16(252, 1); // qform_code: scanner
+        I16(254, 1); // sform_code: scanner
+        for (int i = 0; i < 3; i++) F32(256 + 4 * i, quaternion[i]);
+        for (int r = 0; r < 3; r++)
+        {
+            F32(268 + 4 * r, affine[r, 3]);
+            for (int c = 0; c < 4; c++) F32(280 + 16 * r + 4 * c, affine[r, c]);
+        }
+        Encoding.ASCII.GetBytes("n+1\0").CopyTo(b, 344);
+        for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(b.AsSpan(HeaderSize + 4 + 4 * i), values[i]);
+
+        string partial = path + ".partial";
+        try
+        {
+            using (var file = File.Create(partial))
+            {
+                if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
+                {
+                    using var gz = new GZipStream(file, CompressionLevel.Fastest);
+                    gz.Write(b);
+                }
+                else file.Write(b);
+            }
+            File.Move(partial, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(partial)) File.Delete(partial);
+        }
+    }
+
+    /// <summary>The qform of an affine: quaternion (b, c, d) of its rotation, qfac, and the column lengths (spacings),
+    /// for an orthogonal grid (the columns normalised; a sheared affine is exact only in the sform).</summary>
+    static (double[] Quaternion, double Qfac, double[] Spacing) Quaternion(double[,] a)
+    {
+        var spacing = new double[3];
+        var m = new double[3, 3];
+        for (int c = 0; c < 3; c++)
+        {
+            spacing[c] = Math.Sqrt(a[0, c] * a[0, c] + a[1, c] * a[1, c] + a[2, c] * a[2, c]);
+            if (!(spacing[c] > 0)) throw new ArgumentException($"affine column {c} is zero: not a voxel grid");
+            for (int r = 0; r < 3; r++) m[r, c] = a[r, c] / spacing[c];
+        }
+        double det = m[0, 0] * (m[1, 1] * m[2, 2] - m[1, 2] * m[2, 1]) - m[0, 1] * (m[1, 0] * m[2, 2] - m[1, 2] * m[2, 0])
+                     + m[0, 2] * (m[1, 0] * m[2, 1] - m[1, 1] * m[2, 0]);
+        if (Math.Abs(det) < 1e-6) throw new ArgumentException("affine is singular: not a voxel grid");
+        double qfac = det > 0 ? 1 : -1;
+        if (qfac < 0) for (int r = 0; r < 3; r++) m[r, 2] = -m[r, 2];
+        // Rotation matrix → unit quaternion (a, b, c, d) with a ≥ 0 (NIfTI stores b, c, d).
+        double qa, qb, qc, qd;
+        double trace = m[0, 0] + m[1, 1] + m[2, 2] + 1;
+        if (trace > 0.5)
+        {
+            qa = 0.5 * Math.Sqrt(trace);
+            qb = 0.25 * (m[2, 1] - m[1, 2]) / qa;
+            qc = 0.25 * (m[0, 2] - m[2, 0]) / qa;
+            qd = 0.25 * (m[1, 0] - m[0, 1]) / qa;
+        }
+        else
+        {
+            double xd = 1 + m[0, 0] - (m[1, 1] + m[2, 2]), yd = 1 + m[1, 1] - (m[0, 0] + m[2, 2]), zd = 1 + m[2, 2] - (m[0, 0] + m[1, 1]);
+            if (xd > 1)
+            {
+                qb = 0.5 * Math.Sqrt(xd); qc = 0.25 * (m[0, 1] + m[1, 0]) / qb; qd = 0.25 * (m[0, 2] + m[2, 0]) / qb; qa = 0.25 * (m[2, 1] - m[1, 2]) / qb;
+            }
+            else if (yd > 1)
+            {
+                qc = 0.5 * Math.Sqrt(yd); qb = 0.25 * (m[0, 1] + m[1, 0]) / qc; qd = 0.25 * (m[1, 2] + m[2, 1]) / qc; qa = 0.25 * (m[0, 2] - m[2, 0]) / qc;
+            }
+            else
+            {
+                qd = 0.5 * Math.Sqrt(zd); qb = 0.25 * (m[0, 2] + m[2, 0]) / qd; qc = 0.25 * (m[1, 2] + m[2, 1]) / qd; qa = 0.25 * (m[1, 0] - m[0, 1]) / qd;
+            }
+            if (qa < 0) { qa = -qa; qb = -qb; qc = -qc; qd = -qd; }
+        }
+        double norm = Math.Sqrt(qa * qa + qb * qb + qc * qc + qd * qd);
+        return (new[] { qb / norm, qc / norm, qd / norm }, qfac, spacing);
+    }
+
     /// <summary>True for file names the reader takes (<c>.nii</c>, <c>.nii.gz</c>).</summary>
     public static bool IsNiftiPath(string path) =>
         path.EndsWith(".nii", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".nii.gz", StringComparison.OrdinalIgnoreCase);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using MedRecon.Core.IO;
 using MedRecon.Dicom;
@@ -126,6 +127,58 @@ public class RunCommandTests
         File.WriteAllBytes(dir["bad.nii"], nifti.Bytes()[..400]);
         CliRunner.AssertBadInput(CliRunner.Run("run", "--image", dir["bad.nii"], "--method", "zf", "--out", dir["b"]), "truncated");
         AssertNothingWritten(dir, "b");
+    }
+
+    /// <summary>NIfTI in, NIfTI out: the reconstructed slices land in the input's voxel grid (a left-handed affine, so
+    /// the DICOM series runs against the file's slice axis), with the sub-volume's affine as sform and qform.</summary>
+    [Fact]
+    public void Run_NiftiVolume_WritesTheResultAsNiftiInTheInputGrid()
+    {
+        using var dir = new TempDir();
+        // 5 slices, value 100 + 200k + x; x axis flipped (radiological, det < 0), 3 mm slices.
+        var nifti = NiftiFile.Int16(32, 28, 5, (x, y, z) => (short)(100 + 200 * z + x)) with
+        {
+            SformCode = 1, Pixdim = new[] { 0.9f, 0.9f, 3f },
+            Srows = new[] { -0.9f, 0f, 0f, 14f, 0f, 0.9f, 0f, -12f, 0f, 0f, 3f, 40f },
+        };
+        File.WriteAllBytes(dir["vol.nii"], nifti.Bytes());
+        // 2x with a wide centre: each zero-filled slice keeps its mean (100 + 200k + 15.5), which names the file slice k.
+        var r = CliRunner.Run("run", "--image", dir["vol.nii"], "--simulate", "mri:accel=2,center=0.45", "--method", "zf", "--slice", "3,1", "--out", dir["out"]);
+        Ok(r);
+        Assert.Contains("result.nii.gz", r.StdOut);
+        var v = Nifti.Read(dir["out/result.nii.gz"]);
+        Assert.Equal(new long[] { 2, 28, 32 }, v.Data.shape);
+        Assert.Equal("sform", v.AffineSource);
+        // Series slices 3 and 1 are file slices 1 and 3 (the series is sorted along row × column = −z): a sub-volume
+        // starting at k = 1 with a slice step of 2 (6 mm).
+        var want = new double[,] { { -0.9, 0, 0, 14 }, { 0, 0.9, 0, -12 }, { 0, 0, 6, 43 } };
+        for (int row = 0; row < 3; row++)
+            for (int col = 0; col < 4; col++)
+                Assert.True(Math.Abs(want[row, col] - v.Affine[row, col]) < 1e-4, $"affine[{row},{col}] {v.Affine[row, col]}, expected {want[row, col]}");
+        for (int j = 0; j < 2; j++)
+        {
+            int k = 1 + 2 * j;
+            double mean = v.Data[j].mean().item<float>();
+            Assert.True(Math.Abs(mean - (115.5 + 200 * k)) < 20, $"result slice {j}: mean {mean}, file slice {k} has {115.5 + 200 * k}");
+        }
+        // nifti_tool computes the same sform and, from our quaternion and qfac −1, the same qform.
+        string tool = ExternalTools.RequireTool("nifti_tool", "nifti-bin");
+        foreach (var field in new[] { "sto_xyz", "qto_xyz" })
+        {
+            var t = ExternalTools.Run(tool, new[] { "-disp_nim", "-field", field, "-infiles", dir["out/result.nii.gz"] });
+            Assert.True(t.ExitCode == 0, t.StdErr);
+            var line = t.StdOut.Split('\n').First(l => l.TrimStart().StartsWith(field, StringComparison.Ordinal));
+            var got = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(3).Select(x => double.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+            for (int row = 0; row < 3; row++)
+                for (int col = 0; col < 4; col++)
+                    Assert.True(Math.Abs(want[row, col] - got[4 * row + col]) < 1e-4, $"{field}[{row},{col}] {got[4 * row + col]}, expected {want[row, col]}");
+        }
+        // Unevenly spaced slices have no single affine: the run succeeds, says why, and writes no NIfTI.
+        var uneven = CliRunner.Run("run", "--image", dir["vol.nii"], "--simulate", "mri:accel=2,center=0.45", "--method", "zf", "--slice", "0,1,3", "--out", dir["uneven"]);
+        Ok(uneven);
+        Assert.Contains("not evenly spaced", uneven.StdOut);
+        Assert.False(File.Exists(dir["uneven/result.nii.gz"]));
+        Assert.Equal(3, Directory.GetFiles(dir["uneven/dicom"]).Length);
     }
 
     [Fact]

@@ -106,6 +106,45 @@ public class NiftiTests
         }
     }
 
+    /// <summary>The writer: data and affine read back by our reader, and the qform (quaternion + qfac) that nifti_tool
+    /// computes from the header equals the affine — for a right-handed rotation, a left-handed one, and a rotation near
+    /// 180° (the quaternion's small-trace branch).</summary>
+    [SkippableFact]
+    public void WriterRoundTripsDataAndItsQformMatchesNiftiTool()
+    {
+        using var dir = new TempDir();
+        string tool = ExternalTools.RequireTool("nifti_tool", "nifti-bin");
+        var data = torch.arange(4 * 3 * 2, dtype: torch.ScalarType.Float32).reshape(2, 3, 4) * 0.5f - 3;
+        double c30 = Math.Cos(Math.PI / 6), s30 = Math.Sin(Math.PI / 6), c170 = Math.Cos(170 * Math.PI / 180), s170 = Math.Sin(170 * Math.PI / 180);
+        var cases = new (string Name, double[,] Affine)[]
+        {
+            ("rot30.nii", new[,] { { 0.8 * c30, -0.9 * s30, 0, -10 }, { 0.8 * s30, 0.9 * c30, 0, 20 }, { 0, 0, 2.5, 30 } }),
+            ("left.nii.gz", new[,] { { -0.8, 0, 0, 5 }, { 0, 0.9, 0, -6 }, { 0, 0, 2.5, 7 } }),
+            ("rot170.nii", new[,] { { 1.2, 0, 0, 1 }, { 0, 1.2 * c170, -3 * s170, 2 }, { 0, 1.2 * s170, 3 * c170, 3 } }),
+        };
+        foreach (var (name, affine) in cases)
+        {
+            Nifti.Write(dir[name], data, affine, "test");
+            var v = Nifti.Read(dir[name]);
+            Assert.Equal(data.shape, v.Data.shape);
+            Assert.Equal(0f, (v.Data - data).abs().max().item<float>());
+            Assert.Equal("sform", v.AffineSource);
+            foreach (var field in new[] { "sto_xyz", "qto_xyz" })
+            {
+                var r = ExternalTools.Run(tool, new[] { "-disp_nim", "-field", field, "-infiles", dir[name] });
+                Assert.True(r.ExitCode == 0, r.StdErr);
+                var line = r.StdOut.Split('\n').First(l => l.TrimStart().StartsWith(field, StringComparison.Ordinal));
+                var got = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(3).Select(t => double.Parse(t, CultureInfo.InvariantCulture)).ToArray();
+                for (int row = 0; row < 3; row++)
+                    for (int col = 0; col < 4; col++)
+                        Assert.True(Math.Abs(affine[row, col] - got[4 * row + col]) < 1e-4, $"{name} {field}[{row},{col}]: nifti_tool {got[4 * row + col]}, written {affine[row, col]}");
+            }
+        }
+        Assert.False(File.Exists(dir["rot30.nii"] + ".partial"));
+        Assert.Throws<ArgumentException>(() => Nifti.Write(dir["bad.nii"], data, new double[3, 4]));
+        Assert.False(File.Exists(dir["bad.nii"]));
+    }
+
     static double[,] Round(double[,] a)
     {
         var r = (double[,])a.Clone();
