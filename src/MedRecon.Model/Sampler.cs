@@ -22,10 +22,16 @@ public sealed class Sampler
     /// Runs the loop. <paramref name="start"/> must already be at noise level <c>sigmas[0]</c> (e.g. σ_max·z for
     /// generation, or A⁺y + sqrt(σ_0² − σ_min²)·z via <see cref="AddNoise"/>). <paramref name="dataConsistency"/> is
     /// called once per step with (x̂, step index) and returns the corrected x̂. The result is the last x̂.
+    /// <paramref name="networkSigmaScale"/> c ≥ 1 tells the network the input is noisier than the noise added
+    /// (f(x, c·σ_i), at most σ_max): with a data-consistency hook the estimate that gets re-noised still carries the error
+    /// the last step left (unmeasured content, aliasing), so the input's distance from a clean image is more than σ_i.
     /// </summary>
-    public Tensor Sample(Tensor start, IReadOnlyList<double> sigmas, Func<Tensor, int, Tensor>? dataConsistency, torch.Generator gen)
+    public Tensor Sample(Tensor start, IReadOnlyList<double> sigmas, Func<Tensor, int, Tensor>? dataConsistency, torch.Generator gen,
+        double networkSigmaScale = 1)
     {
         CheckSchedule(sigmas);
+        if (!(networkSigmaScale >= 1) || networkSigmaScale > 10)
+            throw new ArgumentOutOfRangeException(nameof(networkSigmaScale), $"network σ scale {networkSigmaScale}: must be in [1, 10]");
 
         using var noGrad = torch.no_grad();
         Tensor x = start.alias();
@@ -33,7 +39,7 @@ public sealed class Sampler
         for (int i = 0; i < sigmas.Count; i++)
         {
             using var scope = NewDisposeScope();
-            xhat = F.Forward(x, sigmas[i]);
+            xhat = F.Forward(x, networkSigmaScale == 1 ? sigmas[i] : Math.Min(sigmas[i] * networkSigmaScale, Noise.SigmaMax));
             if (dataConsistency != null) xhat = dataConsistency(xhat, i);
             if (i < sigmas.Count - 1)
             {

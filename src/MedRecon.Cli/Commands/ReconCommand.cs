@@ -178,17 +178,23 @@ sealed class ZeroShotCliOptions
         Description = "cm/diffusion with --start tv (the cm default): PDHG iterations of the TV start (default 300; fewer are faster). docs/zero-shot.md",
     };
     readonly Option<int?> startIterations = StartIterationsOption();
+    public static Option<double?> SigmaInflationOption() => new("--sigma-inflation")
+    {
+        Description = "cm: the network is told c·σ for the noise level σ added (c ≥ 1), since the re-noised estimate still carries " +
+                      "the error the last data-consistency step left (default: MRI 1.25, CT 1). docs/zero-shot.md",
+    };
+    readonly Option<double?> sigmaInflation = SigmaInflationOption();
 
     public void AddTo(Command cmd)
     {
-        foreach (var o in new Option[] { model, nfe, samples, seed, sigmaStart, start, startIterations }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, nfe, samples, seed, sigmaStart, start, startIterations, sigmaInflation }) cmd.Options.Add(o);
     }
 
     /// <summary>Null for a classical method (and then the zero-shot options must be absent).</summary>
     public (ZeroShotOptions Options, string? Model)? Read(ParseResult p, string method, string modality)
     {
         var o = Build(method, p.GetValue(nfe), p.GetValue(samples), p.GetValue(seed), p.GetValue(sigmaStart), p.GetValue(model), p.GetValue(start), modality,
-            p.GetValue(startIterations));
+            p.GetValue(startIterations), p.GetValue(sigmaInflation));
         return o is null ? null : (o, p.GetValue(model));
     }
 
@@ -198,14 +204,19 @@ sealed class ZeroShotCliOptions
     /// "ct") names the direct start: zf for MRI, fbp for CT.
     /// </summary>
     public static ZeroShotOptions? Build(string method, int? nfe, int samples, ulong seed, double? sigmaStart, string? model, string? start, string modality,
-        int? startIterations = null)
+        int? startIterations = null, double? sigmaInflation = null)
     {
         bool zeroShot = method is "cm" or "diffusion";
         if (!zeroShot)
         {
-            if (model is not null || nfe is not null || samples != 1 || sigmaStart is not null || start is not null || startIterations is not null)
-                throw new CliException($"--model/--nfe/--samples/--sigma-start/--start/--start-iterations apply to --method cm or diffusion, not {method}");
+            if (model is not null || nfe is not null || samples != 1 || sigmaStart is not null || start is not null || startIterations is not null || sigmaInflation is not null)
+                throw new CliException($"--model/--nfe/--samples/--sigma-start/--start/--start-iterations/--sigma-inflation apply to --method cm or diffusion, not {method}");
             return null;
+        }
+        if (sigmaInflation is double c)
+        {
+            if (method != "cm") throw new CliException("--sigma-inflation applies to --method cm (the diffusion baseline's Euler steps use the schedule's σ)");
+            if (!(c >= 1 && c <= 10)) throw new CliException($"--sigma-inflation {c}: must be in [1, 10]");
         }
         ZeroShotStart? startFrom = start?.Trim().ToLowerInvariant() switch
         {
@@ -228,6 +239,7 @@ sealed class ZeroShotCliOptions
             SigmaStart = sigmaStart,
             Start = startFrom,
             StartIterations = startIterations,
+            SigmaInflation = sigmaInflation,
         };
         if (startIterations is int it)
         {

@@ -43,10 +43,11 @@ public static class RunCommand
         var sigma = new Option<double?>("--sigma-start") { Description = "Starting noise level σ_0 of the zero-shot loop (default per task)." };
         var start = ZeroShotCliOptions.StartOption();
         var startIterations = ZeroShotCliOptions.StartIterationsOption();
+        var sigmaInflation = ZeroShotCliOptions.SigmaInflationOption();
         var output = new Option<string>("--out") { Description = "Output folder (dicom/, dicom-std/, source-dicom/ for the phantom or a NIfTI input, result.nii.gz and std.nii.gz for a NIfTI input, PNGs, metrics.json).", Required = true };
         var cmd = new Command("run", "Retrospective pipeline: DICOM (or the embedded phantom) → simulated measurements → reconstruction → derived DICOM, PNGs and metrics.")
         {
-            image, simulate, method, slice, series, size, model, nfe, samples, seed, sigma, start, startIterations, output,
+            image, simulate, method, slice, series, size, model, nfe, samples, seed, sigma, start, startIterations, sigmaInflation, output,
         };
         PacsDestination.AddOptions(cmd); // --host/--stow: push the derived series (dicom/) once the folder is in place
         cmd.SetAction(p => CliSupport.Run(() => Run(new RunOptions
@@ -64,6 +65,7 @@ public static class RunCommand
             SigmaStart = p.GetValue(sigma),
             Start = p.GetValue(start),
             StartIterations = p.GetValue(startIterations),
+            SigmaInflation = p.GetValue(sigmaInflation),
             Out = p.GetValue(output)!,
             Destination = PacsDestination.TryParse(p),
         }, Console.Out)));
@@ -87,6 +89,8 @@ public static class RunCommand
         public string? Start { get; init; }
         /// <summary>PDHG iterations of a TV start (default 300).</summary>
         public int? StartIterations { get; init; }
+        /// <summary>cm: network σ scale (default per modality).</summary>
+        public double? SigmaInflation { get; init; }
         public string Out { get; init; } = "out/run";
         /// <summary>Where to push the derived series after writing it (null: nowhere).</summary>
         public PacsDestination? Destination { get; init; }
@@ -136,7 +140,7 @@ public static class RunCommand
         var mriMethods = new[] { "cm", "diffusion", "zf", "cg", "tv", "wavelet" };
         if (mri ? !mriMethods.Contains(method) : !CtReconstruction.Methods.Contains(method))
             throw new CliException($"--method {o.Method}: not a {(mri ? "MRI" : "CT")} method (use {string.Join(", ", mri ? mriMethods : CtReconstruction.Methods)})");
-        var zs = ZeroShotCliOptions.Build(method, o.Nfe, o.Samples, o.Seed, o.SigmaStart, o.Model, o.Start, mri ? "mr" : "ct", o.StartIterations);
+        var zs = ZeroShotCliOptions.Build(method, o.Nfe, o.Samples, o.Seed, o.SigmaStart, o.Model, o.Start, mri ? "mr" : "ct", o.StartIterations, o.SigmaInflation);
         bool zeroShot = zs is not null;
         var mriOptions = mri ? MriOptions(sim) : null;
         var ctSettings = mri ? default : CtSettings(sim);
@@ -318,6 +322,7 @@ public static class RunCommand
                     : ZeroShotDefaults.StartFor(zs) == ZeroShotStart.TotalVariation ? "tv"
                     : mri ? "zero-filled" : "fbp (ramp)",
                 ["startIterations"] = zs?.StartIterations,
+                ["sigmaInflation"] = zs is null ? null : ZeroShotDefaults.SigmaInflationFor(zs, mri),
                 ["model"] = prior is null ? null : new { path = prior.Path, sha256 = prior.Sha256, stage = prior.Metadata.Stage, steps = prior.Metadata.Steps, modality = prior.Metadata.Modality },
                 ["dicomFiles"] = files.Count,
                 ["machine"] = $"{Environment.ProcessorCount} cores, {TorchSharp.torch.get_num_threads()} torch threads",

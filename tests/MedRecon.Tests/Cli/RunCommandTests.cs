@@ -57,6 +57,7 @@ public class RunCommandTests
         Assert.Equal("cm", root.GetProperty("method").GetString());
         Assert.Equal(2, root.GetProperty("nfe").GetInt32());
         Assert.Equal(2, root.GetProperty("samples").GetInt32());
+        Assert.Equal(1.25, root.GetProperty("sigmaInflation").GetDouble()); // the MRI default, recorded
         Assert.Equal(64, root.GetProperty("model").GetProperty("sha256").GetString()!.Length);
         var slice = root.GetProperty("slices")[0];
         double psnr = slice.GetProperty("result").GetProperty("psnr").GetDouble();
@@ -214,6 +215,9 @@ public class RunCommandTests
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--start", "zf", "--start-iterations", "50", "--out", dir["a"]), "--start-iterations", "TV start");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "diffusion", "--start-iterations", "50", "--out", dir["a"]), "--start-iterations", "TV start");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--start-iterations", "0", "--out", dir["a"]), "--start-iterations 0", "between 1 and 10000");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--sigma-inflation", "0.8", "--out", dir["a"]), "--sigma-inflation 0.8", "[1, 10]");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "diffusion", "--sigma-inflation", "1.25", "--out", dir["a"]), "--sigma-inflation", "--method cm");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "tv", "--sigma-inflation", "1.25", "--out", dir["a"]), "--sigma-inflation");
         // A model of another modality.
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=20", "--method", "cm", "--model", MrPrior, "--out", dir["a"]),
             "modality 'mr'", "--model");

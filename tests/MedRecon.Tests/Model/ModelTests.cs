@@ -151,6 +151,25 @@ public class SamplerTests
     }
 
     [Fact]
+    public void NetworkSigmaScaleEvaluatesTheNetworkAtTheInflatedLevel()
+    {
+        using var f = Tiny();
+        var sampler = new Sampler(f);
+        using var start = torch.randn(new long[] { 1, 1, 8, 8 }, generator: new torch.Generator(5)) * 0.5;
+        using var plain = sampler.Sample(start, new[] { 0.5 }, null, new torch.Generator(1));
+        using var inflated = sampler.Sample(start, new[] { 0.5 }, null, new torch.Generator(1), networkSigmaScale: 1.25);
+        using var atPlain = f.Forward(start, 0.5);
+        using var atInflated = f.Forward(start, 0.625);
+        Assert.True(Bits.Same(plain, atPlain));
+        Assert.True(Bits.Same(inflated, atInflated));
+        Assert.False(Bits.Same(plain, inflated));
+        // Capped at σ_max; below 1 (deflation) is refused.
+        using var capped = sampler.Sample(start, new[] { f.Noise.SigmaMax }, null, new torch.Generator(1), networkSigmaScale: 2);
+        Assert.True(Bits.Same(capped, f.Forward(start, f.Noise.SigmaMax)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => sampler.Sample(start, new[] { 0.5 }, null, new torch.Generator(1), networkSigmaScale: 0.9));
+    }
+
+    [Fact]
     public void KarrasScheduleRunsFromSigmaMaxToSigmaMin()
     {
         var s = Sampler.KarrasSchedule(5, 0.002, 80);

@@ -237,6 +237,30 @@ public class ZeroShotTests
     }
 
     [Fact]
+    public void SigmaInflationIsTheMriConsistencyDefaultAndKeepsTheDataExact()
+    {
+        using var scope = NewDisposeScope();
+        var (prior, _) = ModelIO.Load(PriorPath);
+        using var _p = prior;
+        var (truth, a, k) = Phantom128();
+        using var __ = a;
+        var o = new ZeroShotOptions { Nfe = 2, StartIterations = 30 };
+        var byDefault = ZeroShotSolver.ReconstructMri(prior, a, k, o);
+        var explicitDefault = ZeroShotSolver.ReconstructMri(prior, a, k, o with { SigmaInflation = ZeroShotDefaults.MriSigmaInflation });
+        var none = ZeroShotSolver.ReconstructMri(prior, a, k, o with { SigmaInflation = 1 });
+        Assert.Equal(1.25, ZeroShotDefaults.MriSigmaInflation);
+        Assert.True((byDefault.Mean == explicitDefault.Mean).all().item<bool>(), "no SigmaInflation → the MRI default, bit for bit");
+        Assert.True(Tensors.Norm(byDefault.Mean - none.Mean) > 1e-4 * Tensors.Norm(none.Mean), "c = 1.25 must change the image");
+        Assert.True(RelativeResidual(a, byDefault.Mean, k) < 1e-5, "replacement still makes A x = y");
+        double pZf = Metrics.Psnr(truth, ZeroFilled.Reconstruct(a, k).abs()), pCm = Metrics.Psnr(truth, byDefault.Mean.abs());
+        Assert.True(pCm > pZf + 3.0, $"CM with c = 1.25 {pCm:F2} dB vs zero-filled {pZf:F2} dB");
+        // CT: none by default; the diffusion baseline refuses an explicit one and otherwise uses 1.
+        Assert.Equal(1.0, ZeroShotDefaults.SigmaInflationFor(new ZeroShotOptions(), mri: false));
+        Assert.Equal(1.0, ZeroShotDefaults.SigmaInflationFor(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion }, mri: true));
+        Assert.Throws<ArgumentException>(() => ZeroShotDefaults.SigmaInflationFor(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion, SigmaInflation = 1.25 }, mri: true));
+    }
+
+    [Fact]
     public void SameSeedGivesTheSameImageAndSamplesDifferOnlyWhereDataAreMissing()
     {
         using var scope = NewDisposeScope();
