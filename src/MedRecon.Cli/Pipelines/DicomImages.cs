@@ -261,10 +261,8 @@ public static class DicomImages
     /// </summary>
     public static (double[,] Affine, int[] Order)? NiftiSubVolume(double[,] affine, int depth, IReadOnlyList<int> seriesIndices, out string? reason)
     {
-        double det = affine[0, 0] * (affine[1, 1] * affine[2, 2] - affine[1, 2] * affine[2, 1])
-                     - affine[0, 1] * (affine[1, 0] * affine[2, 2] - affine[1, 2] * affine[2, 0])
-                     + affine[0, 2] * (affine[1, 0] * affine[2, 1] - affine[1, 1] * affine[2, 0]);
-        var k = seriesIndices.Select(i => det >= 0 ? i : depth - 1 - i).ToArray();
+        bool rightHanded = Nifti.Determinant(affine) >= 0;
+        var k = seriesIndices.Select(i => rightHanded ? i : depth - 1 - i).ToArray();
         var order = Enumerable.Range(0, k.Length).OrderBy(j => k[j]).ToArray();
         int step = k.Length > 1 ? k[order[1]] - k[order[0]] : 1;
         for (int j = 1; j < order.Length; j++)

@@ -119,8 +119,7 @@ public static class Nifti
         {
             for (int r = 0; r < 3; r++)
                 for (int c = 0; c < 4; c++) a[r, c] = f32(280 + 16 * r + 4 * c);
-            double det = a[0, 0] * (a[1, 1] * a[2, 2] - a[1, 2] * a[2, 1]) - a[0, 1] * (a[1, 0] * a[2, 2] - a[1, 2] * a[2, 0])
-                         + a[0, 2] * (a[1, 0] * a[2, 1] - a[1, 1] * a[2, 0]);
+            double det = Determinant(a);
             if (det != 0 && double.IsFinite(det)) return (a, "sform"); // a degenerate sform falls back to the qform
             Array.Clear(a);
         }
@@ -226,8 +225,7 @@ public static class Nifti
             if (!(spacing[c] > 0)) throw new ArgumentException($"affine column {c} is zero: not a voxel grid");
             for (int r = 0; r < 3; r++) m[r, c] = a[r, c] / spacing[c];
         }
-        double det = m[0, 0] * (m[1, 1] * m[2, 2] - m[1, 2] * m[2, 1]) - m[0, 1] * (m[1, 0] * m[2, 2] - m[1, 2] * m[2, 0])
-                     + m[0, 2] * (m[1, 0] * m[2, 1] - m[1, 1] * m[2, 0]);
+        double det = Determinant(m);
         if (Math.Abs(det) < 1e-6) throw new ArgumentException("affine is singular: not a voxel grid");
         double qfac = det > 0 ? 1 : -1;
         if (qfac < 0) for (int r = 0; r < 3; r++) m[r, 2] = -m[r, 2];
@@ -261,6 +259,12 @@ public static class Nifti
         double norm = Math.Sqrt(qa * qa + qb * qb + qc * qc + qd * qd);
         return (new[] { qb / norm, qc / norm, qd / norm }, qfac, spacing);
     }
+
+    /// <summary>Determinant of the linear (first 3 × 3) part of an affine: its sign says whether the voxel axes are
+    /// right-handed in RAS+ (and in LPS, which flips two axes).</summary>
+    public static double Determinant(double[,] a) =>
+        a[0, 0] * (a[1, 1] * a[2, 2] - a[1, 2] * a[2, 1]) - a[0, 1] * (a[1, 0] * a[2, 2] - a[1, 2] * a[2, 0])
+        + a[0, 2] * (a[1, 0] * a[2, 1] - a[1, 1] * a[2, 0]);
 
     /// <summary>True for file names the reader takes (<c>.nii</c>, <c>.nii.gz</c>).</summary>
     public static bool IsNiftiPath(string path) =>

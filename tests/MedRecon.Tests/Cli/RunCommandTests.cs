@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using MedRecon.Core.IO;
 using MedRecon.Dicom;
@@ -132,7 +131,7 @@ public class RunCommandTests
 
     /// <summary>NIfTI in, NIfTI out: the reconstructed slices land in the input's voxel grid (a left-handed affine, so
     /// the DICOM series runs against the file's slice axis), with the sub-volume's affine as sform and qform.</summary>
-    [Fact]
+    [SkippableFact]
     public void Run_NiftiVolume_WritesTheResultAsNiftiInTheInputGrid()
     {
         using var dir = new TempDir();
@@ -162,24 +161,14 @@ public class RunCommandTests
             double mean = v.Data[j].mean().item<float>();
             Assert.True(Math.Abs(mean - (115.5 + 200 * k)) < 20, $"result slice {j}: mean {mean}, file slice {k} has {115.5 + 200 * k}");
         }
-        // nifti_tool computes the same sform and, from our quaternion and qfac −1, the same qform.
-        string tool = ExternalTools.RequireTool("nifti_tool", "nifti-bin");
-        foreach (var field in new[] { "sto_xyz", "qto_xyz" })
-        {
-            var t = ExternalTools.Run(tool, new[] { "-disp_nim", "-field", field, "-infiles", dir["out/result.nii.gz"] });
-            Assert.True(t.ExitCode == 0, t.StdErr);
-            var line = t.StdOut.Split('\n').First(l => l.TrimStart().StartsWith(field, StringComparison.Ordinal));
-            var got = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(3).Select(x => double.Parse(x, CultureInfo.InvariantCulture)).ToArray();
-            for (int row = 0; row < 3; row++)
-                for (int col = 0; col < 4; col++)
-                    Assert.True(Math.Abs(want[row, col] - got[4 * row + col]) < 1e-4, $"{field}[{row},{col}] {got[4 * row + col]}, expected {want[row, col]}");
-        }
         // Unevenly spaced slices have no single affine: the run succeeds, says why, and writes no NIfTI.
         var uneven = CliRunner.Run("run", "--image", dir["vol.nii"], "--simulate", "mri:accel=2,center=0.45", "--method", "zf", "--slice", "0,1,3", "--out", dir["uneven"]);
         Ok(uneven);
         Assert.Contains("not evenly spaced", uneven.StdOut);
         Assert.False(File.Exists(dir["uneven/result.nii.gz"]));
         Assert.Equal(3, Directory.GetFiles(dir["uneven/dicom"]).Length);
+        // nifti_tool computes the same sform and, from our quaternion and qfac −1, the same qform.
+        foreach (var field in new[] { "sto_xyz", "qto_xyz" }) NiftiTool.AssertAffine(dir["out/result.nii.gz"], field, want, "result.nii.gz");
     }
 
     [Fact]

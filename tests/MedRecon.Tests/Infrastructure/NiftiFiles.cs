@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 
 namespace MedRecon.Tests.Infrastructure;
 
@@ -54,5 +55,25 @@ public sealed record NiftiFile(short Datatype, int BytesPerVoxel, short[] Dims, 
                 for (int x = 0; x < nx; x++)
                     BinaryPrimitives.WriteInt16LittleEndian(data.AsSpan(2 * (x + nx * (y + ny * z))), f(x, y, z));
         return new NiftiFile(4, 2, new[] { (short)nx, (short)ny, (short)nz }, data);
+    }
+}
+
+/// <summary>nifti_tool (Debian nifti-bin) as the reference reader of NIfTI geometry.</summary>
+public static class NiftiTool
+{
+    /// <summary>Asserts that nifti_tool's <paramref name="field"/> (qto_xyz or sto_xyz, the 4x4 it computes from the
+    /// header) equals <paramref name="expected"/> (3 rows of 4) within 1e-4.</summary>
+    public static void AssertAffine(string path, string field, double[,] expected, string label = "")
+    {
+        string tool = ExternalTools.RequireTool("nifti_tool", "nifti-bin");
+        var r = ExternalTools.Run(tool, new[] { "-disp_nim", "-field", field, "-infiles", path });
+        Xunit.Assert.True(r.ExitCode == 0, r.StdErr);
+        var line = r.StdOut.Split('\n').First(l => l.TrimStart().StartsWith(field, StringComparison.Ordinal));
+        var got = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(3).Select(t => double.Parse(t, CultureInfo.InvariantCulture)).ToArray();
+        Xunit.Assert.Equal(16, got.Length);
+        for (int row = 0; row < 3; row++)
+            for (int col = 0; col < 4; col++)
+                Xunit.Assert.True(Math.Abs(expected[row, col] - got[4 * row + col]) < 1e-4,
+                    $"{label} {field}[{row},{col}]: nifti_tool {got[4 * row + col]}, expected {expected[row, col]}");
     }
 }
