@@ -281,6 +281,7 @@ public static class RunCommand
                 var sub = DicomImages.NiftiSubVolume(grid.Affine, grid.Depth, indices, out var why);
                 if (sub is { } g)
                 {
+                    using var scope = NewDisposeScope();
                     var order = torch.tensor(g.Order.Select(j => (long)j).ToArray());
                     Nifti.Write(Path.Combine(tmp, "result.nii.gz"), stack.index_select(0, order), g.Affine, $"MedRecon {method}");
                     if (stds.Count > 0) Nifti.Write(Path.Combine(tmp, "std.nii.gz"), torch.stack(stds).index_select(0, order), g.Affine, $"MedRecon {method} std");

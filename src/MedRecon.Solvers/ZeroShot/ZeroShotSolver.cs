@@ -159,14 +159,17 @@ public static class ZeroShotDefaults
 
     /// <summary>The network σ scale of a run: the option when given, else the modality's default for the consistency
     /// model; 1 for the diffusion baseline (its Euler steps use the schedule's σ).</summary>
-    public static double SigmaInflationFor(ZeroShotOptions o, bool mri)
+    public static double SigmaInflationFor(ZeroShotOptions o, bool mri) => SigmaInflationFor(o, mri ? MriSigmaInflation : CtSigmaInflation);
+
+    /// <summary>The same with an explicit default (the generic loop's is 1: no modality known).</summary>
+    public static double SigmaInflationFor(ZeroShotOptions o, double taskDefault)
     {
         if (o.Method == ZeroShotMethod.Diffusion)
         {
             if (o.SigmaInflation is double c && c != 1) throw new ArgumentException("sigma inflation applies to the consistency model, not the diffusion baseline");
             return 1;
         }
-        return o.SigmaInflation ?? (mri ? MriSigmaInflation : CtSigmaInflation);
+        return o.SigmaInflation ?? taskDefault;
     }
 
     public const double DiffusionSigmaStart = 1.0;
@@ -190,7 +193,7 @@ public static class ZeroShotSolver
     /// </summary>
     public static ZeroShotResult Reconstruct(ConsistencyFunction prior, LinearOperator a, Tensor y, Tensor initial,
         IDataConsistency dc, PriorDomain domain, ZeroShotOptions o, double sigmaStart, double sigmaEnd,
-        IProgress<SolverProgress>? progress = null, double sigmaInflation = 1)
+        IProgress<SolverProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(prior);
         ArgumentNullException.ThrowIfNull(o);
@@ -200,6 +203,8 @@ public static class ZeroShotSolver
             throw new ArgumentException($"measurements have shape {Tensors.ShapeString(y.shape)}, the operator gives {Tensors.ShapeString(a.OutputShape)}");
         if (o.Nfe < 1 || o.Nfe > 10000) throw new ArgumentOutOfRangeException(nameof(o), $"NFE {o.Nfe}: must be between 1 and 10000");
         if (o.Samples < 1 || o.Samples > 1000) throw new ArgumentOutOfRangeException(nameof(o), $"samples {o.Samples}: must be between 1 and 1000");
+        double sigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, 1.0);
+        if (!(sigmaInflation >= 1) || sigmaInflation > 10) throw new ArgumentOutOfRangeException(nameof(o), $"sigma inflation {sigmaInflation}: must be in [1, 10]");
         var noise = prior.Noise;
         if (!(sigmaStart > noise.SigmaMin) || sigmaStart > noise.SigmaMax)
             throw new ArgumentOutOfRangeException(nameof(sigmaStart), $"starting σ {sigmaStart}: must be in (σ_min, σ_max] = ({noise.SigmaMin}, {noise.SigmaMax}]");
@@ -285,7 +290,7 @@ public static class ZeroShotSolver
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.SenseCgIterations;
         var dc = DataConsistency.Create(o.DataConsistency, a, y, cg, o.Lambda ?? 0.0);
         var (s0, s1) = Sigmas(o, start == ZeroShotStart.TotalVariation ? ZeroShotDefaults.MriTvSigmaStartFor(a.Mask) : ZeroShotDefaults.MriSigmaStart);
-        var r = Reconstruct(prior, a, y, initial, dc, domain, o, s0, s1, progress, ZeroShotDefaults.SigmaInflationFor(o, mri: true));
+        var r = Reconstruct(prior, a, y, initial, dc, domain, o with { SigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, mri: true) }, s0, s1, progress);
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
         return r;
@@ -321,7 +326,7 @@ public static class ZeroShotSolver
         double taskSigma = anglesRadians is not null ? ZeroShotDefaults.CtSigmaStartFor(anglesRadians, startKind)
             : startKind == ZeroShotStart.TotalVariation ? ZeroShotDefaults.CtTvSigmaStart : ZeroShotDefaults.CtSigmaStart;
         var (s0, s1) = Sigmas(o, taskSigma);
-        var r = Reconstruct(prior, projector, y, start, dc, domain, o, s0, s1, progress, ZeroShotDefaults.SigmaInflationFor(o, mri: false));
+        var r = Reconstruct(prior, projector, y, start, dc, domain, o with { SigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, mri: false) }, s0, s1, progress);
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
         return r;
