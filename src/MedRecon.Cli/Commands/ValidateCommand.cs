@@ -151,6 +151,13 @@ public static class ValidateCommand
             catch (Exception e) when (e is not OutOfMemoryException) { desc = $"metadata unreadable: {e.Message}"; }
             list.Add(new ModelInfo(name, RelativeToRepo(path), LearnedMethods.Sha256(path), new FileInfo(path).Length, desc));
         }
+        // The small MR prior of the cm-fast rows.
+        if (r.Methods.Any(m => m.Id == "cm-fast") && LearnedMethods.ResolveNamedPrior(LearnedMethods.FastMrPrior) is string fast)
+        {
+            var meta = MedRecon.Model.ModelIO.ReadMetadata(fast);
+            list.Add(new ModelInfo("MR (cm-fast)", RelativeToRepo(fast), LearnedMethods.Sha256(fast), new FileInfo(fast).Length,
+                $"stage {meta.Stage}, {meta.Steps} training steps, modality {meta.Modality}, widths {string.Join("/", meta.Architecture.Widths)}"));
+        }
         return list;
     }
 

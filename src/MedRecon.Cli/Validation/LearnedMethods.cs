@@ -12,8 +12,11 @@ namespace MedRecon.Cli.Validation;
 /// </summary>
 /// <param name="fixedNfe">NFE of this row whatever --nfe says (the "cm-8" rows: the issue's "≤ 8 NFE" beside the 4-NFE
 /// speed setting).</param>
+/// <param name="priorFile">Another prior than the modality's default, by file name in the models folder (the "cm-fast" row:
+/// <see cref="LearnedMethods.FastMrPrior"/>).</param>
+/// <param name="startIterations">PDHG iterations of a TV start (null: the TV default).</param>
 public sealed class ZeroShotValidationMethod(string id, string label, Modality modality, ZeroShotMethod method, int? fixedNfe = null,
-    ZeroShotStart start = ZeroShotStart.Direct) : IValidationMethod
+    ZeroShotStart start = ZeroShotStart.Direct, string? priorFile = null, int? startIterations = null) : IValidationMethod
 {
     public string Id => id;
     public string Label => label;
@@ -35,7 +38,7 @@ public sealed class ZeroShotValidationMethod(string id, string label, Modality m
     {
         try
         {
-            LearnedMethods.Prior(modality, context);
+            LearnedMethods.Prior(modality, context, priorFile);
             return null;
         }
         catch (MissingPriorException e) { return e.Message; }
@@ -44,9 +47,9 @@ public sealed class ZeroShotValidationMethod(string id, string label, Modality m
 
     public MethodOutput Run(ValidationCase c, double? lambda, ValidationContext context)
     {
-        var prior = LearnedMethods.Prior(modality, context);
+        var prior = LearnedMethods.Prior(modality, context, priorFile);
         int nfe = method == ZeroShotMethod.Diffusion ? context.DiffusionNfe : fixedNfe ?? (context.Quick ? Math.Min(context.Nfe, 2) : context.Nfe);
-        var o = new ZeroShotOptions { Method = method, Nfe = nfe, Seed = (ulong)c.MaskSeed, Start = start };
+        var o = new ZeroShotOptions { Method = method, Nfe = nfe, Seed = (ulong)c.MaskSeed, Start = start, StartIterations = startIterations };
         ZeroShotResult r;
         if (modality == Modality.Mri)
         {
@@ -59,7 +62,8 @@ public sealed class ZeroShotValidationMethod(string id, string label, Modality m
             r = CtReconstruction.RunZeroShot(method == ZeroShotMethod.Diffusion ? "diffusion" : "cm", m.Sinogram, m.Geometry, m.Angles, o, c.Image.MuWater, prior.Function);
         }
         r.StandardDeviation?.Dispose();
-        string from = start == ZeroShotStart.TotalVariation ? "TV (its seconds included)" : modality == Modality.Ct ? "FBP" : "zero-filled";
+        string from = start == ZeroShotStart.TotalVariation ? $"TV{(startIterations is int it ? $" ({it} iterations)" : "")} (its seconds included)"
+            : modality == Modality.Ct ? "FBP" : "zero-filled";
         string units = modality == Modality.Ct ? (c.Image.MuWater is null ? ", scale from the FBP's 99.5th percentile" : ", HU via μ_water 0.0192/mm") : "";
         return new MethodOutput(r.Mean, r.NfePerSample * r.Samples, 0,
             Settings: $"{(method == ZeroShotMethod.Consistency ? "multistep CM" : "Euler")}, {nfe} NFE, 1 sample, from {from}, solver defaults{units}; {Path.GetFileName(prior.Path)}");
@@ -75,6 +79,9 @@ public static class LearnedMethods
         new ZeroShotValidationMethod("cm-8", "consistency model, 8 NFE", Modality.Mri, ZeroShotMethod.Consistency, fixedNfe: 8),
         new ZeroShotValidationMethod("cm-tv", "consistency model, 8 NFE from TV", Modality.Mri, ZeroShotMethod.Consistency, fixedNfe: 8,
             start: ZeroShotStart.TotalVariation),
+        // The speed point of the issue's "≤ 2 s per slice": the small prior after a 100-iteration TV start, 4 NFE.
+        new ZeroShotValidationMethod("cm-fast", "consistency model, small prior, 4 NFE from TV 100", Modality.Mri, ZeroShotMethod.Consistency,
+            fixedNfe: 4, start: ZeroShotStart.TotalVariation, priorFile: FastMrPrior, startIterations: 100),
         new ZeroShotValidationMethod("diffusion", "diffusion baseline (Euler)", Modality.Ct, ZeroShotMethod.Diffusion),
         new ZeroShotValidationMethod("cm", "consistency model", Modality.Ct, ZeroShotMethod.Consistency),
         new ZeroShotValidationMethod("cm-8", "consistency model, 8 NFE", Modality.Ct, ZeroShotMethod.Consistency, fixedNfe: 8),
@@ -82,16 +89,22 @@ public static class LearnedMethods
             start: ZeroShotStart.TotalVariation),
     };
 
-    /// <summary>The loaded prior of a modality (cached in the context); <see cref="MissingPriorException"/> when the
-    /// default file is absent, <see cref="CliException"/> for a file of another modality or architecture.</summary>
-    public static LoadedPrior Prior(Modality modality, ValidationContext context)
+    /// <summary>The small MR prior (models/mr-prior-fast.md) of the "cm-fast" rows.</summary>
+    public const string FastMrPrior = "mr-prior-fast.safetensors";
+
+    /// <summary>The loaded prior of a modality (cached in the context), or of <paramref name="priorFile"/> in the models
+    /// folder; <see cref="MissingPriorException"/> when the file is absent, <see cref="CliException"/> for a file of
+    /// another modality or architecture.</summary>
+    public static LoadedPrior Prior(Modality modality, ValidationContext context, string? priorFile = null)
     {
-        string key = "prior:" + modality;
+        string key = "prior:" + modality + ":" + priorFile;
         if (context.Cache.TryGetValue(key, out var v))
             return v is LoadedPrior lp ? lp : throw (Exception)v;
         try
         {
-            string? path = ResolvePrior(modality, context) ?? throw new MissingPriorException(MissingPriorMessage(modality, context));
+            string? path = priorFile is null
+                ? ResolvePrior(modality, context) ?? throw new MissingPriorException(MissingPriorMessage(modality, context))
+                : ResolveNamedPrior(priorFile) ?? throw new MissingPriorException($"prior models/{priorFile} not found (see models/mr-prior-fast.md; --mr-model does not replace it)");
             var loaded = Priors.Load(modality == Modality.Mri ? "mr" : "ct", path);
             context.Cache[key] = loaded;
             return loaded;
@@ -113,6 +126,14 @@ public static class LearnedMethods
         if (dir is null) return null;
         var p = Path.Combine(dir, PriorFileName(modality));
         return File.Exists(p) ? p : null;
+    }
+
+    /// <summary>A prior file by name in the models folder (<see cref="Priors.ModelsDirectory"/>); null when absent.</summary>
+    public static string? ResolveNamedPrior(string fileName)
+    {
+        var dir = Priors.ModelsDirectory();
+        var p = dir is null ? null : Path.Combine(dir, fileName);
+        return p is not null && File.Exists(p) ? p : null;
     }
 
     public static string PriorFileName(Modality modality) => modality == Modality.Mri ? "mr-prior.safetensors" : "ct-prior.safetensors";

@@ -180,7 +180,7 @@ public static class ValidationReport
 
     /// <summary>The consistency-model rows the headlines compare: the 4-NFE default (or --nfe), the fixed 8-NFE one and
     /// 8 NFE from the TV reconstruction.</summary>
-    static readonly string[] CmMethods = { "cm", "cm-8", "cm-tv" };
+    static readonly string[] CmMethods = { "cm", "cm-8", "cm-tv", "cm-fast" };
 
     /// <summary>The comparisons the issue asks for, computed from the rows: CM against the best classical or peer method
     /// of each task (same slices), and CM against the diffusion baseline on the slices where both ran.</summary>

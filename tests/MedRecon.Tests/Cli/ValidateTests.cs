@@ -12,7 +12,7 @@ public class ValidateTests
     public void FixedNfeAndTvStartRowsRunForBothModalities()
     {
         using var dir = new TempDir();
-        var r = CliRunner.Run("validate", "--quick", "--methods", "zf,fbp,cm-8,cm-tv", "--out", dir["out"]);
+        var r = CliRunner.Run("validate", "--quick", "--methods", "zf,fbp,cm-8,cm-tv,cm-fast", "--out", dir["out"]);
         Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.StdErr}");
         using var doc = JsonDocument.Parse(File.ReadAllText(dir["out/validation.json"]));
         var rows = doc.RootElement.GetProperty("rows").EnumerateArray().ToList();
@@ -33,6 +33,16 @@ public class ValidateTests
         Assert.True(Row("mri-4x", "cm-tv").GetProperty("psnr").GetDouble() > Row("mri-4x", "zf").GetProperty("psnr").GetDouble() + 3);
         string md = File.ReadAllText(dir["out/validation.md"]);
         Assert.Contains("consistency model, 8 NFE from TV", md);
+        // The speed point: the small prior, 4 NFE after 100 TV iterations, MRI only, and its file in the model list.
+        var fast = Row("mri-4x", "cm-fast");
+        Assert.Equal("ok", fast.GetProperty("status").GetString());
+        Assert.Equal(4, fast.GetProperty("nfe").GetInt32());
+        Assert.Contains("TV (100 iterations)", fast.GetProperty("settings").GetString());
+        Assert.Contains("mr-prior-fast.safetensors", fast.GetProperty("settings").GetString());
+        Assert.True(fast.GetProperty("psnr").GetDouble() > Row("mri-4x", "zf").GetProperty("psnr").GetDouble() + 3);
+        Assert.DoesNotContain(rows, x => x.GetProperty("task").GetString() == "ct-60v" && x.GetProperty("method").GetString() == "cm-fast");
+        var models = doc.RootElement.GetProperty("run").GetProperty("models").EnumerateArray().Select(m => m.GetProperty("path").GetString()).ToList();
+        Assert.Contains(models, p => p!.EndsWith("mr-prior-fast.safetensors", StringComparison.Ordinal));
     }
 
     [Fact]
