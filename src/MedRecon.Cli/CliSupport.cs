@@ -110,8 +110,10 @@ public static class CliSupport
     /// <summary>
     /// Writes a folder of outputs atomically: files go to a sibling temporary folder that replaces
     /// <paramref name="dir"/>'s files only when <paramref name="write"/> succeeded, so bad input leaves nothing behind.
+    /// Files of an earlier run that match <paramref name="ownedPatterns"/> (e.g. "*.png") but were not written this time
+    /// are removed then, so a rerun into the same folder leaves no stale result beside the new ones.
     /// </summary>
-    public static void WriteFolder(string dir, Action<string> write)
+    public static void WriteFolder(string dir, Action<string> write, params string[] ownedPatterns)
     {
         var full = Path.GetFullPath(dir);
         var parent = Path.GetDirectoryName(full) ?? ".";
@@ -123,6 +125,9 @@ public static class CliSupport
         {
             write(tmp);
             Directory.CreateDirectory(full);
+            foreach (var pattern in ownedPatterns)
+                foreach (var stale in Directory.GetFiles(full, pattern))
+                    if (!File.Exists(Path.Combine(tmp, Path.GetFileName(stale)))) File.Delete(stale);
             foreach (var f in Directory.GetFiles(tmp))
                 File.Move(f, Path.Combine(full, Path.GetFileName(f)), overwrite: true);
             foreach (var d in Directory.GetDirectories(tmp))

@@ -187,6 +187,15 @@ public static class RunCommand
                           $"{indices.Length} slice(s); {sim.Modality} simulation {o.Simulate}; method {method}" +
                           (prior is null ? "" : $" with {prior.Path} ({prior.Metadata.Stage}, step {prior.Metadata.Steps})"));
             if (!mri && series.Rows != series.Columns) throw new CliException($"--image {o.Image}: CT simulation needs square slices, the series is {series.Columns}x{series.Rows}");
+            // NIfTI in, NIfTI out: decided before the work, so the user learns at once whether result.nii.gz will come.
+            (double[,] Affine, int[] Order)? niftiOut = null;
+            if (niftiGrid is { } grid)
+            {
+                niftiOut = DicomImages.NiftiSubVolume(grid.Affine, grid.Depth, indices, out var why);
+                log.WriteLine(niftiOut is null
+                    ? $"NIfTI: result.nii.gz will not be written: {why} (the DICOM series holds them)"
+                    : $"NIfTI: series slice(s) {string.Join(",", indices)} are file slice(s) {string.Join(",", DicomImages.NiftiSliceOf(grid.Affine, grid.Depth, indices))} (k along the file's third axis)");
+            }
 
             var results = new List<Tensor>();
             var stds = new List<Tensor>();
@@ -276,18 +285,13 @@ public static class RunCommand
                 DicomImages.WriteDerived(series, indices, torch.stack(stds), derivationText + $"; per-pixel standard deviation over {zs!.Samples} samples",
                     $"MedRecon {method} std ({zs.Samples} samples)", Path.Combine(tmp, "dicom-std"));
             // NIfTI in, NIfTI out: the same slices in the input's voxel grid and units, for NIfTI viewers and scripts.
-            if (niftiGrid is { } grid)
+            if (niftiOut is { } sub)
             {
-                var sub = DicomImages.NiftiSubVolume(grid.Affine, grid.Depth, indices, out var why);
-                if (sub is { } g)
-                {
-                    using var scope = NewDisposeScope();
-                    var order = torch.tensor(g.Order.Select(j => (long)j).ToArray());
-                    Nifti.Write(Path.Combine(tmp, "result.nii.gz"), stack.index_select(0, order), g.Affine, $"MedRecon {method}");
-                    if (stds.Count > 0) Nifti.Write(Path.Combine(tmp, "std.nii.gz"), torch.stack(stds).index_select(0, order), g.Affine, $"MedRecon {method} std");
-                    log.WriteLine($"NIfTI: result.nii.gz{(stds.Count > 0 ? ", std.nii.gz" : "")} ({indices.Length} slice(s) of {Path.GetFileName(o.Image)}'s grid)");
-                }
-                else log.WriteLine($"NIfTI: result.nii.gz not written: {why} (the DICOM series holds them)");
+                using var scope = NewDisposeScope();
+                var order = torch.tensor(sub.Order.Select(j => (long)j).ToArray());
+                Nifti.Write(Path.Combine(tmp, "result.nii.gz"), stack.index_select(0, order), sub.Affine, $"MedRecon {method}");
+                if (stds.Count > 0) Nifti.Write(Path.Combine(tmp, "std.nii.gz"), torch.stack(stds).index_select(0, order), sub.Affine, $"MedRecon {method} std");
+                log.WriteLine($"NIfTI: result.nii.gz{(stds.Count > 0 ? ", std.nii.gz" : "")} ({indices.Length} slice(s) of {Path.GetFileName(o.Image)}'s grid)");
             }
             foreach (var t in results.Concat(stds)) t.Dispose();
             stack.Dispose();
@@ -330,7 +334,7 @@ public static class RunCommand
             };
             File.WriteAllText(Path.Combine(tmp, "metrics.json"), JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
             _ = inv;
-        });
+        }, "*.png", "*.nii.gz", "metrics.json");
         double mp = rows.Average(r => r.Result.Psnr), ms = rows.Average(r => r.Result.Ssim), ip = rows.Average(r => r.Input.Psnr);
         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"mean over {rows.Count} slice(s): {method} PSNR {mp:F2} dB SSIM {ms:F4} (input estimate {ip:F2} dB), {rows.Average(r => r.Seconds):F2} s/slice"));

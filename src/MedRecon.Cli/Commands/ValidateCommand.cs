@@ -152,11 +152,21 @@ public static class ValidateCommand
             list.Add(new ModelInfo(name, RelativeToRepo(path), LearnedMethods.Sha256(path), new FileInfo(path).Length, desc));
         }
         // The small MR prior of the cm-fast rows.
-        if (r.Methods.Any(m => m.Id == "cm-fast") && LearnedMethods.ResolveNamedPrior(LearnedMethods.FastMrPrior) is string fast)
+        if (r.Methods.Any(m => m.Id == "cm-fast"))
         {
-            var meta = MedRecon.Model.ModelIO.ReadMetadata(fast);
-            list.Add(new ModelInfo("MR (cm-fast)", RelativeToRepo(fast), LearnedMethods.Sha256(fast), new FileInfo(fast).Length,
-                $"stage {meta.Stage}, {meta.Steps} training steps, modality {meta.Modality}, widths {string.Join("/", meta.Architecture.Widths)}"));
+            if (LearnedMethods.ResolveNamedPrior(LearnedMethods.FastMrPrior) is not string fast)
+                list.Add(new ModelInfo("MR (cm-fast)", $"models/{LearnedMethods.FastMrPrior}", null, 0, $"prior models/{LearnedMethods.FastMrPrior} not found"));
+            else
+            {
+                string desc;
+                try
+                {
+                    var meta = MedRecon.Model.ModelIO.ReadMetadata(fast);
+                    desc = $"stage {meta.Stage}, {meta.Steps} training steps, modality {meta.Modality}, widths {string.Join("/", meta.Architecture.Widths)}";
+                }
+                catch (Exception e) when (e is not OutOfMemoryException) { desc = $"metadata unreadable: {e.Message}"; }
+                list.Add(new ModelInfo("MR (cm-fast)", RelativeToRepo(fast), LearnedMethods.Sha256(fast), new FileInfo(fast).Length, desc));
+            }
         }
         return list;
     }

@@ -261,8 +261,12 @@ public static class DicomImages
     /// </summary>
     public static (double[,] Affine, int[] Order)? NiftiSubVolume(double[,] affine, int depth, IReadOnlyList<int> seriesIndices, out string? reason)
     {
-        bool rightHanded = Nifti.Determinant(affine) >= 0;
-        var k = seriesIndices.Select(i => rightHanded ? i : depth - 1 - i).ToArray();
+        if (Math.Abs(Nifti.Determinant(affine)) < 1e-9)
+        {
+            reason = "the file's affine is singular";
+            return null;
+        }
+        var k = NiftiSliceOf(affine, depth, seriesIndices);
         var order = Enumerable.Range(0, k.Length).OrderBy(j => k[j]).ToArray();
         int step = k.Length > 1 ? k[order[1]] - k[order[0]] : 1;
         for (int j = 1; j < order.Length; j++)
@@ -279,6 +283,13 @@ public static class DicomImages
         }
         reason = null;
         return (a, order);
+    }
+
+    /// <summary>The file's slice index k of each series index (see <see cref="NiftiSubVolume"/>).</summary>
+    public static int[] NiftiSliceOf(double[,] affine, int depth, IReadOnlyList<int> seriesIndices)
+    {
+        bool rightHanded = Nifti.Determinant(affine) >= 0;
+        return seriesIndices.Select(i => rightHanded ? i : depth - 1 - i).ToArray();
     }
 
     static string Truncate(string s, int n) => s.Length <= n ? s : s[..n];

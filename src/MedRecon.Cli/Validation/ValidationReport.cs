@@ -178,8 +178,8 @@ public static class ValidationReport
         return sb.ToString();
     }
 
-    /// <summary>The consistency-model rows the headlines compare: the 4-NFE default (or --nfe), the fixed 8-NFE one and
-    /// 8 NFE from the TV reconstruction.</summary>
+    /// <summary>The consistency-model rows the headlines compare: the 4-NFE default (or --nfe), the fixed 8-NFE one,
+    /// 8 NFE from the TV reconstruction, and the small prior's speed point (cm-fast).</summary>
     static readonly string[] CmMethods = { "cm", "cm-8", "cm-tv", "cm-fast" };
 
     /// <summary>The comparisons the issue asks for, computed from the rows: CM against the best classical or peer method

@@ -163,7 +163,9 @@ public static class Nifti
         var shape = data.dim() == 3 ? data.shape : new[] { 1L, data.shape[0], data.shape[1] };
         if (shape.Any(n => n < 1 || n > short.MaxValue)) throw new ArgumentException($"sizes {string.Join("x", shape)}: NIfTI-1 holds 1..32767 per axis", nameof(data));
         float[] values;
-        using (var f = data.to(ScalarType.Float32).contiguous()) values = f.data<float>().ToArray();
+        using (var f32 = data.to(ScalarType.Float32))
+        using (var f = f32.contiguous())
+            values = f.data<float>().ToArray();
 
         var b = new byte[HeaderSize + 4 + 4L * values.Length];
         void I16(int at, short v) => BinaryPrimitives.WriteInt16LittleEndian(b.AsSpan(at), v);

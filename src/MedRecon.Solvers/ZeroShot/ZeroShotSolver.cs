@@ -203,8 +203,7 @@ public static class ZeroShotSolver
             throw new ArgumentException($"measurements have shape {Tensors.ShapeString(y.shape)}, the operator gives {Tensors.ShapeString(a.OutputShape)}");
         if (o.Nfe < 1 || o.Nfe > 10000) throw new ArgumentOutOfRangeException(nameof(o), $"NFE {o.Nfe}: must be between 1 and 10000");
         if (o.Samples < 1 || o.Samples > 1000) throw new ArgumentOutOfRangeException(nameof(o), $"samples {o.Samples}: must be between 1 and 1000");
-        double sigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, 1.0);
-        if (!(sigmaInflation >= 1) || sigmaInflation > 10) throw new ArgumentOutOfRangeException(nameof(o), $"sigma inflation {sigmaInflation}: must be in [1, 10]");
+        double sigmaInflation = CheckSigmaInflation(o);
         var noise = prior.Noise;
         if (!(sigmaStart > noise.SigmaMin) || sigmaStart > noise.SigmaMax)
             throw new ArgumentOutOfRangeException(nameof(sigmaStart), $"starting σ {sigmaStart}: must be in (σ_min, σ_max] = ({noise.SigmaMin}, {noise.SigmaMax}]");
@@ -273,6 +272,10 @@ public static class ZeroShotSolver
     public static ZeroShotResult ReconstructMri(ConsistencyFunction prior, SenseOperator a, Tensor kspace, ZeroShotOptions o,
         IProgress<SolverProgress>? progress = null)
     {
+        // Options first (before the TV start's seconds): the network σ scale of the modality.
+        ArgumentNullException.ThrowIfNull(o);
+        o = o with { SigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, mri: true) };
+        CheckSigmaInflation(o);
         using var scope = NewDisposeScope();
         var k = kspace.dim() == 2 && a.OutputShape.Length == 3 && a.OutputShape[0] == 1 ? kspace.unsqueeze(0) : kspace;
         if (!k.shape.SequenceEqual(a.OutputShape))
@@ -290,7 +293,7 @@ public static class ZeroShotSolver
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.SenseCgIterations;
         var dc = DataConsistency.Create(o.DataConsistency, a, y, cg, o.Lambda ?? 0.0);
         var (s0, s1) = Sigmas(o, start == ZeroShotStart.TotalVariation ? ZeroShotDefaults.MriTvSigmaStartFor(a.Mask) : ZeroShotDefaults.MriSigmaStart);
-        var r = Reconstruct(prior, a, y, initial, dc, domain, o with { SigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, mri: true) }, s0, s1, progress);
+        var r = Reconstruct(prior, a, y, initial, dc, domain, o, s0, s1, progress);
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
         return r;
@@ -309,6 +312,9 @@ public static class ZeroShotSolver
     public static ZeroShotResult ReconstructCt(ConsistencyFunction prior, LinearOperator projector, Tensor sinogram, Tensor initial,
         double? muWater, ZeroShotOptions o, IProgress<SolverProgress>? progress = null, IReadOnlyList<double>? anglesRadians = null)
     {
+        ArgumentNullException.ThrowIfNull(o);
+        o = o with { SigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, mri: false) };
+        CheckSigmaInflation(o);
         using var scope = NewDisposeScope();
         if (sinogram.is_complex() || initial.is_complex()) throw new ArgumentException("CT sinogram and initial estimate must be real");
         var y = sinogram.to(ScalarType.Float32);
@@ -326,7 +332,7 @@ public static class ZeroShotSolver
         double taskSigma = anglesRadians is not null ? ZeroShotDefaults.CtSigmaStartFor(anglesRadians, startKind)
             : startKind == ZeroShotStart.TotalVariation ? ZeroShotDefaults.CtTvSigmaStart : ZeroShotDefaults.CtSigmaStart;
         var (s0, s1) = Sigmas(o, taskSigma);
-        var r = Reconstruct(prior, projector, y, start, dc, domain, o with { SigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, mri: false) }, s0, s1, progress);
+        var r = Reconstruct(prior, projector, y, start, dc, domain, o, s0, s1, progress);
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
         return r;
@@ -389,6 +395,14 @@ public static class ZeroShotSolver
         if (!(p > 0) || !double.IsFinite(p)) p = mag.max().item<float>();
         if (!(p > 0) || !double.IsFinite(p)) p = 1;
         return p;
+    }
+
+    /// <summary>The network σ scale of <paramref name="o"/> (1 when unset here), checked to lie in [1, 10].</summary>
+    static double CheckSigmaInflation(ZeroShotOptions o)
+    {
+        double c = ZeroShotDefaults.SigmaInflationFor(o, 1.0);
+        if (!(c >= 1) || c > 10) throw new ArgumentOutOfRangeException(nameof(o), $"sigma inflation {c}: must be in [1, 10]");
+        return c;
     }
 
     static (double Start, double End) Sigmas(ZeroShotOptions o, double taskStart)

@@ -146,6 +146,7 @@ public class RunCommandTests
         var r = CliRunner.Run("run", "--image", dir["vol.nii"], "--simulate", "mri:accel=2,center=0.45", "--method", "zf", "--slice", "3,1", "--out", dir["out"]);
         Ok(r);
         Assert.Contains("result.nii.gz", r.StdOut);
+        Assert.Contains("series slice(s) 3,1 are file slice(s) 1,3", r.StdOut); // said before the work
         var v = Nifti.Read(dir["out/result.nii.gz"]);
         Assert.Equal(new long[] { 2, 28, 32 }, v.Data.shape);
         Assert.Equal("sform", v.AffineSource);
@@ -167,8 +168,56 @@ public class RunCommandTests
         Assert.Contains("not evenly spaced", uneven.StdOut);
         Assert.False(File.Exists(dir["uneven/result.nii.gz"]));
         Assert.Equal(3, Directory.GetFiles(dir["uneven/dicom"]).Length);
+        Assert.Contains("will not be written", uneven.StdOut);
         // nifti_tool computes the same sform and, from our quaternion and qfac −1, the same qform.
         foreach (var field in new[] { "sto_xyz", "qto_xyz" }) NiftiTool.AssertAffine(dir["out/result.nii.gz"], field, want, "result.nii.gz");
+        // A rerun into the first folder that writes no NIfTI leaves no stale result.nii.gz beside the new series.
+        Ok(CliRunner.Run("run", "--image", dir["vol.nii"], "--simulate", "mri:accel=2,center=0.45", "--method", "zf", "--slice", "0,1,3", "--out", dir["out"]));
+        Assert.False(File.Exists(dir["out/result.nii.gz"]), "stale result.nii.gz of the earlier run");
+        Assert.Equal(3, Directory.GetFiles(dir["out/dicom"]).Length);
+    }
+
+    /// <summary>With samples, the per-pixel standard deviation comes back as std.nii.gz in the same grid (right-handed
+    /// affine: series order is file order).</summary>
+    [Fact]
+    public void Run_NiftiVolume_WithSamples_WritesTheStandardDeviationAsNifti()
+    {
+        using var dir = new TempDir();
+        var nifti = NiftiFile.Int16(32, 32, 3, (x, y, z) => (short)((x - 16) * (x - 16) + (y - 16) * (y - 16) < 80 ? 900 : 60)) with
+        {
+            SformCode = 1, Pixdim = new[] { 1f, 1f, 2f },
+            Srows = new[] { 1f, 0f, 0f, -16f, 0f, 1f, 0f, -16f, 0f, 0f, 2f, 10f },
+        };
+        File.WriteAllBytes(dir["v.nii"], nifti.Bytes());
+        Ok(CliRunner.Run("run", "--image", dir["v.nii"], "--simulate", "mri:accel=4,center=0.08", "--method", "cm", "--start", "zf", "--nfe", "1",
+            "--samples", "2", "--slice", "1-2", "--out", dir["out"]));
+        var mean = Nifti.Read(dir["out/result.nii.gz"]);
+        var std = Nifti.Read(dir["out/std.nii.gz"]);
+        Assert.Equal(new long[] { 2, 32, 32 }, mean.Data.shape);
+        Assert.Equal(new long[] { 2, 32, 32 }, std.Data.shape);
+        Assert.True(std.Data.min().item<float>() >= 0, "a standard deviation is not negative");
+        Assert.True(std.Data.max().item<float>() > 0, "two seeds differ where k-space was not measured");
+        // Slices 1–2 of a right-handed file: origin moves by one slice (z 10 → 12), step 2 mm.
+        Assert.Equal(12, std.Affine[2, 3], 4);
+        Assert.Equal(2, std.Affine[2, 2], 4);
+    }
+
+    [Fact]
+    public void NiftiSubVolumeMapsSeriesSlicesToTheFileAndRefusesWhatNoAffineDescribes()
+    {
+        var right = new double[,] { { 1, 0, 0, 5 }, { 0, 1, 0, 6 }, { 0, 0, 2, 7 } };
+        var sub = MedRecon.Cli.Pipelines.DicomImages.NiftiSubVolume(right, 10, new[] { 6, 2, 4 }, out var why);
+        Assert.NotNull(sub);
+        Assert.Null(why);
+        Assert.Equal(new[] { 1, 2, 0 }, sub!.Value.Order); // file slices 2, 4, 6
+        Assert.Equal(7 + 2 * 2, sub.Value.Affine[2, 3], 9);
+        Assert.Equal(4, sub.Value.Affine[2, 2], 9);
+        var left = new double[,] { { -1, 0, 0, 5 }, { 0, 1, 0, 6 }, { 0, 0, 2, 7 } };
+        Assert.Equal(new[] { 9, 7 }, MedRecon.Cli.Pipelines.DicomImages.NiftiSliceOf(left, 10, new[] { 0, 2 }));
+        Assert.Null(MedRecon.Cli.Pipelines.DicomImages.NiftiSubVolume(right, 10, new[] { 0, 1, 3 }, out why));
+        Assert.Contains("not evenly spaced", why);
+        Assert.Null(MedRecon.Cli.Pipelines.DicomImages.NiftiSubVolume(new double[3, 4], 10, new[] { 0 }, out why));
+        Assert.Contains("singular", why);
     }
 
     [Fact]
