@@ -30,8 +30,7 @@ public sealed class Sampler
         double networkSigmaScale = 1)
     {
         CheckSchedule(sigmas);
-        if (!(networkSigmaScale >= 1) || networkSigmaScale > 10)
-            throw new ArgumentOutOfRangeException(nameof(networkSigmaScale), $"network σ scale {networkSigmaScale}: must be in [1, 10]");
+        CheckNetworkSigmaScale(networkSigmaScale);
 
         using var noGrad = torch.no_grad();
         Tensor x = start.alias();
@@ -51,6 +50,16 @@ public sealed class Sampler
         }
         x.Dispose();
         return xhat!;
+    }
+
+    /// <summary>Largest network σ scale <see cref="Sample"/> takes (beyond it the network would see mostly its σ_max).</summary>
+    public const double MaxNetworkSigmaScale = 10;
+
+    /// <summary>Refuses a network σ scale outside [1, <see cref="MaxNetworkSigmaScale"/>] (below 1 would under-denoise).</summary>
+    public static void CheckNetworkSigmaScale(double c)
+    {
+        if (!(c >= 1) || c > MaxNetworkSigmaScale)
+            throw new ArgumentOutOfRangeException(nameof(c), $"network σ scale {c}: must be in [1, {MaxNetworkSigmaScale}]");
     }
 
     /// <summary>

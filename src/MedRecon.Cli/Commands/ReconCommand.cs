@@ -216,7 +216,7 @@ sealed class ZeroShotCliOptions
         if (sigmaInflation is double c)
         {
             if (method != "cm") throw new CliException("--sigma-inflation applies to --method cm (the diffusion baseline's Euler steps use the schedule's σ)");
-            if (!(c >= 1 && c <= 10)) throw new CliException($"--sigma-inflation {c}: must be in [1, 10]");
+            if (!(c >= 1 && c <= MedRecon.Model.Sampler.MaxNetworkSigmaScale)) throw new CliException($"--sigma-inflation {c}: must be in [1, {MedRecon.Model.Sampler.MaxNetworkSigmaScale}]");
         }
         ZeroShotStart? startFrom = start?.Trim().ToLowerInvariant() switch
         {

@@ -139,36 +139,30 @@ public static class ValidateCommand
         foreach (var modality in r.Tasks.Select(t => t.Modality).Distinct())
         {
             if (!r.Methods.Any(m => m.Kind == "learned" && m.Modality == modality)) continue;
-            string name = modality == Modality.Mri ? "MR" : "CT";
-            var path = LearnedMethods.ResolvePrior(modality, context);
-            if (path is null) { list.Add(new ModelInfo(name, $"models/{LearnedMethods.PriorFileName(modality)}", null, 0, LearnedMethods.MissingPriorMessage(modality, context))); continue; }
-            string desc;
-            try
-            {
-                var meta = MedRecon.Model.ModelIO.ReadMetadata(path);
-                desc = $"stage {meta.Stage}, {meta.Steps} training steps, modality {meta.Modality}";
-            }
-            catch (Exception e) when (e is not OutOfMemoryException) { desc = $"metadata unreadable: {e.Message}"; }
-            list.Add(new ModelInfo(name, RelativeToRepo(path), LearnedMethods.Sha256(path), new FileInfo(path).Length, desc));
+            list.Add(Describe(modality == Modality.Mri ? "MR" : "CT", LearnedMethods.ResolvePrior(modality, context),
+                $"models/{LearnedMethods.PriorFileName(modality)}", LearnedMethods.MissingPriorMessage(modality, context), withWidths: false));
         }
         // The small MR prior of the cm-fast rows.
         if (r.Methods.Any(m => m.Id == "cm-fast"))
-        {
-            if (LearnedMethods.ResolveNamedPrior(LearnedMethods.FastMrPrior) is not string fast)
-                list.Add(new ModelInfo("MR (cm-fast)", $"models/{LearnedMethods.FastMrPrior}", null, 0, $"prior models/{LearnedMethods.FastMrPrior} not found"));
-            else
-            {
-                string desc;
-                try
-                {
-                    var meta = MedRecon.Model.ModelIO.ReadMetadata(fast);
-                    desc = $"stage {meta.Stage}, {meta.Steps} training steps, modality {meta.Modality}, widths {string.Join("/", meta.Architecture.Widths)}";
-                }
-                catch (Exception e) when (e is not OutOfMemoryException) { desc = $"metadata unreadable: {e.Message}"; }
-                list.Add(new ModelInfo("MR (cm-fast)", RelativeToRepo(fast), LearnedMethods.Sha256(fast), new FileInfo(fast).Length, desc));
-            }
-        }
+            list.Add(Describe("MR (cm-fast)", LearnedMethods.ResolveNamedPrior(LearnedMethods.FastMrPrior),
+                $"models/{LearnedMethods.FastMrPrior}", $"prior models/{LearnedMethods.FastMrPrior} not found", withWidths: true));
         return list;
+    }
+
+    /// <summary>A model-table entry: the file's size, checksum and metadata, or <paramref name="missing"/> when there is
+    /// no file; unreadable metadata is said, not thrown (the report is rewritten after every task).</summary>
+    static ModelInfo Describe(string name, string? path, string displayPath, string missing, bool withWidths)
+    {
+        if (path is null) return new ModelInfo(name, displayPath, null, 0, missing);
+        string desc;
+        try
+        {
+            var meta = MedRecon.Model.ModelIO.ReadMetadata(path);
+            desc = $"stage {meta.Stage}, {meta.Steps} training steps, modality {meta.Modality}" +
+                   (withWidths ? $", widths {string.Join("/", meta.Architecture.Widths)}" : "");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException) { desc = $"metadata unreadable: {e.Message}"; }
+        return new ModelInfo(name, RelativeToRepo(path), LearnedMethods.Sha256(path), new FileInfo(path).Length, desc);
     }
 
     static string RelativeToRepo(string path)

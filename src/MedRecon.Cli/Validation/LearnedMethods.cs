@@ -122,10 +122,7 @@ public static class LearnedMethods
     {
         string? explicitPath = modality == Modality.Mri ? context.MrModel : context.CtModel;
         if (explicitPath != null) return File.Exists(explicitPath) ? Path.GetFullPath(explicitPath) : null;
-        var dir = Priors.ModelsDirectory();
-        if (dir is null) return null;
-        var p = Path.Combine(dir, PriorFileName(modality));
-        return File.Exists(p) ? p : null;
+        return ResolveNamedPrior(PriorFileName(modality));
     }
 
     /// <summary>A prior file by name in the models folder (<see cref="Priors.ModelsDirectory"/>); null when absent.</summary>

@@ -397,11 +397,11 @@ public static class ZeroShotSolver
         return p;
     }
 
-    /// <summary>The network σ scale of <paramref name="o"/> (1 when unset here), checked to lie in [1, 10].</summary>
+    /// <summary>The network σ scale of <paramref name="o"/> (1 when unset here), checked as the sampler would, but before any work.</summary>
     static double CheckSigmaInflation(ZeroShotOptions o)
     {
         double c = ZeroShotDefaults.SigmaInflationFor(o, 1.0);
-        if (!(c >= 1) || c > 10) throw new ArgumentOutOfRangeException(nameof(o), $"sigma inflation {c}: must be in [1, 10]");
+        Sampler.CheckNetworkSigmaScale(c);
         return c;
     }
 
