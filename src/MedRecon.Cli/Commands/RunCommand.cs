@@ -158,7 +158,7 @@ public static class RunCommand
             bool phantom = o.Image.Equals("phantom", StringComparison.OrdinalIgnoreCase) || o.Image.StartsWith("phantom:", StringComparison.OrdinalIgnoreCase);
             bool nifti = !phantom && Nifti.IsNiftiPath(o.Image) && File.Exists(o.Image);
             string sourcePath = o.Image;
-            (double[,] Affine, int Depth)? niftiGrid = null;
+            (double[,] Affine, int Depth, short Code)? niftiGrid = null;
             if (phantom)
             {
                 if (o.Series is not null) throw new CliException("--series applies to DICOM --image input only");
@@ -172,7 +172,7 @@ public static class RunCommand
                 if (o.Series is not null) throw new CliException("--series applies to DICOM --image input only");
                 sourcePath = Path.Combine(tmp, "source-dicom");
                 var v = DicomImages.WriteNifti(o.Image, mri ? "MR" : "CT", sourcePath);
-                niftiGrid = (v.Affine, (int)v.Data.shape[0]);
+                niftiGrid = (v.Affine, (int)v.Data.shape[0], v.AffineCode > 0 ? v.AffineCode : (short)1);
                 v.Data.Dispose();
                 log.WriteLine($"NIfTI {Path.GetFileName(o.Image)} ({string.Join("x", v.Dims)}, {v.AffineSource} geometry) written as a " +
                               $"{(mri ? "MR" : "CT")} DICOM series: source-dicom/" + (mri ? "" : " (values taken as HU)"));
@@ -284,13 +284,15 @@ public static class RunCommand
             if (stds.Count > 0)
                 DicomImages.WriteDerived(series, indices, torch.stack(stds), derivationText + $"; per-pixel standard deviation over {zs!.Samples} samples",
                     $"MedRecon {method} std ({zs.Samples} samples)", Path.Combine(tmp, "dicom-std"));
-            // NIfTI in, NIfTI out: the same slices in the input's voxel grid and units, for NIfTI viewers and scripts.
+            // NIfTI in, NIfTI out: the same slices in the input's voxel grid (mm) and space (its form code), for NIfTI
+            // viewers and scripts.
             if (niftiOut is { } sub)
             {
+                short code = niftiGrid!.Value.Code;
                 using var scope = NewDisposeScope();
                 var order = torch.tensor(sub.Order.Select(j => (long)j).ToArray());
-                Nifti.Write(Path.Combine(tmp, "result.nii.gz"), stack.index_select(0, order), sub.Affine, $"MedRecon {method}");
-                if (stds.Count > 0) Nifti.Write(Path.Combine(tmp, "std.nii.gz"), torch.stack(stds).index_select(0, order), sub.Affine, $"MedRecon {method} std");
+                Nifti.Write(Path.Combine(tmp, "result.nii.gz"), stack.index_select(0, order), sub.Affine, $"MedRecon {method}", code);
+                if (stds.Count > 0) Nifti.Write(Path.Combine(tmp, "std.nii.gz"), torch.stack(stds).index_select(0, order), sub.Affine, $"MedRecon {method} std", code);
                 log.WriteLine($"NIfTI: result.nii.gz{(stds.Count > 0 ? ", std.nii.gz" : "")} ({indices.Length} slice(s) of {Path.GetFileName(o.Image)}'s grid)");
             }
             foreach (var t in results.Concat(stds)) t.Dispose();

@@ -9,11 +9,13 @@ namespace MedRecon.Core.IO;
 /// <summary>A volume read from a NIfTI-1 file.</summary>
 /// <param name="Data">Float32 samples [z, y, x] (x fastest, as stored), scaled by scl_slope/scl_inter when set.</param>
 /// <param name="Dims">The sizes in NIfTI order (x, y, z).</param>
-/// <param name="Spacings">pixdim[1..3] (mm for the usual xyzt_units).</param>
-/// <param name="Affine">Voxel (i, j, k) → scanner RAS+ mm as 3 rows of 4 (the sform when sform_code &gt; 0, else the
+/// <param name="Spacings">pixdim[1..3] in mm (converted from metres or microns when xyzt_units says so).</param>
+/// <param name="Affine">Voxel (i, j, k) → RAS+ mm as 3 rows of 4 (the sform when sform_code &gt; 0, else the
 /// qform when qform_code &gt; 0, else the pixdim scaling NIfTI calls "method 1").</param>
 /// <param name="AffineSource">"sform", "qform" or "pixdim".</param>
-public sealed record NiftiVolume(Tensor Data, int[] Dims, double[] Spacings, double[,] Affine, string AffineSource);
+/// <param name="AffineCode">The chosen form's code (1 scanner, 2 aligned, 3 Talairach, 4 MNI 152, 5 template); 0 for
+/// pixdim. A writer keeps it so a template-space volume is not relabelled as scanner space.</param>
+public sealed record NiftiVolume(Tensor Data, int[] Dims, double[] Spacings, double[,] Affine, string AffineSource, short AffineCode = 0);
 
 /// <summary>
 /// NIfTI-1 reader (single file, <c>.nii</c> or gzip <c>.nii.gz</c>; either byte order; one 3-D volume, or a 2-D image
@@ -106,12 +108,17 @@ public static class Nifti
         if (slope != 0 && float.IsFinite(slope) && float.IsFinite(inter) && (slope != 1 || inter != 0))
             for (long i = 0; i < count; i++) values[i] = values[i] * slope + inter;
         var data = torch.tensor(values, new long[] { nz, ny, nx });
+        // xyzt_units bits 0-2: 1 metre, 2 mm, 3 micron (0 unknown: taken as mm, as most readers do).
+        double toMm = (raw[123] & 7) switch { 1 => 1000.0, 3 => 0.001, _ => 1.0 };
         var spacings = Enumerable.Range(1, 3).Select(i => i <= rank ? (double)F32(76 + 4 * i) : double.NaN).ToArray();
-        var (affine, source) = ReadAffine(I16, F32, spacings);
-        return new NiftiVolume(data, dims, spacings, affine, source);
+        var (affine, source, affineCode) = ReadAffine(I16, F32, spacings);
+        for (int r = 0; r < 3; r++)
+            for (int c = 0; c < 4; c++) affine[r, c] *= toMm;
+        return new NiftiVolume(data, dims, spacings.Select(d => d * toMm).ToArray(), affine, source, affineCode);
     }
 
-    static (double[,] Affine, string Source) ReadAffine(Func<int, short> i16, Func<int, float> f32, double[] spacings)
+    /// <summary>The file's affine in its own spatial units, and which form and code it came from.</summary>
+    static (double[,] Affine, string Source, short Code) ReadAffine(Func<int, short> i16, Func<int, float> f32, double[] spacings)
     {
         var a = new double[3, 4];
         double Spacing(int axis) => double.IsFinite(spacings[axis]) && spacings[axis] != 0 ? Math.Abs(spacings[axis]) : 1.0;
@@ -120,7 +127,7 @@ public static class Nifti
             for (int r = 0; r < 3; r++)
                 for (int c = 0; c < 4; c++) a[r, c] = f32(280 + 16 * r + 4 * c);
             double det = Determinant(a);
-            if (det != 0 && double.IsFinite(det)) return (a, "sform"); // a degenerate sform falls back to the qform
+            if (det != 0 && double.IsFinite(det)) return (a, "sform", i16(254)); // a degenerate sform falls back to the qform
             Array.Clear(a);
         }
         if (i16(252) > 0) // qform_code: quaternion (b, c, d), offsets, qfac = pixdim[0]
@@ -140,26 +147,28 @@ public static class Nifti
                 for (int col = 0; col < 3; col++) a[r, col] = rot[r, col] * scale[col];
                 a[r, 3] = f32(268 + 4 * r);
             }
-            return (a, "qform");
+            return (a, "qform", i16(252));
         }
         for (int r = 0; r < 3; r++) a[r, r] = Spacing(r);
-        return (a, "pixdim");
+        return (a, "pixdim", 0);
     }
 
     /// <summary>
     /// Writes a float32 NIfTI-1 file (<c>.nii</c>, or gzip when the name ends in <c>.nii.gz</c>): <paramref name="data"/>
     /// [z, y, x] (or [y, x] as one slice), x fastest, with <paramref name="affine"/> (voxel → scanner RAS+ mm, 3 rows of 4)
-    /// as the sform and as the qform (its rotation as a quaternion, qfac −1 for a left-handed one), both code 1
-    /// (scanner), units mm. The sform, which readers take first, is exact for any affine; the qform for orthogonal grids.
+    /// as the sform and as the qform (its rotation as a quaternion, qfac −1 for a left-handed one), both with
+    /// <paramref name="code"/> (default 1, scanner; pass the input's <see cref="NiftiVolume.AffineCode"/> to keep e.g. MNI
+    /// space), units mm. The sform, which readers take first, is exact for any affine; the qform for orthogonal grids.
     /// Written to <c>path.partial</c> and renamed, so an error leaves no half file.
     /// </summary>
-    public static void Write(string path, Tensor data, double[,] affine, string description = "MedRecon")
+    public static void Write(string path, Tensor data, double[,] affine, string description = "MedRecon", short code = 1)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(affine);
         if (affine.GetLength(0) != 3 || affine.GetLength(1) != 4) throw new ArgumentException("affine must be 3 rows of 4", nameof(affine));
         if (data.dim() is not (2 or 3)) throw new ArgumentException($"data must be [z, y, x] or [y, x], got {data.dim()} dimensions", nameof(data));
         if (data.is_complex()) throw new ArgumentException("data must be real", nameof(data));
+        if (code is < 1 or > 5) throw new ArgumentOutOfRangeException(nameof(code), $"NIfTI form code {code}: must be 1..5");
         var shape = data.dim() == 3 ? data.shape : new[] { 1L, data.shape[0], data.shape[1] };
         if (shape.Any(n => n < 1 || n > short.MaxValue)) throw new ArgumentException($"sizes {string.Join("x", shape)}: NIfTI-1 holds 1..32767 per axis", nameof(data));
         float[] values;
@@ -184,8 +193,8 @@ public static class Nifti
         b[123] = 2; // xyzt_units: mm
         var text = Encoding.ASCII.GetBytes(description.Length > 79 ? description[..79] : description);
         text.CopyTo(b, 148);
-        I16(252, 1); // qform_code: scanner
-        I16(254, 1); // sform_code: scanner
+        I16(252, code); // qform_code
+        I16(254, code); // sform_code
         for (int i = 0; i < 3; i++) F32(256 + 4 * i, quaternion[i]);
         for (int r = 0; r < 3; r++)
         {

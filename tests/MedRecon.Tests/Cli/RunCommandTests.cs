@@ -138,7 +138,7 @@ public class RunCommandTests
         // 5 slices, value 100 + 200k + x; x axis flipped (radiological, det < 0), 3 mm slices.
         var nifti = NiftiFile.Int16(32, 28, 5, (x, y, z) => (short)(100 + 200 * z + x)) with
         {
-            SformCode = 1, Pixdim = new[] { 0.9f, 0.9f, 3f },
+            SformCode = 4, Pixdim = new[] { 0.9f, 0.9f, 3f }, // MNI 152 space, as the Colin 27 template
             Srows = new[] { -0.9f, 0f, 0f, 14f, 0f, 0.9f, 0f, -12f, 0f, 0f, 3f, 40f },
         };
         File.WriteAllBytes(dir["vol.nii"], nifti.Bytes());
@@ -150,6 +150,7 @@ public class RunCommandTests
         var v = Nifti.Read(dir["out/result.nii.gz"]);
         Assert.Equal(new long[] { 2, 28, 32 }, v.Data.shape);
         Assert.Equal("sform", v.AffineSource);
+        Assert.Equal(4, v.AffineCode); // still MNI space, not relabelled as scanner
         // Series slices 3 and 1 are file slices 1 and 3 (the series is sorted along row × column = −z): a sub-volume
         // starting at k = 1 with a slice step of 2 (6 mm).
         var want = new double[,] { { -0.9, 0, 0, 14 }, { 0, 0.9, 0, -12 }, { 0, 0, 6, 43 } };

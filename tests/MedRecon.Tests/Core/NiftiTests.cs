@@ -125,6 +125,60 @@ public class NiftiTests
         Assert.False(File.Exists(dir["bad.nii"]));
     }
 
+    /// <summary>Lengths in metres or microns (xyzt_units) read as the same mm geometry as the file in mm, for the sform,
+    /// the qform and the pixdim fallback; the form's code is reported and a writer given it keeps it.</summary>
+    [SkippableFact]
+    public void SpatialUnitsAreConvertedToMillimetresAndTheFormCodeIsKept()
+    {
+        using var dir = new TempDir();
+        float s = MathF.Sin(MathF.PI / 12);
+        var mm = NiftiFile.Int16(3, 2, 2, (x, y, z) => (short)x) with
+        {
+            XyztUnits = 2, Pixdim = new[] { 0.8f, 0.9f, 2.5f }, QformCode = 2, Quaternion = new[] { 0f, 0f, s, -10f, 20f, 30f },
+        };
+        foreach (var (form, file) in new[]
+        {
+            ("qform", mm),
+            ("sform", mm with { SformCode = 4, Srows = new[] { -0.8f, 0f, 0.1f, 5f, 0f, 0.9f, 0f, -6f, 0f, 0.2f, 2.5f, 7f } }),
+            ("pixdim", mm with { QformCode = 0 }),
+        })
+        {
+            File.WriteAllBytes(dir["mm.nii"], file.Bytes());
+            var want = Nifti.Read(dir["mm.nii"]);
+            Assert.Equal(form, want.AffineSource);
+            Assert.Equal(form switch { "qform" => 2, "sform" => 4, _ => 0 }, want.AffineCode);
+            foreach (var (units, scale) in new[] { ((byte)1, 1e-3f), ((byte)3, 1e3f) }) // metres, microns
+            {
+                var scaled = file with
+                {
+                    XyztUnits = units, Pixdim = file.Pixdim!.Select(d => d * scale).ToArray(),
+                    Quaternion = file.Quaternion.Select((q, i) => i < 3 ? q : q * scale).ToArray(), Srows = file.Srows.Select(r => r * scale).ToArray(),
+                };
+                File.WriteAllBytes(dir["u.nii"], scaled.Bytes());
+                var got = Nifti.Read(dir["u.nii"]);
+                Assert.Equal(form, got.AffineSource);
+                for (int i = 0; i < 3; i++) Assert.Equal(want.Spacings[i], got.Spacings[i], 3);
+                for (int row = 0; row < 3; row++)
+                    for (int col = 0; col < 4; col++)
+                        Assert.True(Math.Abs(want.Affine[row, col] - got.Affine[row, col]) < 1e-3,
+                            $"{form}, units {units}: affine[{row},{col}] {got.Affine[row, col]}, in mm {want.Affine[row, col]}");
+            }
+        }
+        // The writer keeps a form code it is given (MNI 152 here) in both forms; nifti_tool reads it back.
+        using var data = torch.ones(2, 2, 3);
+        Nifti.Write(dir["mni.nii"], data, new double[,] { { 1, 0, 0, 0 }, { 0, 1, 0, 0 }, { 0, 0, 1, 0 } }, "test", code: 4);
+        Assert.Equal(4, Nifti.Read(dir["mni.nii"]).AffineCode);
+        string tool = ExternalTools.RequireTool("nifti_tool", "nifti-bin");
+        var r = ExternalTools.Run(tool, new[] { "-disp_hdr", "-field", "sform_code", "-field", "qform_code", "-field", "xyzt_units", "-infiles", dir["mni.nii"] });
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        var values = r.StdOut.Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(t => t.Length == 4 && t[0] is "sform_code" or "qform_code" or "xyzt_units").ToDictionary(t => t[0], t => t[3]);
+        Assert.Equal("4", values["sform_code"]);
+        Assert.Equal("4", values["qform_code"]);
+        Assert.Equal("2", values["xyzt_units"]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Nifti.Write(dir["bad.nii"], data, new double[,] { { 1, 0, 0, 0 }, { 0, 1, 0, 0 }, { 0, 0, 1, 0 } }, code: 7));
+    }
+
     static double[,] Round(double[,] a)
     {
         var r = (double[,])a.Clone();
@@ -142,6 +196,7 @@ public class NiftiTests
         var v = Nifti.Read(Colin27);
         Assert.Equal(new long[] { 181, 217, 181 }, v.Data.shape);
         Assert.Equal(new[] { 1.0, 1.0, 1.0 }, v.Spacings);
+        Assert.Equal(4, v.AffineCode); // sform_code 4: MNI 152 space (nifti_tool -disp_hdr -field sform_code)
         // One full row along x and one full column along z, as nifti_tool -disp_ci prints them (-1: all of that axis).
         foreach (var (i, j, k) in new[] { (-1, 108, 90), (90, 100, -1) })
         {

@@ -20,6 +20,8 @@ public sealed record NiftiFile(short Datatype, int BytesPerVoxel, short[] Dims, 
     public short SformCode { get; init; }
     /// <summary>srow_x, srow_y, srow_z (4 each).</summary>
     public float[] Srows { get; init; } = new float[12];
+    /// <summary>xyzt_units (spatial bits 0-2: 1 metre, 2 mm, 3 micron; 0 unknown).</summary>
+    public byte XyztUnits { get; init; }
 
     public byte[] Bytes()
     {
@@ -37,6 +39,7 @@ public sealed record NiftiFile(short Datatype, int BytesPerVoxel, short[] Dims, 
         F32(108, 352);
         F32(112, Slope);
         F32(116, Inter);
+        b[123] = XyztUnits;
         I16(252, QformCode);
         I16(254, SformCode);
         for (int i = 0; i < 6; i++) F32(256 + 4 * i, Quaternion[i]);
