@@ -108,10 +108,64 @@ public static class CliSupport
     }
 
     /// <summary>
+    /// Writes outputs that belong together (a reconstruction and its standard deviation) so that all appear or none:
+    /// each writer gets a temporary sibling path (same extension), and only when every one succeeded are they moved
+    /// into place. A folder target must be absent or empty (the DICOM writers check that before the work).
+    /// </summary>
+    public static void WriteTogether(params (string Path, Action<string> Write)[] outputs)
+    {
+        var staged = new List<(string Tmp, string Full)>();
+        try
+        {
+            foreach (var (path, write) in outputs)
+            {
+                string full = Path.GetFullPath(path);
+                string parent = Path.GetDirectoryName(full) ?? ".";
+                Directory.CreateDirectory(parent);
+                string tmp = Path.Combine(parent, $".{Path.GetFileNameWithoutExtension(full)}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}{Path.GetExtension(full)}");
+                staged.Add((tmp, full));
+                write(tmp);
+            }
+            // Every target checked before the first move, so a clash moves nothing.
+            foreach (var (tmp, full) in staged)
+                if (Directory.Exists(full) && (File.Exists(tmp) || Directory.EnumerateFileSystemEntries(full).Any()) || Directory.Exists(tmp) && File.Exists(full))
+                    throw new CliException($"{full}: {(Directory.Exists(full) ? "a folder" : "a file")} is in the way of the output");
+            foreach (var (tmp, full) in staged)
+            {
+                if (Directory.Exists(tmp))
+                {
+                    if (Directory.Exists(full)) Directory.Delete(full); // empty (checked above)
+                    Directory.Move(tmp, full);
+                }
+                else File.Move(tmp, full, overwrite: true);
+            }
+        }
+        catch
+        {
+            foreach (var (tmp, _) in staged)
+            {
+                try
+                {
+                    if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+                    else if (File.Exists(tmp)) File.Delete(tmp);
+                }
+                catch (IOException) { }
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Refuses, before any work, a file output whose path is an existing folder.</summary>
+    public static void CheckOutputFile(string path)
+    {
+        if (Directory.Exists(path)) throw new CliException($"{path}: is a folder; give a file name for this output");
+    }
+
+    /// <summary>
     /// Writes a folder of outputs atomically: files go to a sibling temporary folder that replaces
     /// <paramref name="dir"/>'s files only when <paramref name="write"/> succeeded, so bad input leaves nothing behind.
-    /// Files of an earlier run that match <paramref name="ownedPatterns"/> (e.g. "*.png") but were not written this time
-    /// are removed then, so a rerun into the same folder leaves no stale result beside the new ones.
+    /// Files and folders of an earlier run that match <paramref name="ownedPatterns"/> (e.g. "*.png", "dicom-std") but were
+    /// not written this time are removed then, so a rerun into the same folder leaves no stale result beside the new ones.
     /// </summary>
     public static void WriteFolder(string dir, Action<string> write, params string[] ownedPatterns)
     {
@@ -126,8 +180,12 @@ public static class CliSupport
             write(tmp);
             Directory.CreateDirectory(full);
             foreach (var pattern in ownedPatterns)
+            {
                 foreach (var stale in Directory.GetFiles(full, pattern))
                     if (!File.Exists(Path.Combine(tmp, Path.GetFileName(stale)))) File.Delete(stale);
+                foreach (var stale in Directory.GetDirectories(full, pattern))
+                    if (!Directory.Exists(Path.Combine(tmp, Path.GetFileName(stale)))) Directory.Delete(stale, recursive: true);
+            }
             foreach (var f in Directory.GetFiles(tmp))
                 File.Move(f, Path.Combine(full, Path.GetFileName(f)), overwrite: true);
             foreach (var d in Directory.GetDirectories(tmp))

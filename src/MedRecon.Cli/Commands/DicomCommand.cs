@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using MedRecon.Cli.Pipelines;
 using MedRecon.Dicom;
 using static TorchSharp.torch;
 
@@ -79,7 +80,7 @@ public static class DicomCommand
                 MedRecon.Core.IO.Npy.Write(outPath, t);
                 if (parseResult.GetValue(preview) is { } png)
                 {
-                    var mid = series.Instances[series.Instances.Count / 2].Dataset;
+                    var mid = series.Instances[DicomImages.MiddleSlice(series.Instances.Count)].Dataset;
                     double? lo = null, hi = null;
                     if (mid.TryGetValue<double>(DicomTag.WindowCenter, 0, out var c) && mid.TryGetValue<double>(DicomTag.WindowWidth, 0, out var w) && w > 0)
                         (lo, hi) = (c - w / 2, c + w / 2);

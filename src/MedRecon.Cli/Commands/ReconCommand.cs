@@ -76,6 +76,8 @@ public static class ReconCommand
             var zs = zsOptions.Read(p, label, "mr");
             string? stdPath = zs is not null && zs.Value.Options.Samples > 1 ? ZeroShotCliOptions.StdPath(outPath, dicomOut) : null;
             if (stdPath is not null && dicomOut) DicomImages.CheckOutputFolder(stdPath);
+            if (!dicomOut)
+                foreach (var path in new[] { outPath, stdPath }.OfType<string>()) CliSupport.CheckOutputFile(path);
             using var prior = zs is null ? null : Priors.Load("mr", zs.Value.Model);
             var clock = Stopwatch.StartNew();
             int exit = 0;
@@ -107,24 +109,21 @@ public static class ReconCommand
             if (target is not null)
             {
                 string derivation = DerivationText(label, p.GetValue(lambda), p.GetValue(iters), k, s, simulation);
-                var files = target.Write(x, derivation, outPath);
-                Console.WriteLine($"wrote {outPath}: derived {target.Series.Modality} series, {files.Count} slice(s) ({label}, {clock.Elapsed.TotalSeconds:F2} s)");
-                if (std is not null)
-                {
-                    target.Write(std, derivation + "; per-pixel standard deviation over the samples", stdPath!);
-                    Console.WriteLine($"wrote {stdPath}: standard-deviation series");
-                }
-                if (pacs is not null && !pacs.Push(files, Console.Out).AllStored) exit = CliSupport.ExitFailure;
+                int count = 0;
+                // The mean and the standard-deviation series appear together or not at all.
+                CliSupport.WriteTogether(new (string, Action<string>)[] { (outPath, tmp => count = target.Write(x, derivation, tmp).Count) }
+                    .Concat(std is null ? [] : [(stdPath!, tmp => target.Write(std, derivation + "; per-pixel standard deviation over the samples", tmp, standardDeviation: true))])
+                    .ToArray());
+                Console.WriteLine($"wrote {outPath}: derived {target.Series.Modality} series, {count} slice(s) ({label}, {clock.Elapsed.TotalSeconds:F2} s)");
+                if (std is not null) Console.WriteLine($"wrote {stdPath}: standard-deviation series");
+                if (pacs is not null && !pacs.Push(Directory.GetFiles(outPath).Order().ToList(), Console.Out).AllStored) exit = CliSupport.ExitFailure;
             }
             else
             {
-                CliSupport.WriteImage(outPath, x);
+                CliSupport.WriteTogether(new (string, Action<string>)[] { (outPath, tmp => CliSupport.WriteImage(tmp, x)) }
+                    .Concat(std is null ? [] : [(stdPath!, tmp => CliSupport.WriteImage(tmp, std))]).ToArray());
                 Console.WriteLine($"wrote {outPath} ({label}, {clock.Elapsed.TotalSeconds:F2} s)");
-                if (std is not null)
-                {
-                    CliSupport.WriteImage(stdPath!, std);
-                    Console.WriteLine($"wrote {stdPath} (per-pixel standard deviation)");
-                }
+                if (std is not null) Console.WriteLine($"wrote {stdPath} (per-pixel standard deviation)");
             }
             if (gt is not null)
             {
@@ -346,11 +345,11 @@ sealed class DicomTarget
 
     /// <summary>Magnitude of the complex reconstruction for MR (MR images are magnitude images); the real part for CT,
     /// whose HU values are signed. Same units as the source (the simulated k-space is the FFT of the modality values).</summary>
-    public IReadOnlyList<string> Write(Tensor x, string derivation, string outPath)
+    public IReadOnlyList<string> Write(Tensor x, string derivation, string outPath, bool standardDeviation = false)
     {
         using var scope = NewDisposeScope();
         var img = !x.is_complex() ? x : Series.Modality == "CT" ? x.real : x.abs();
         if (img.dim() == 2) img = img.unsqueeze(0);
-        return DicomImages.WriteDerived(Series, Indices!, img, derivation, $"MedRecon recon {Series.SeriesDescription}".Trim(), outPath);
+        return DicomImages.WriteDerived(Series, Indices!, img, derivation, $"MedRecon recon {Series.SeriesDescription}".Trim(), outPath, standardDeviation);
     }
 }

@@ -55,6 +55,8 @@ public static class ReconCtCommand
             var zs = zsOptions.Read(p, p.GetValue(method)!, "ct");
             string? stdPath = zs is not null && zs.Value.Options.Samples > 1 ? ZeroShotCliOptions.StdPath(outPath, dicomOut) : null;
             if (stdPath is not null && dicomOut) Pipelines.DicomImages.CheckOutputFolder(stdPath);
+            if (!dicomOut)
+                foreach (var path in new[] { outPath, stdPath }.OfType<string>()) CliSupport.CheckOutputFile(path);
             // The prior before any work: a missing model or one of another modality fails fast.
             using var prior = zs is null ? null : Priors.Load("ct", zs.Value.Model);
             Tensor sino;
@@ -140,34 +142,27 @@ public static class ReconCtCommand
             {
                 string desc = $"MedRecon recon ct: {m}" + (m == "fbp" ? $" ({p.GetValue(filter)} filter)" : $", {it?.ToString() ?? "default"} iterations, lambda {p.GetValue(lambda)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}") +
                               $"; operator: {g.Beam} beam, {angles.Length} views, {g.Detectors} detectors";
-                var files = Pipelines.CtDicom.WriteDerived(image, p.GetValue(sinogram) ?? h5!, p.GetValue(like), p.GetValue(series), p.GetValue(slice), desc, outPath);
-                Console.WriteLine($"wrote {outPath}: derived series, {files.Count} slice(s), {m} from {angles.Length} views in {sw.Elapsed.TotalSeconds:F2} s");
-                if (std is not null)
-                {
-                    // WriteDerived maps μ → HU affinely (HU = 1000(μ/μw − 1)); σ_HU = 1000 σ_μ/μw, so pass σ + μw.
-                    var stdValues = huSource && p.GetValue(like) is null ? std + Pipelines.CtDicom.MuWaterPerMm : std;
-                    Pipelines.CtDicom.WriteDerived(stdValues, p.GetValue(sinogram) ?? h5!, p.GetValue(like), p.GetValue(series), p.GetValue(slice),
-                        desc + "; per-pixel standard deviation over the samples", stdPath!);
-                    Console.WriteLine($"wrote {stdPath}: standard-deviation series");
-                }
-                if (pacs is not null && !pacs.Push(files, Console.Out).AllStored) return CliSupport.ExitFailure;
+                string source = p.GetValue(sinogram) ?? h5!;
+                int count = 0;
+                // The mean and the standard-deviation series appear together or not at all.
+                CliSupport.WriteTogether(new (string, Action<string>)[]
+                    { (outPath, tmp => count = Pipelines.CtDicom.WriteDerived(image, source, p.GetValue(like), p.GetValue(series), p.GetValue(slice), desc, tmp).Count) }
+                    .Concat(std is null ? [] : [(stdPath!, tmp => Pipelines.CtDicom.WriteDerived(std, source, p.GetValue(like), p.GetValue(series), p.GetValue(slice),
+                        desc + "; per-pixel standard deviation over the samples", tmp, standardDeviation: true))]).ToArray());
+                Console.WriteLine($"wrote {outPath}: derived series, {count} slice(s), {m} from {angles.Length} views in {sw.Elapsed.TotalSeconds:F2} s");
+                if (std is not null) Console.WriteLine($"wrote {stdPath}: standard-deviation series");
+                if (pacs is not null && !pacs.Push(Directory.GetFiles(outPath).Order().ToList(), Console.Out).AllStored) return CliSupport.ExitFailure;
                 return 0;
             }
-            CtCli.WriteFile(outPath, tmp =>
+            void WriteImage(string tmp, Tensor t)
             {
-                if (ext == ".npy") Npy.Write(tmp, image);
-                else Png.Write(tmp, image);
-            });
-            Console.WriteLine($"wrote {outPath}: {g.ImageSize}×{g.ImageSize} {m} from {angles.Length} views in {sw.Elapsed.TotalSeconds:F2} s");
-            if (std is not null)
-            {
-                CtCli.WriteFile(stdPath!, tmp =>
-                {
-                    if (ext == ".npy") Npy.Write(tmp, std);
-                    else Png.Write(tmp, std);
-                });
-                Console.WriteLine($"wrote {stdPath} (per-pixel standard deviation)");
+                if (ext == ".npy") Npy.Write(tmp, t);
+                else Png.Write(tmp, t);
             }
+            CliSupport.WriteTogether(new (string, Action<string>)[] { (outPath, tmp => WriteImage(tmp, image)) }
+                .Concat(std is null ? [] : [(stdPath!, tmp => WriteImage(tmp, std))]).ToArray());
+            Console.WriteLine($"wrote {outPath}: {g.ImageSize}×{g.ImageSize} {m} from {angles.Length} views in {sw.Elapsed.TotalSeconds:F2} s");
+            if (std is not null) Console.WriteLine($"wrote {stdPath} (per-pixel standard deviation)");
             return 0;
         }));
         return cmd;
@@ -270,22 +265,5 @@ static class CtCli
         t = t.to(ScalarType.Float32);
         if (!Tensors.AllFinite(t)) throw new InvalidInputFileException(path, "image contains NaN or infinite values");
         return t;
-    }
-
-    public static void WriteFile(string path, Action<string> write)
-    {
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full) ?? ".");
-        string tmp = full + ".tmp-" + Environment.ProcessId + Path.GetExtension(full);
-        try
-        {
-            write(tmp);
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { }
-            throw;
-        }
     }
 }

@@ -181,7 +181,7 @@ public static class RunCommand
             if (series.Modality is not ("CT" or "MR"))
                 throw new CliException($"--image {o.Image}: the series is {series.Modality}; run reads CT and MR series");
             int count = series.SliceCount;
-            int[] indices = o.Slice is null ? new[] { count / 2 } : DicomImages.ParseSlices(o.Slice, count);
+            int[] indices = DicomImages.ParseSlices(o.Slice, count);
             bool ctSource = series.Modality == "CT";
             log.WriteLine($"source: {(phantom || nifti ? o.Image : sourcePath)} ({series.Modality}, {count} slice(s) {series.Columns}x{series.Rows}); " +
                           $"{indices.Length} slice(s); {sim.Modality} simulation {o.Simulate}; method {method}" +
@@ -283,7 +283,7 @@ public static class RunCommand
                 $"MedRecon {method}{(zeroShot ? $" {zs!.Nfe} NFE" : "")}", Path.Combine(tmp, "dicom"));
             if (stds.Count > 0)
                 DicomImages.WriteDerived(series, indices, torch.stack(stds), derivationText + $"; per-pixel standard deviation over {zs!.Samples} samples",
-                    $"MedRecon {method} std ({zs.Samples} samples)", Path.Combine(tmp, "dicom-std"));
+                    $"MedRecon {method} std ({zs.Samples} samples)", Path.Combine(tmp, "dicom-std"), standardDeviation: true);
             // NIfTI in, NIfTI out: the same slices in the input's voxel grid (mm) and space (its form code), for NIfTI
             // viewers and scripts.
             if (niftiOut is { } sub)
@@ -336,7 +336,7 @@ public static class RunCommand
             };
             File.WriteAllText(Path.Combine(tmp, "metrics.json"), JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
             _ = inv;
-        }, "*.png", "*.nii.gz", "metrics.json");
+        }, "*.png", "*.nii.gz", "metrics.json", "dicom-std", "source-dicom");
         double mp = rows.Average(r => r.Result.Psnr), ms = rows.Average(r => r.Result.Ssim), ip = rows.Average(r => r.Input.Psnr);
         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"mean over {rows.Count} slice(s): {method} PSNR {mp:F2} dB SSIM {ms:F4} (input estimate {ip:F2} dB), {rows.Average(r => r.Seconds):F2} s/slice"));

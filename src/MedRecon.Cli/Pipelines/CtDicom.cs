@@ -68,7 +68,7 @@ public static class CtDicom
     /// <summary>Writes a reconstructed slice as a derived series: the source from dicom-source.json next to the
     /// sinogram, or <paramref name="like"/> (+ series, slice). μ is converted back to HU when the simulation converted.</summary>
     public static IReadOnlyList<string> WriteDerived(Tensor image, string sinogramPath, string? like, string? series, string? slice,
-        string derivation, string outPath)
+        string derivation, string outPath, bool standardDeviation = false)
     {
         DicomImages.CheckOutputFolder(outPath);
         string record = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(sinogramPath)) ?? ".", RecordName);
@@ -103,8 +103,10 @@ public static class CtDicom
         if (src.Modality is not ("CT" or "MR"))
             throw new CliException($"the DICOM source series is {src.Modality}; derived series are written for CT and MR sources only");
         using var scope = NewDisposeScope();
-        var values = toHu ? MuToHu(image) : image;
-        return DicomImages.WriteDerived(src, indices, values.unsqueeze(0), derivation + (toHu ? "; HU = 1000 (mu / 0.0192 - 1)" : ""),
-            $"MedRecon CT recon {src.SeriesDescription}".Trim(), outPath);
+        // A standard deviation is a difference of μ values: only the scale of the HU map applies (1000 / μ_water).
+        var values = !toHu ? image : standardDeviation ? image * (1000.0 / MuWaterPerMm) : MuToHu(image);
+        string units = !toHu ? "" : standardDeviation ? "; HU scale: 1000 sigma_mu / 0.0192" : "; HU = 1000 (mu / 0.0192 - 1)";
+        return DicomImages.WriteDerived(src, indices, values.unsqueeze(0), derivation + units,
+            $"MedRecon CT recon {src.SeriesDescription}".Trim(), outPath, standardDeviation);
     }
 }

@@ -85,13 +85,16 @@ public static class DicomImages
     static string ListSeries(DicomLoadResult result) =>
         string.Join("; ", result.Series.Select((s, i) => $"{i + 1}: {s.Modality} {s.Columns}x{s.Rows}x{s.SliceCount} {s.SeriesInstanceUID}"));
 
+    /// <summary>The default slice of every command: the middle one, the lower of the two for an even count.</summary>
+    public static int MiddleSlice(int count) => (count - 1) / 2;
+
     /// <summary>
     /// Parses a slice selection: null → the middle slice ((n − 1) / 2), "all", a 0-based index K, or a comma-separated
     /// list of indices and inclusive ranges ("3,5,7", "10-19", "0,4-6"), kept in the order given; repeats are refused.
     /// </summary>
     public static int[] ParseSlices(string? spec, int count)
     {
-        if (spec is null) return new[] { (count - 1) / 2 };
+        if (spec is null) return new[] { MiddleSlice(count) };
         if (spec.Trim().Equals("all", StringComparison.OrdinalIgnoreCase)) return Enumerable.Range(0, count).ToArray();
         var indices = new List<int>();
         foreach (var part in spec.Split(','))
@@ -185,9 +188,11 @@ public static class DicomImages
     }
 
     /// <summary>Writes a derived series (one output slice per entry of <paramref name="indices"/>) from a float stack
-    /// (slices, rows, cols), geometry and UIDs taken from the source slices; atomic (temporary folder, then moved).</summary>
+    /// (slices, rows, cols), geometry and UIDs taken from the source slices; atomic (temporary folder, then moved).
+    /// A <paramref name="standardDeviation"/> series gets its own Series Number (source + 1001, the result's + 1) and a
+    /// description ending in "std", so a PACS lists it apart from the result.</summary>
     public static IReadOnlyList<string> WriteDerived(DicomSeries source, IReadOnlyList<int> indices, Tensor stack, string derivation,
-        string? seriesDescription, string folder)
+        string? seriesDescription, string folder, bool standardDeviation = false)
     {
         CheckOutputFolder(folder);
         if (stack.dim() == 2) stack = stack.unsqueeze(0);
@@ -202,8 +207,16 @@ public static class DicomImages
         if (voxels.Any(v => !float.IsFinite(v))) throw new CliException("the reconstruction contains NaN or Inf values; no DICOM written");
         try
         {
+            string? description = seriesDescription is null ? null : Truncate(seriesDescription, 64);
+            int? number = null;
+            if (standardDeviation)
+            {
+                if (description?.Contains(" std", StringComparison.Ordinal) != true)
+                    description = Truncate(description ?? $"MedRecon {source.SeriesDescription}".Trim(), 60) + " std";
+                number = datasets[0].GetSingleValueOrDefault(DicomTag.SeriesNumber, 0) + 1001;
+            }
             return DicomSeriesWriter.WriteDerived(datasets, voxels, cols, rows, depth,
-                new DerivedSeriesOptions { DerivationDescription = Truncate(derivation, 1024), SeriesDescription = seriesDescription is null ? null : Truncate(seriesDescription, 64) },
+                new DerivedSeriesOptions { DerivationDescription = Truncate(derivation, 1024), SeriesDescription = description, SeriesNumber = number },
                 folder);
         }
         catch (DicomDataException e)

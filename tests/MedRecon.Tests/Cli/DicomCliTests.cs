@@ -347,6 +347,24 @@ public class DicomCliTests
         double err = Math.Sqrt(srcHu.Zip(hu, (a, b) => (double)(a - b) * (a - b)).Sum() / srcHu.Select(v => (double)(v + 1000) * (v + 1000)).Sum());
         Assert.True(err < 0.25, $"relative HU error {err:F3}");
         if (ExternalTools.Which("dciodvfy") != null) Assert.Empty(DciodvfyErrors(derived.Instances[0].FilePath!));
+        // The CT prior with two samples: the mean and the standard-deviation series, the latter in HU units of spread
+        // (1000 σ_μ / μ_water, no −1000 offset), listed apart (Series Number + 1, "std"); the same seeds as a .npy run.
+        string[] cm = { "recon", "ct", "--sinogram", dir["sim/sino.npy"], "--angles", dir["sim/angles.npy"], "--geometry", dir["sim/geometry.json"],
+            "--method", "cm", "--nfe", "1", "--start", "fbp", "--samples", "2", "--seed", "3" };
+        Ok(CliRunner.Run(cm.Concat(new[] { "--out", dir["cm"] }).ToArray()));
+        Ok(CliRunner.Run(cm.Concat(new[] { "--out", dir["cm.npy"] }).ToArray()));
+        var stdSeries = LoadSingle(dir["cm-std"]);
+        var meanSeries = LoadSingle(dir["cm"]);
+        var sd = stdSeries.Instances[0].Dataset;
+        Assert.Equal(meanSeries.Instances[0].Dataset.GetSingleValueOrDefault(DicomTag.SeriesNumber, 0) + 1, sd.GetSingleValueOrDefault(DicomTag.SeriesNumber, 0));
+        Assert.Contains(" std", sd.GetString(DicomTag.SeriesDescription));
+        Assert.Contains("1000 sigma_mu / 0.0192", sd.GetString(DicomTag.DerivationDescription));
+        var stdHu = stdSeries.ToVolume().Voxels;
+        var stdMu = Npy.Read(dir["cm.std.npy"]).data<float>().ToArray();
+        double stdSlope = sd.GetValue<double>(DicomTag.RescaleSlope);
+        Assert.True(stdMu.Max() > 0, "two samples differ");
+        for (int i = 0; i < stdMu.Length; i++) Assert.InRange(stdHu[i] - stdMu[i] / 0.0192 * 1000, -stdSlope * 0.51 - 0.05, stdSlope * 0.51 + 0.05);
+        if (ExternalTools.Which("dciodvfy") != null) Assert.Empty(DciodvfyErrors(stdSeries.Instances[0].FilePath!));
         // without a DICOM source a folder output is refused before anything is written
         File.Delete(dir["sim/dicom-source.json"]);
         CliRunner.AssertBadInput(CliRunner.Run(common.Concat(new[] { "--out", dir["fbp2"] }).ToArray()), "--like");

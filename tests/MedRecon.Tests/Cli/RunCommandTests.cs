@@ -63,6 +63,18 @@ public class RunCommandTests
         Assert.InRange(psnr, 10, 80);
         Assert.True(slice.GetProperty("seconds").GetDouble() > 0);
         Assert.Equal(new long[] { 64, 64 }, Png.Read(dir["out/result.png"]).shape);
+        // The std series is listed apart from the result in a PACS: its own Series Number and a description saying so.
+        var stdSeries = DicomFile.Open(Directory.GetFiles(dir["out/dicom-std"])[0]).Dataset;
+        Assert.Equal(derived.GetSingleValueOrDefault(DicomTag.SeriesNumber, 0) + 1, stdSeries.GetSingleValueOrDefault(DicomTag.SeriesNumber, 0));
+        Assert.Contains(" std", stdSeries.GetString(DicomTag.SeriesDescription));
+        Assert.DoesNotContain(" std", derived.GetString(DicomTag.SeriesDescription));
+        // A rerun into the same folder from another source without samples leaves neither the earlier uncertainty series
+        // nor the earlier source series beside the new result.
+        Ok(CliRunner.Run("phantom", "--kind", "ellipses", "--size", "64", "--count", "1", "--format", "dicom", "--modality", "mr", "--out", dir["ph"]));
+        Ok(CliRunner.Run("run", "--image", dir["ph"], "--method", "zf", "--out", dir["out"]));
+        Assert.False(Directory.Exists(dir["out/dicom-std"]), "stale dicom-std/ of the earlier run");
+        Assert.False(Directory.Exists(dir["out/source-dicom"]), "stale source-dicom/ of the earlier run");
+        Assert.False(File.Exists(dir["out/std.png"]));
     }
 
     [Fact]
@@ -293,6 +305,11 @@ public class RunCommandTests
         var std = Npy.Read(dir["x.std.npy"]);
         Assert.Equal(new long[] { 64, 64 }, std.shape);
         Assert.True(std.max().item<float>() > 0);
+        // The standard deviation's path taken by a folder: refused before the work, and neither output written.
+        Directory.CreateDirectory(dir["z.std.npy"]);
+        CliRunner.AssertBadInput(CliRunner.Run("recon", "mri", "--kspace", dir["sim/ksp.npy"], "--mask", dir["sim/mask.npy"], "--method", "cm",
+            "--nfe", "1", "--samples", "2", "--model", MrPrior, "--out", dir["z.npy"]), "z.std.npy", "is a folder");
+        Assert.False(File.Exists(dir["z.npy"]));
         // Mask of another size → clear error, no output.
         Ok(CliRunner.Run("simulate", "mri", "--image", "shepp-logan", "--size", "32", "--out", dir["sim32"]));
         CliRunner.AssertBadInput(CliRunner.Run("recon", "mri", "--kspace", dir["sim/ksp.npy"], "--mask", dir["sim32/mask.npy"], "--method", "cm",
