@@ -74,6 +74,7 @@ public static class ReconCommand
             string label = methodValue.ToString().ToLowerInvariant();
             bool zeroShot = MriPipeline.IsZeroShot(methodValue);
             var zs = zsOptions.Read(p, label, "mr");
+            ZeroShotCliOptions.RefuseClassicalOptions(p, label, lambda, iters);
             string? stdPath = zs is not null && zs.Value.Options.Samples > 1 ? ZeroShotCliOptions.StdPath(outPath, dicomOut) : null;
             if (stdPath is not null && dicomOut) DicomImages.CheckOutputFolder(stdPath);
             if (!dicomOut)
@@ -108,7 +109,8 @@ public static class ReconCommand
             }
             if (target is not null)
             {
-                string derivation = DerivationText(label, p.GetValue(lambda), p.GetValue(iters), k, s, simulation);
+                string derivation = DerivationText(label, p.GetValue(lambda), p.GetValue(iters), k, s, simulation,
+                    zs is null ? null : ZeroShotCliOptions.Describe(zs.Value.Options, mri: true, prior!.Sha256));
                 int count = 0;
                 // The mean and the standard-deviation series appear together or not at all.
                 CliSupport.WriteTogether(new (string, Action<string>)[] { (outPath, tmp => count = target.Write(x, derivation, tmp).Count) }
@@ -136,13 +138,13 @@ public static class ReconCommand
     }
 
     /// <summary>DerivationDescription: method and settings, operator, and the simulation when known.</summary>
-    static string DerivationText(string method, double? lambda, int? iters, Tensor k, Tensor? maps, SimulationInfo? sim)
+    static string DerivationText(string method, double? lambda, int? iters, Tensor k, Tensor? maps, SimulationInfo? sim, string? zeroShot)
     {
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         long coils = k.dim() == 4 ? k.shape[1] : k.dim() == 3 ? k.shape[0] : 1;
         string settings = method.Split(' ')[0] switch
         {
-            "cm" or "diffusion" => $"zero-shot {method} with the MR prior (magnitude, phase kept)",
+            "cm" or "diffusion" => $"zero-shot with the MR prior on the magnitude, phase from the k-space centre: {zeroShot}",
             "zf" => "zero-filled adjoint",
             "cg" => string.Format(inv, "CG-SENSE, {0} iterations, Tikhonov {1}", iters ?? 30, lambda ?? 0.0),
             "tv" => string.Format(inv, "TV (PDHG), lambda {0} x max|A^H y|, {1} iterations", lambda ?? Solvers.TotalVariationOptions.DefaultLambda, iters ?? Solvers.TotalVariationOptions.DefaultIterations),
@@ -183,18 +185,30 @@ sealed class ZeroShotCliOptions
                       "the error the last data-consistency step left (default: MRI 1.25, CT 1). docs/zero-shot.md",
     };
     readonly Option<double?> sigmaInflation = SigmaInflationOption();
+    readonly ZeroShotScheduleOptions schedule = new();
 
     public void AddTo(Command cmd)
     {
         foreach (var o in new Option[] { model, nfe, samples, seed, sigmaStart, start, startIterations, sigmaInflation }) cmd.Options.Add(o);
+        schedule.AddTo(cmd);
     }
 
     /// <summary>Null for a classical method (and then the zero-shot options must be absent).</summary>
     public (ZeroShotOptions Options, string? Model)? Read(ParseResult p, string method, string modality)
     {
         var o = Build(method, p.GetValue(nfe), p.GetValue(samples), p.GetValue(seed), p.GetValue(sigmaStart), p.GetValue(model), p.GetValue(start), modality,
-            p.GetValue(startIterations), p.GetValue(sigmaInflation));
+            p.GetValue(startIterations), p.GetValue(sigmaInflation), schedule.Read(p));
         return o is null ? null : (o, p.GetValue(model));
+    }
+
+    /// <summary>Refuses the classical solvers' options with a zero-shot method, where they would be ignored.</summary>
+    public static void RefuseClassicalOptions(ParseResult p, string method, params Option[] classical)
+    {
+        if (method is not ("cm" or "diffusion")) return;
+        var given = classical.Where(o => p.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+        if (given.Count > 0)
+            throw new CliException($"{string.Join("/", given)} set the classical solvers, not --method {method} (its data-consistency weight is " +
+                                   "--consistency-weight, its TV start's iterations --start-iterations)");
     }
 
     /// <summary>
@@ -203,15 +217,18 @@ sealed class ZeroShotCliOptions
     /// "ct") names the direct start: zf for MRI, fbp for CT.
     /// </summary>
     public static ZeroShotOptions? Build(string method, int? nfe, int samples, ulong seed, double? sigmaStart, string? model, string? start, string modality,
-        int? startIterations = null, double? sigmaInflation = null)
+        int? startIterations = null, double? sigmaInflation = null, ZeroShotSchedule? schedule = null)
     {
         bool zeroShot = method is "cm" or "diffusion";
+        schedule ??= new ZeroShotSchedule();
         if (!zeroShot)
         {
-            if (model is not null || nfe is not null || samples != 1 || sigmaStart is not null || start is not null || startIterations is not null || sigmaInflation is not null)
-                throw new CliException($"--model/--nfe/--samples/--sigma-start/--start/--start-iterations/--sigma-inflation apply to --method cm or diffusion, not {method}");
+            if (model is not null || nfe is not null || samples != 1 || sigmaStart is not null || start is not null || startIterations is not null || sigmaInflation is not null
+                || !schedule.IsEmpty)
+                throw new CliException($"--model/--nfe/--samples/--sigma-start/--start/--start-iterations/--sigma-inflation/{ZeroShotScheduleOptions.Names} apply to --method cm or diffusion, not {method}");
             return null;
         }
+        schedule.Check(sigmaStart);
         if (sigmaInflation is double c)
         {
             if (method != "cm") throw new CliException("--sigma-inflation applies to --method cm (the diffusion baseline's Euler steps use the schedule's σ)");
@@ -239,6 +256,10 @@ sealed class ZeroShotCliOptions
             Start = startFrom,
             StartIterations = startIterations,
             SigmaInflation = sigmaInflation,
+            SigmaEnd = schedule.SigmaEnd ?? 0,
+            Rho = schedule.Rho,
+            ConsistencyWeight = schedule.ConsistencyWeight,
+            CgIterations = schedule.CgIterations ?? 0,
         };
         if (startIterations is int it)
         {
@@ -249,6 +270,23 @@ sealed class ZeroShotCliOptions
         return options;
     }
 
+    /// <summary>The zero-shot settings in one line for DICOM Derivation Description and logs (model, start, schedule,
+    /// data consistency, seed), so a derived series says how it was made.</summary>
+    public static string Describe(ZeroShotOptions o, bool mri, string modelSha256)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var start = ZeroShotDefaults.StartFor(o);
+        string startText = start == ZeroShotStart.TotalVariation ? $"TV start ({o.StartIterations ?? (mri ? Solvers.TotalVariationOptions.DefaultIterations : Solvers.Ct.CtIterative.DefaultTvIterations)} iterations)" : mri ? "zero-filled start" : "FBP start";
+        string dc = o.ConsistencyWeight is > 0 ? string.Format(inv, "data-consistency weight {0:G3}", o.ConsistencyWeight) : "exact data consistency";
+        string text = string.Format(inv, "{0}, {1} NFE x {2} sample(s), seed {3}, {4}, sigma0 {5}, sigma_end {6:G3}{7}{8}, {9}{10}, model sha256 {11}",
+            o.Method == ZeroShotMethod.Diffusion ? "diffusion (Euler)" : "consistency model", o.Nfe, o.Samples, o.Seed, startText,
+            o.SigmaStart is double s0 ? s0.ToString("G3", inv) : "task default", o.SigmaEnd > 0 ? o.SigmaEnd : ZeroShotDefaults.SigmaEnd,
+            o.Rho is double rho ? string.Format(inv, ", rho {0:G3}", rho) : "",
+            o.Method == ZeroShotMethod.Consistency ? string.Format(inv, ", network sigma x{0:G3}", ZeroShotDefaults.SigmaInflationFor(o, mri)) : "",
+            dc, o.CgIterations > 0 ? $" ({o.CgIterations} CG steps)" : "", modelSha256.Length > 16 ? modelSha256[..16] : modelSha256);
+        return text;
+    }
+
     /// <summary>Where the standard-deviation map goes: FILE.std.npy / FILE.std.png, or the folder DIR-std.</summary>
     public static string StdPath(string outPath, bool folder)
     {
@@ -256,6 +294,44 @@ sealed class ZeroShotCliOptions
         string ext = Path.GetExtension(outPath);
         return Path.ChangeExtension(outPath, null) + ".std" + ext;
     }
+}
+
+/// <summary>The zero-shot loop's schedule and data-consistency settings (null: the tuned task default).</summary>
+public sealed record ZeroShotSchedule(double? SigmaEnd = null, double? Rho = null, double? ConsistencyWeight = null, int? CgIterations = null)
+{
+    public bool IsEmpty => SigmaEnd is null && Rho is null && ConsistencyWeight is null && CgIterations is null;
+
+    /// <summary>Range checks with one-line messages (before any work).</summary>
+    public void Check(double? sigmaStart)
+    {
+        if (SigmaEnd is double e && !(e >= 0.002 && e < (sigmaStart ?? 80)))
+            throw new CliException($"--sigma-end {e}: must be at least σ_min 0.002 and below the starting σ{(sigmaStart is null ? "" : $" {sigmaStart}")}");
+        if (Rho is double r && !(r > 0 && r <= 100)) throw new CliException($"--rho {r}: must be in (0, 100]");
+        if (ConsistencyWeight is double w && !(w >= 0 && w <= 1e6)) throw new CliException($"--consistency-weight {w}: must be in [0, 1e6]");
+        if (CgIterations is int n && (n < 1 || n > 1000)) throw new CliException($"--cg-iterations {n}: must be between 1 and 1000");
+    }
+}
+
+/// <summary>The command-line options of <see cref="ZeroShotSchedule"/>, shared by `recon mri|ct` and `run`.</summary>
+sealed class ZeroShotScheduleOptions
+{
+    public const string Names = "--sigma-end/--rho/--consistency-weight/--cg-iterations";
+    readonly Option<double?> sigmaEnd = new("--sigma-end") { Description = $"cm/diffusion: last noise level of the schedule (default {ZeroShotDefaults.SigmaEnd})." };
+    readonly Option<double?> rho = new("--rho") { Description = "cm/diffusion: Karras schedule exponent ρ (default: the model's, 7); smaller spends more steps at high σ." };
+    readonly Option<double?> weight = new("--consistency-weight")
+    {
+        Description = "cm/diffusion: data-consistency weight w on ‖x − x̂‖² against ‖Ax − y‖², relative to ‖A‖² (default 0: the " +
+                      "measurements are kept exactly — replacement, or CG for CT and coils). For noisy data w > 0 keeps part of the network's " +
+                      "estimate at measured samples (soft replacement; regularised CG); w ≈ noise variance / estimate error variance. docs/zero-shot.md",
+    };
+    readonly Option<int?> cg = new("--cg-iterations") { Description = $"cm/diffusion, CT and coil data: CG steps per data-consistency step (default {ZeroShotDefaults.CtCgIterations})." };
+
+    public void AddTo(Command cmd)
+    {
+        foreach (var o in new Option[] { sigmaEnd, rho, weight, cg }) cmd.Options.Add(o);
+    }
+
+    public ZeroShotSchedule Read(ParseResult p) => new(p.GetValue(sigmaEnd), p.GetValue(rho), p.GetValue(weight), p.GetValue(cg));
 }
 
 /// <summary>simulation.json written by `simulate mri` next to ksp.npy.</summary>

@@ -53,6 +53,7 @@ public static class ReconCtCommand
             if (pacs is not null && !dicomOut) throw new CliException($"--host/--stow push a DICOM series: --out {outPath} must be a folder");
             if (dicomOut) Pipelines.CtDicom.CheckSource(p.GetValue(sinogram) ?? p.GetValue(projections) ?? "", p.GetValue(like), outPath);
             var zs = zsOptions.Read(p, p.GetValue(method)!, "ct");
+            ZeroShotCliOptions.RefuseClassicalOptions(p, p.GetValue(method)!, lambda, iters, nonneg, filter);
             string? stdPath = zs is not null && zs.Value.Options.Samples > 1 ? ZeroShotCliOptions.StdPath(outPath, dicomOut) : null;
             if (stdPath is not null && dicomOut) Pipelines.DicomImages.CheckOutputFolder(stdPath);
             if (!dicomOut)
@@ -140,7 +141,8 @@ public static class ReconCtCommand
             sw.Stop();
             if (dicomOut)
             {
-                string desc = $"MedRecon recon ct: {m}" + (m == "fbp" ? $" ({p.GetValue(filter)} filter)" : $", {it?.ToString() ?? "default"} iterations, lambda {p.GetValue(lambda)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}") +
+                string desc = $"MedRecon recon ct: " + (zs is not null ? ZeroShotCliOptions.Describe(zs.Value.Options, mri: false, prior!.Sha256)
+                              : m + (m == "fbp" ? $" ({p.GetValue(filter)} filter)" : $", {it?.ToString() ?? "default"} iterations, lambda {p.GetValue(lambda)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}")) +
                               $"; operator: {g.Beam} beam, {angles.Length} views, {g.Detectors} detectors";
                 string source = p.GetValue(sinogram) ?? h5!;
                 int count = 0;

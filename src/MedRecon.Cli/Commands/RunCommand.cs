@@ -44,11 +44,13 @@ public static class RunCommand
         var start = ZeroShotCliOptions.StartOption();
         var startIterations = ZeroShotCliOptions.StartIterationsOption();
         var sigmaInflation = ZeroShotCliOptions.SigmaInflationOption();
+        var schedule = new ZeroShotScheduleOptions();
         var output = new Option<string>("--out") { Description = "Output folder (dicom/, dicom-std/, source-dicom/ for the phantom or a NIfTI input, result.nii.gz and std.nii.gz for a NIfTI input, PNGs, metrics.json).", Required = true };
         var cmd = new Command("run", "Retrospective pipeline: DICOM (or the embedded phantom) → simulated measurements → reconstruction → derived DICOM, PNGs and metrics.")
         {
             image, simulate, method, slice, series, size, model, nfe, samples, seed, sigma, start, startIterations, sigmaInflation, output,
         };
+        schedule.AddTo(cmd);
         PacsDestination.AddOptions(cmd); // --host/--stow: push the derived series (dicom/) once the folder is in place
         cmd.SetAction(p => CliSupport.Run(() => Run(new RunOptions
         {
@@ -66,6 +68,7 @@ public static class RunCommand
             Start = p.GetValue(start),
             StartIterations = p.GetValue(startIterations),
             SigmaInflation = p.GetValue(sigmaInflation),
+            Schedule = schedule.Read(p),
             Out = p.GetValue(output)!,
             Destination = PacsDestination.TryParse(p),
         }, Console.Out)));
@@ -91,6 +94,8 @@ public static class RunCommand
         public int? StartIterations { get; init; }
         /// <summary>cm: network σ scale (default per modality).</summary>
         public double? SigmaInflation { get; init; }
+        /// <summary>Schedule (σ_end, ρ) and data-consistency settings (weight, CG steps); empty: the task defaults.</summary>
+        public ZeroShotSchedule Schedule { get; init; } = new();
         public string Out { get; init; } = "out/run";
         /// <summary>Where to push the derived series after writing it (null: nowhere).</summary>
         public PacsDestination? Destination { get; init; }
@@ -140,7 +145,7 @@ public static class RunCommand
         var mriMethods = new[] { "cm", "diffusion", "zf", "cg", "tv", "wavelet" };
         if (mri ? !mriMethods.Contains(method) : !CtReconstruction.Methods.Contains(method))
             throw new CliException($"--method {o.Method}: not a {(mri ? "MRI" : "CT")} method (use {string.Join(", ", mri ? mriMethods : CtReconstruction.Methods)})");
-        var zs = ZeroShotCliOptions.Build(method, o.Nfe, o.Samples, o.Seed, o.SigmaStart, o.Model, o.Start, mri ? "mr" : "ct", o.StartIterations, o.SigmaInflation);
+        var zs = ZeroShotCliOptions.Build(method, o.Nfe, o.Samples, o.Seed, o.SigmaStart, o.Model, o.Start, mri ? "mr" : "ct", o.StartIterations, o.SigmaInflation, o.Schedule);
         bool zeroShot = zs is not null;
         var mriOptions = mri ? MriOptions(sim) : null;
         var ctSettings = mri ? default : CtSettings(sim);
@@ -221,7 +226,7 @@ public static class RunCommand
                         var r = CliSupport.RetryNativeOnce(() => MriPipeline.ReconstructZeroShot(m.KSpace, m.Mask.Mask, maps, zs!, prior!.Function, progress), $"run slice {indices[i]}");
                         result = r.Mean.abs();
                         std = r.StandardDeviation;
-                        derivationText = $"MedRecon run: {method} ({zs!.Nfe} NFE x {zs.Samples} sample(s), seed {zs.Seed}, model sha256 {prior.Sha256[..16]})";
+                        derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(zs!, mri, prior!.Sha256)}";
                     }
                     else
                     {
@@ -250,7 +255,7 @@ public static class RunCommand
                         muResult = r.Mean;
                         std = r.StandardDeviation;
                         if (std is not null && ctSource) std = std * (1000.0 / CtDicom.MuWaterPerMm); // σ in HU
-                        derivationText = $"MedRecon run: {method} ({zs!.Nfe} NFE x {zs.Samples} sample(s), seed {zs.Seed}, model sha256 {prior.Sha256[..16]})";
+                        derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(zs!, mri, prior!.Sha256)}";
                     }
                     else
                     {
@@ -330,6 +335,10 @@ public static class RunCommand
                     : mri ? "zero-filled" : "fbp (ramp)",
                 ["startIterations"] = zs?.StartIterations,
                 ["sigmaInflation"] = zs is null ? null : ZeroShotDefaults.SigmaInflationFor(zs, mri),
+                ["sigmaEnd"] = zs is null ? null : zs.SigmaEnd > 0 ? zs.SigmaEnd : ZeroShotDefaults.SigmaEnd,
+                ["rho"] = zs?.Rho,
+                ["consistencyWeight"] = zs is null ? null : zs.ConsistencyWeight ?? 0,
+                ["cgIterations"] = zs is null || zs.CgIterations == 0 ? null : zs.CgIterations,
                 ["model"] = prior is null ? null : new { path = prior.Path, sha256 = prior.Sha256, stage = prior.Metadata.Stage, steps = prior.Metadata.Steps, modality = prior.Metadata.Modality },
                 ["dicomFiles"] = files.Count,
                 ["machine"] = $"{Environment.ProcessorCount} cores, {TorchSharp.torch.get_num_threads()} torch threads",

@@ -53,6 +53,11 @@ public sealed record ZeroShotOptions
     public int CgIterations { get; init; }
     /// <summary>Soft/CG weight λ on ‖x − x̂‖² (absolute, on the scale of AᴴA); null = 0 (hard data consistency).</summary>
     public double? Lambda { get; init; }
+    /// <summary>The same weight relative to ‖A‖² (λ = w·‖A‖², estimated by power iteration unless the rows are
+    /// orthonormal, where ‖A‖² = 1), so one number means the same for MRI and CT; exclusive with <see cref="Lambda"/>.
+    /// 0 = hard data consistency; w &gt; 0 trusts the network's estimate w times as much as a measurement of unit gain
+    /// (noisy data: w ≈ noise variance / estimate error variance).</summary>
+    public double? ConsistencyWeight { get; init; }
     /// <summary>Independent samples (seeds Seed, Seed+1, …): the result is their mean and per-pixel standard deviation.</summary>
     public int Samples { get; init; } = 1;
     public ulong Seed { get; init; }
@@ -291,7 +296,7 @@ public static class ZeroShotSolver
             ? TotalVariation.Reconstruct(a, y, iterations: o.StartIterations ?? TotalVariationOptions.DefaultIterations) : zeroFilled;
         var domain = o.Phase == MriPhase.Estimate ? new MagnitudePhaseDomain(p) : new MagnitudePhaseDomain(p, CentrePhase(a, y));
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.SenseCgIterations;
-        var dc = DataConsistency.Create(o.DataConsistency, a, y, cg, o.Lambda ?? 0.0);
+        var dc = DataConsistency.Create(o.DataConsistency, a, y, cg, Lambda(o, a, complexInput: true));
         var (s0, s1) = Sigmas(o, start == ZeroShotStart.TotalVariation ? ZeroShotDefaults.MriTvSigmaStartFor(a.Mask) : ZeroShotDefaults.MriSigmaStart);
         var r = Reconstruct(prior, a, y, initial, dc, domain, o, s0, s1, progress);
         r.Mean.MoveToOuterDisposeScope();
@@ -325,7 +330,7 @@ public static class ZeroShotSolver
         var domain = CtDomain(x0, muWater);
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.CtCgIterations;
         var mode = o.DataConsistency == DataConsistencyMode.Auto ? DataConsistencyMode.ConjugateGradient : o.DataConsistency;
-        var dc = DataConsistency.Create(mode, projector, y, cg, o.Lambda ?? 0.0);
+        var dc = DataConsistency.Create(mode, projector, y, cg, Lambda(o, projector, complexInput: false));
         // A TV start leaves the prior no streaks to undo (measured +0.4 to +2.5 dB at 8 NFE; docs/zero-shot.md).
         var startKind = ZeroShotDefaults.StartFor(o);
         var start = startKind == ZeroShotStart.TotalVariation ? CtIterative.Tv(projector, y, iterations: o.StartIterations ?? CtIterative.DefaultTvIterations) : x0;
@@ -403,6 +408,18 @@ public static class ZeroShotSolver
         double c = ZeroShotDefaults.SigmaInflationFor(o, 1.0);
         Sampler.CheckNetworkSigmaScale(c);
         return c;
+    }
+
+    /// <summary>The absolute data-consistency weight: <see cref="ZeroShotOptions.Lambda"/>, or
+    /// <see cref="ZeroShotOptions.ConsistencyWeight"/> times ‖A‖².</summary>
+    static double Lambda(ZeroShotOptions o, LinearOperator a, bool complexInput)
+    {
+        if (o.Lambda is not null && o.ConsistencyWeight is not null)
+            throw new ArgumentException("give the data-consistency weight either absolute (Lambda) or relative (ConsistencyWeight), not both");
+        if (o.ConsistencyWeight is not double w) return o.Lambda ?? 0.0;
+        if (!(w >= 0) || double.IsInfinity(w)) throw new ArgumentOutOfRangeException(nameof(o), $"consistency weight {w}: must be finite and ≥ 0");
+        if (w == 0) return 0;
+        return w * (DataConsistency.HasOrthonormalRows(a) ? 1.0 : PowerIteration.NormalNorm(a, complexInput: complexInput));
     }
 
     static (double Start, double End) Sigmas(ZeroShotOptions o, double taskStart)

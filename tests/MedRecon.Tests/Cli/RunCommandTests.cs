@@ -33,7 +33,7 @@ public class RunCommandTests
     {
         using var dir = new TempDir();
         var r = CliRunner.Run("run", "--size", "64", "--simulate", "mri:accel=4,center=0.08", "--method", "cm", "--nfe", "2",
-            "--samples", "2", "--seed", "5", "--out", dir["out"]);
+            "--samples", "2", "--seed", "5", "--consistency-weight", "0.2", "--rho", "5", "--sigma-end", "0.02", "--out", dir["out"]);
         Ok(r);
         foreach (var f in new[] { "gt.png", "input.png", "result.png", "error.png", "std.png", "montage.png", "metrics.json" })
             Assert.True(File.Exists(Path.Combine(dir["out"], f)), f);
@@ -57,6 +57,13 @@ public class RunCommandTests
         Assert.Equal(2, root.GetProperty("nfe").GetInt32());
         Assert.Equal(2, root.GetProperty("samples").GetInt32());
         Assert.Equal(1.25, root.GetProperty("sigmaInflation").GetDouble()); // the MRI default, recorded
+        Assert.Equal(0.2, root.GetProperty("consistencyWeight").GetDouble());
+        Assert.Equal(5, root.GetProperty("rho").GetDouble());
+        Assert.Equal(0.02, root.GetProperty("sigmaEnd").GetDouble());
+        // The derived series says how it was made (settings, seed, model).
+        string derivation = derived.GetString(DicomTag.DerivationDescription);
+        foreach (var part in new[] { "2 NFE x 2 sample(s)", "seed 5", "rho 5", "sigma_end 0.02", "data-consistency weight 0.2", "model sha256" })
+            Assert.Contains(part, derivation);
         Assert.Equal(64, root.GetProperty("model").GetProperty("sha256").GetString()!.Length);
         var slice = root.GetProperty("slices")[0];
         double psnr = slice.GetProperty("result").GetProperty("psnr").GetDouble();
@@ -314,6 +321,14 @@ public class RunCommandTests
         Ok(CliRunner.Run("simulate", "mri", "--image", "shepp-logan", "--size", "32", "--out", dir["sim32"]));
         CliRunner.AssertBadInput(CliRunner.Run("recon", "mri", "--kspace", dir["sim/ksp.npy"], "--mask", dir["sim32/mask.npy"], "--method", "cm",
             "--out", dir["y.npy"]), "mask", "does not match");
+        Assert.False(File.Exists(dir["y.npy"]));
+        // The classical solvers' options with cm would be ignored: refused; so is a schedule option out of range.
+        CliRunner.AssertBadInput(CliRunner.Run("recon", "mri", "--kspace", dir["sim/ksp.npy"], "--mask", dir["sim/mask.npy"], "--method", "cm",
+            "--lambda", "0.01", "--out", dir["y.npy"]), "--lambda", "--consistency-weight");
+        CliRunner.AssertBadInput(CliRunner.Run("recon", "mri", "--kspace", dir["sim/ksp.npy"], "--mask", dir["sim/mask.npy"], "--method", "cm",
+            "--consistency-weight", "-1", "--out", dir["y.npy"]), "--consistency-weight -1");
+        CliRunner.AssertBadInput(CliRunner.Run("recon", "mri", "--kspace", dir["sim/ksp.npy"], "--mask", dir["sim/mask.npy"], "--method", "tv",
+            "--rho", "3", "--out", dir["y.npy"]), "--rho", "not tv");
         Assert.False(File.Exists(dir["y.npy"]));
         // --nfe without a zero-shot method.
         CliRunner.AssertBadInput(CliRunner.Run("recon", "mri", "--kspace", dir["sim/ksp.npy"], "--mask", dir["sim/mask.npy"], "--method", "tv",

@@ -310,6 +310,33 @@ public class ZeroShotTests
         Assert.True(RelativeResidual(a, r.Mean, k) < 1e-5);
     }
 
+    /// <summary>The relative data-consistency weight w is λ = w·‖A‖²: w itself for single-coil MRI (orthonormal rows),
+    /// w times the power-iteration norm for CT (bit-identical to the absolute λ); a positive weight leaves a residual
+    /// (soft), and giving both forms is refused.</summary>
+    [Fact]
+    public void ConsistencyWeightIsLambdaRelativeToTheOperatorNorm()
+    {
+        using var scope = NewDisposeScope();
+        var (prior, _) = ModelIO.Load(PriorPath);
+        using var _p = prior;
+        var (_, a, k) = Phantom128();
+        using var __ = a;
+        var o = new ZeroShotOptions { Nfe = 1, Start = ZeroShotStart.Direct };
+        var relative = ZeroShotSolver.ReconstructMri(prior, a, k, o with { ConsistencyWeight = 0.5 });
+        var absolute = ZeroShotSolver.ReconstructMri(prior, a, k, o with { Lambda = 0.5 });
+        Assert.True((relative.Mean == absolute.Mean).all().item<bool>(), "MRI single coil: w = λ");
+        Assert.True(RelativeResidual(a, relative.Mean, k) > 1e-3, "a soft step leaves part of the network's estimate at measured samples");
+        Assert.True(RelativeResidual(a, ZeroShotSolver.ReconstructMri(prior, a, k, o with { ConsistencyWeight = 0 }).Mean, k) < 1e-5, "w = 0 is exact");
+        Assert.Throws<ArgumentException>(() => ZeroShotSolver.ReconstructMri(prior, a, k, o with { ConsistencyWeight = 0.5, Lambda = 0.5 }));
+
+        var (_, angles, ct, sino, fbp) = SheppLoganCt64();
+        double norm = PowerIteration.NormalNorm(ct, complexInput: false);
+        Assert.True(norm > 10, $"‖A‖² of the CT projector {norm:F1}: not 1, so the weight must be scaled");
+        var ctRelative = ZeroShotSolver.ReconstructCt(prior, ct, sino, fbp, null, o with { ConsistencyWeight = 0.01 }, anglesRadians: angles);
+        var ctAbsolute = ZeroShotSolver.ReconstructCt(prior, ct, sino, fbp, null, o with { Lambda = 0.01 * norm }, anglesRadians: angles);
+        Assert.True((ctRelative.Mean == ctAbsolute.Mean).all().item<bool>(), "CT: λ = w·‖A‖²");
+    }
+
     [Fact]
     public void CtReconstructionIsInTheSinogramUnitsAndBeatsFbp()
     {
