@@ -89,10 +89,49 @@ public static class ModelIO
     {
         if (!meta.Architecture.SameArchitecture(network.Config))
             throw new ModelArchitectureMismatchException(path, meta.Architecture, network.Config);
+        CheckTensorTable(network, path);
         try { network.load_safetensors(path, strict: true); }
         catch (Exception e) when (e is not OutOfMemoryException)
-        { throw new InvalidInputFileException(path, $"weights do not fit the architecture in its metadata ({e.Message})", e); }
+        {
+            // libtorch appends a C++ backtrace; the first line is the message.
+            string first = e.Message.Split('\n', 2)[0].Trim();
+            throw new InvalidInputFileException(path, $"weights could not be loaded: {(first.Length > 200 ? first[..200] + "…" : first)}", e);
+        }
         return meta;
+    }
+
+    /// <summary>
+    /// Compares the file's tensor table with the network before libtorch reads it, so a truncated file or weights that
+    /// disagree with the metadata's architecture get a message that says which (names, shapes, bytes).
+    /// </summary>
+    static void CheckTensorTable(UNet network, string path)
+    {
+        var header = ReadHeader(path, out long headerLength);
+        long fileLength = new FileInfo(path).Length;
+        var inFile = new Dictionary<string, long[]>();
+        long needed = 8 + headerLength;
+        foreach (var (name, node) in header)
+        {
+            if (name == "__metadata__") continue;
+            if (node is not JsonObject entry || entry["shape"] is not JsonArray shape || entry["data_offsets"] is not JsonArray offsets || offsets.Count != 2)
+                throw new InvalidInputFileException(path, $"safetensors entry '{name}' has no shape/data_offsets");
+            inFile[name] = shape.Select(d => d!.GetValue<long>()).ToArray();
+            needed = Math.Max(needed, 8 + headerLength + offsets[1]!.GetValue<long>());
+        }
+        if (needed > fileLength)
+            throw new InvalidInputFileException(path, $"truncated: its tensor table needs {needed} bytes, the file has {fileLength}");
+        var expected = network.state_dict();
+        foreach (var (name, tensor) in expected)
+        {
+            if (!inFile.TryGetValue(name, out var shape))
+                throw new InvalidInputFileException(path, $"weights and metadata disagree: tensor '{name}' of the architecture in its metadata is missing from the file");
+            if (!shape.SequenceEqual(tensor.shape))
+                throw new InvalidInputFileException(path, $"weights and metadata disagree: tensor '{name}' is [{string.Join(",", shape)}] in the file, " +
+                                                          $"[{string.Join(",", tensor.shape)}] in the architecture its metadata describes");
+        }
+        var extra = inFile.Keys.Where(k => !expected.ContainsKey(k)).Take(3).ToList();
+        if (extra.Count > 0)
+            throw new InvalidInputFileException(path, $"weights and metadata disagree: the file holds tensors the architecture in its metadata has no place for ('{string.Join("', '", extra)}')");
     }
 
     // --- safetensors header (8-byte little-endian length + JSON) -------------------------------------------------

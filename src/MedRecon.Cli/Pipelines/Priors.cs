@@ -61,7 +61,8 @@ public static class Priors
                                    $"but this is a{(modality == "mr" ? "n MR" : " CT")} reconstruction; pass a {modality} prior with --model FILE");
         var expected = meta.Architecture with { InChannels = 1, OutChannels = 1 };
         if (!meta.Architecture.SameArchitecture(expected))
-            throw new CliException(new ModelArchitectureMismatchException(path, meta.Architecture, expected).Message);
+            throw new CliException($"--model {path}: the network has {meta.Architecture.InChannels} input and {meta.Architecture.OutChannels} output channel(s); " +
+                                   "a reconstruction prior has 1 and 1 (one image channel)");
         try
         {
             var (f, m) = ModelIO.Load(path);

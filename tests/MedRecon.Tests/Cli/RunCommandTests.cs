@@ -285,7 +285,24 @@ public class RunCommandTests
         using (var net = new UNet(cfg, new torch.Generator(1)))
             ModelIO.Save(net, new ModelMetadata { Architecture = cfg, Modality = "mr", Stage = "denoiser" }, dir["two.safetensors"]);
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--model", dir["two.safetensors"], "--out", dir["a"]),
-            "architecture mismatch");
+            "2 input and 1 output channel(s)", "1 and 1");
+        AssertNothingWritten(dir, "a");
+        // Weights that disagree with their own metadata (other widths), and a truncated file: says which, in one line.
+        var tiny = UNetConfig.Tiny;
+        using (var net = new UNet(tiny, new torch.Generator(1)))
+            ModelIO.Save(net, new ModelMetadata { Architecture = tiny, Modality = "mr", Stage = "denoiser" }, dir["ok.safetensors"]);
+        WithHeader(dir["ok.safetensors"], dir["widths.safetensors"], header =>
+        {
+            string meta = header["__metadata__"]!["medrecon"]!.GetValue<string>();
+            Assert.Contains("\"widths\":[8,16]", meta);
+            header["__metadata__"]!["medrecon"] = meta.Replace("\"widths\":[8,16]", "\"widths\":[16,32]");
+        });
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--model", dir["widths.safetensors"], "--out", dir["a"]),
+            "weights and metadata disagree", "in the file");
+        var bytes = File.ReadAllBytes(dir["ok.safetensors"]);
+        File.WriteAllBytes(dir["cut.safetensors"], bytes[..(bytes.Length - 1000)]);
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--model", dir["cut.safetensors"], "--out", dir["a"]),
+            "truncated", $"the file has {bytes.Length - 1000}");
         AssertNothingWritten(dir, "a");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--model", dir["missing.safetensors"], "--out", dir["a"]), "not found");
         // A DICOM series that mixes slice sizes.
@@ -297,6 +314,22 @@ public class RunCommandTests
         odd.Save(Path.Combine(dir["s32"], "odd.dcm"));
         CliRunner.AssertBadInput(CliRunner.Run("run", "--image", dir["s32"], "--method", "zf", "--slice", "all", "--out", dir["a"]), "mixes slice sizes");
         AssertNothingWritten(dir, "a");
+    }
+
+    /// <summary>Copies a safetensors file with its JSON header edited (the tensor bytes unchanged).</summary>
+    static void WithHeader(string from, string to, Action<System.Text.Json.Nodes.JsonObject> edit)
+    {
+        var bytes = File.ReadAllBytes(from);
+        long length = (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        var header = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Encoding.UTF8.GetString(bytes, 8, (int)length))!.AsObject();
+        edit(header);
+        var newHeader = System.Text.Encoding.UTF8.GetBytes(header.ToJsonString());
+        using var fs = File.Create(to);
+        var len = new byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)newHeader.Length);
+        fs.Write(len);
+        fs.Write(newHeader);
+        fs.Write(bytes, 8 + (int)length, bytes.Length - 8 - (int)length);
     }
 
     [Fact]
