@@ -214,6 +214,8 @@ public sealed class ConsoleProgress : IProgress<SolverProgress>
     readonly bool interactive = !Console.IsErrorRedirected;
     readonly System.Diagnostics.Stopwatch clock = System.Diagnostics.Stopwatch.StartNew();
     int lastMilestone = -1;
+    string? stage;
+    double stageStart, lastReport;
 
     public ConsoleProgress(string label) => this.label = label;
 
@@ -222,9 +224,21 @@ public sealed class ConsoleProgress : IProgress<SolverProgress>
     public void Report(SolverProgress p)
     {
         if (Quiet) return;
+        double now = clock.Elapsed.TotalSeconds;
+        if (p.Stage != stage)
+        {
+            // A new stage (the zero-shot loop's TV start, then its network evaluations) started when the last one
+            // reported its end: its own elapsed time and ETA from there.
+            stage = p.Stage;
+            stageStart = lastReport;
+            lastMilestone = -1;
+        }
+        lastReport = now;
+        double elapsed = now - stageStart;
         double frac = p.Total > 0 ? (double)p.Iteration / p.Total : 0;
-        double eta = frac > 0 ? clock.Elapsed.TotalSeconds * (1 - frac) / frac : 0;
-        string line = $"{label}: {p.Iteration}/{p.Total} ({frac:P0}) value {p.Value:G4}, {clock.Elapsed.TotalSeconds:F1} s, ETA {eta:F1} s";
+        double eta = frac > 0 ? elapsed * (1 - frac) / frac : 0;
+        string line = $"{label}{(stage is null ? "" : $" {stage}")}: {p.Iteration}/{p.Total} ({frac:P0}) {p.ValueName ?? "value"} {p.Value:G4}, " +
+                      $"{elapsed:F1} s, ETA {eta:F1} s";
         if (interactive)
         {
             Console.Error.Write("\r" + line.PadRight(Math.Min(Console.BufferWidth > 0 ? Console.BufferWidth - 1 : 100, 120)));

@@ -234,7 +234,7 @@ public static class ZeroShotSolver
                 var next = corrected.alias().DetachFromDisposeScope();
                 current.Dispose();
                 current = next;
-                progress?.Report(new SolverProgress(++done, total, sigmas[step]));
+                progress?.Report(new SolverProgress(++done, total, sigmas[step], "network evaluations", "σ"));
                 return domain.ToPrior(corrected).MoveToOuterDisposeScope();
             }
             using (var inner = NewDisposeScope())
@@ -293,7 +293,8 @@ public static class ZeroShotSolver
         // A TV start leaves the prior less aliasing to undo (measured +1.6 dB at 4x, 8 NFE; docs/zero-shot.md).
         var start = ZeroShotDefaults.StartFor(o);
         var initial = start == ZeroShotStart.TotalVariation
-            ? TotalVariation.Reconstruct(a, y, iterations: o.StartIterations ?? TotalVariationOptions.DefaultIterations) : zeroFilled;
+            ? TotalVariation.Reconstruct(a, y, iterations: o.StartIterations ?? TotalVariationOptions.DefaultIterations, progress: StageProgress.For(progress, "TV start"))
+            : zeroFilled;
         var domain = o.Phase == MriPhase.Estimate ? new MagnitudePhaseDomain(p) : new MagnitudePhaseDomain(p, CentrePhase(a, y));
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.SenseCgIterations;
         var dc = DataConsistency.Create(o.DataConsistency, a, y, cg, Lambda(o, a, complexInput: true));
@@ -333,7 +334,9 @@ public static class ZeroShotSolver
         var dc = DataConsistency.Create(mode, projector, y, cg, Lambda(o, projector, complexInput: false));
         // A TV start leaves the prior no streaks to undo (measured +0.4 to +2.5 dB at 8 NFE; docs/zero-shot.md).
         var startKind = ZeroShotDefaults.StartFor(o);
-        var start = startKind == ZeroShotStart.TotalVariation ? CtIterative.Tv(projector, y, iterations: o.StartIterations ?? CtIterative.DefaultTvIterations) : x0;
+        var start = startKind == ZeroShotStart.TotalVariation
+            ? CtIterative.Tv(projector, y, iterations: o.StartIterations ?? CtIterative.DefaultTvIterations, progress: StageProgress.For(progress, "TV start"))
+            : x0;
         double taskSigma = anglesRadians is not null ? ZeroShotDefaults.CtSigmaStartFor(anglesRadians, startKind)
             : startKind == ZeroShotStart.TotalVariation ? ZeroShotDefaults.CtTvSigmaStart : ZeroShotDefaults.CtSigmaStart;
         var (s0, s1) = Sigmas(o, taskSigma);

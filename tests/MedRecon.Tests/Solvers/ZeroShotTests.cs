@@ -337,6 +337,29 @@ public class ZeroShotTests
         Assert.True((ctRelative.Mean == ctAbsolute.Mean).all().item<bool>(), "CT: λ = w·‖A‖²");
     }
 
+    /// <summary>Progress covers the whole run: the TV start's iterations first (its own stage), then one report per network
+    /// evaluation with σ as the value, decreasing.</summary>
+    [Fact]
+    public void ProgressReportsTheTvStartThenEachNetworkEvaluation()
+    {
+        using var scope = NewDisposeScope();
+        var (prior, _) = ModelIO.Load(PriorPath);
+        using var _p = prior;
+        var (_, _, a, k) = SheppLogan64();
+        using var _a = a;
+        var items = new List<SolverProgress>();
+        ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { Nfe = 3, StartIterations = 20 }, new Progress(items.Add));
+        var tv = items.TakeWhile(p => p.Stage == "TV start").ToList();
+        var network = items.Skip(tv.Count).ToList();
+        Assert.NotEmpty(tv);
+        Assert.Equal(20, tv[^1].Iteration);
+        Assert.All(tv, p => Assert.Equal(20, p.Total));
+        Assert.Equal(3, network.Count);
+        Assert.All(network, p => Assert.Equal(("network evaluations", "σ", 3), (p.Stage, p.ValueName, p.Total)));
+        Assert.Equal(new[] { 1, 2, 3 }, network.Select(p => p.Iteration));
+        Assert.True(network[0].Value > network[1].Value && network[1].Value > network[2].Value, "σ decreases");
+    }
+
     [Fact]
     public void CtReconstructionIsInTheSinogramUnitsAndBeatsFbp()
     {
@@ -427,8 +450,9 @@ public class ZeroShotTests
         Assert.Throws<ArgumentException>(() => ZeroShotSolver.ReconstructMri(prior, a, torch.zeros(1, 8, 8, ScalarType.ComplexFloat32), new ZeroShotOptions()));
     }
 
-    sealed class Progress(Action onReport) : IProgress<SolverProgress>
+    sealed class Progress(Action<SolverProgress> onReport) : IProgress<SolverProgress>
     {
-        public void Report(SolverProgress value) => onReport();
+        public Progress(Action onReport) : this(_ => onReport()) { }
+        public void Report(SolverProgress value) => onReport(value);
     }
 }
