@@ -209,7 +209,7 @@ public static class RunCommand
             for (int i = 0; i < indices.Length; i++)
             {
                 using var scope = NewDisposeScope();
-                var src = DicomImages.Read(sourcePath, o.Series, indices[i].ToString(CultureInfo.InvariantCulture));
+                var src = DicomImages.Read(series, sourcePath, new[] { indices[i] });
                 var gt = src.Images[0]; // modality units (HU for CT)
                 var clock = Stopwatch.StartNew();
                 var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;

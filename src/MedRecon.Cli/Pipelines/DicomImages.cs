@@ -143,8 +143,15 @@ public static class DicomImages
     public static DicomSlices Read(string path, string? selector, string? sliceSpec)
     {
         var series = LoadSeries(path, selector);
+        return Read(series, path, ParseSlices(sliceSpec, SliceList(series).Count));
+    }
+
+    /// <summary>Reads slices of a series already loaded (a per-slice loop reads each file once, not the folder per slice).</summary>
+    public static DicomSlices Read(DicomSeries series, string path, int[] indices)
+    {
         var slices = SliceList(series);
-        var indices = ParseSlices(sliceSpec, slices.Count);
+        foreach (int i in indices)
+            if (i < 0 || i >= slices.Count) throw new CliException($"slice {i} is out of range (the series has {slices.Count})");
         int rows = series.Rows, cols = series.Columns;
         var buffer = new float[(long)indices.Length * rows * cols];
         try
