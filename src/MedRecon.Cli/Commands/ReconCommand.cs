@@ -33,7 +33,7 @@ public static class ReconCommand
         var slice = new Option<string?>("--slice") { Description = "With --like and no simulation.json: 0-based source slice index or 'all' (default: all slices when the counts match)." };
         var stackOpt = new Option<bool>("--stack") { Description = "Treat a 4-D k-space as a slice stack (slices, coils, ky, kx) (implied by the simulation.json of `simulate mri --slice all`)." };
         var output = new Option<string>("--out") { Description = "Output FILE.npy (complex64 image), FILE.png (magnitude), or a new folder DIR: a derived DICOM series (needs a DICOM source).", Required = true };
-        var cmd = new Command("mri", "Classical Cartesian MRI reconstruction (single coil or SENSE).")
+        var cmd = new Command("mri", "Cartesian MRI reconstruction (single coil or SENSE): classical (zf, cg, tv, wavelet) or zero-shot with the learned prior (cm, diffusion).")
         {
             kspace, mask, maps, method, lambda, iters, reference, like, series, slice, stackOpt, output,
         };

@@ -36,7 +36,7 @@ public static class ReconCtCommand
         var series = new Option<string?>("--series") { Description = "With --like: SeriesInstanceUID or 1-based index." };
         var slice = new Option<string?>("--slice") { Description = "With --like: 0-based source slice index." };
         var output = new Option<string>("--out") { Description = "Output FILE.npy (float32), FILE.png, or a new folder DIR: a derived DICOM series (HU for CT sources).", Required = true };
-        var cmd = new Command("ct", "Reconstruct a CT slice (FBP, SIRT, CGLS, TV).")
+        var cmd = new Command("ct", "Reconstruct a CT slice: classical (FBP, SIRT, CGLS, TV) or zero-shot with the learned prior (cm, diffusion).")
         {
             sinogram, anglesOpt, geometryOpt, spacing, projections, row, centre, size, method, filter, iters, lambda, nonneg, like, series, slice, output,
         };

@@ -281,11 +281,12 @@ public static class ValidationReport
             var pR = Column(ran, s => s.PsnrReal, "F2", true, true, "<b>", "</b>");
             var sP = Column(ran, s => s.SsimPhantom, "F4", true, true, "<b>", "</b>");
             var sR = Column(ran, s => s.SsimReal, "F4", true, true, "<b>", "</b>");
-            sb.AppendLine("<table><tr><th>method</th><th>kind</th><th>PSNR phantom</th><th>PSNR real</th><th>SSIM phantom</th><th>SSIM real</th><th>NFE</th><th>s / slice</th><th>peak MiB</th><th>settings / status</th></tr>");
+            var nmse = Column(ran, s => s.Nmse, "0.00E+00", false, true, "<b>", "</b>");
+            sb.AppendLine("<table><tr><th>method</th><th>kind</th><th>PSNR phantom</th><th>PSNR real</th><th>SSIM phantom</th><th>SSIM real</th><th>NMSE</th><th>NFE</th><th>s / slice</th><th>peak MiB</th><th>settings / status</th></tr>");
             foreach (var s in rows)
                 sb.AppendLine(s.Cases == 0
-                    ? $"<tr><td>{E(s.Label)}</td><td>{s.Kind}</td><td colspan=\"7\">{E(s.Status)}</td><td>{E(s.Reason ?? "")}</td></tr>"
-                    : $"<tr><td>{E(s.Label)}</td><td>{s.Kind}</td><td class=n>{pP(s)}</td><td class=n>{pR(s)}</td><td class=n>{sP(s)}</td><td class=n>{sR(s)}</td>" +
+                    ? $"<tr><td>{E(s.Label)}</td><td>{s.Kind}</td><td colspan=\"8\">{E(s.Status)}</td><td>{E(s.Reason ?? "")}</td></tr>"
+                    : $"<tr><td>{E(s.Label)}</td><td>{s.Kind}</td><td class=n>{pP(s)}</td><td class=n>{pR(s)}</td><td class=n>{sP(s)}</td><td class=n>{sR(s)}</td><td class=n>{nmse(s)}</td>" +
                       $"<td class=n>{(s.Nfe > 0 ? s.Nfe : "–")}</td><td class=n>{F(s.Seconds, "F2")}</td><td class=n>{F(s.PeakMemoryMiB, "F0")}</td><td>{E(s.Settings)}</td></tr>");
             sb.AppendLine("</table>");
             foreach (var c in r.Cases.Where(c => c.Task == t.Id))

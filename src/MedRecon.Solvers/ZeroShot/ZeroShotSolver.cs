@@ -270,9 +270,11 @@ public static class ZeroShotSolver
     }
 
     /// <summary>
-    /// Cartesian MRI (single coil or SENSE): starts from the zero-filled image Aᴴy, normalises the magnitude by the
-    /// 99.5th percentile of |Aᴴy| (as in training), keeps the phase of the estimate, and returns a complex image
-    /// (ky, kx) in the input's scale. DC: exact replacement for a single-coil 0/1 mask, CG for SENSE.
+    /// Cartesian MRI (single coil or SENSE): starts from the TV reconstruction (the consistency model's default) or the
+    /// zero-filled image Aᴴy (<see cref="ZeroShotDefaults.StartFor"/>), normalises the magnitude by the 99.5th percentile
+    /// of |Aᴴy| (as in training), lets the prior act on the magnitude with the phase from the fully sampled k-space
+    /// centre (<see cref="MriPhase"/>), and returns a complex image (ky, kx) in the input's scale. DC: exact replacement
+    /// for a single-coil 0/1 mask (soft with a weight), CG for SENSE.
     /// </summary>
     public static ZeroShotResult ReconstructMri(ConsistencyFunction prior, SenseOperator a, Tensor kspace, ZeroShotOptions o,
         IProgress<SolverProgress>? progress = null)
