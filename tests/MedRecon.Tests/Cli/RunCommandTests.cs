@@ -84,6 +84,29 @@ public class RunCommandTests
         Assert.False(File.Exists(dir["out/std.png"]));
     }
 
+    /// <summary>The zero-shot paths end to end through the CLI: CT with the shipped CT prior (beats its FBP input),
+    /// 4 coils with the MR prior (beats zero-filled), and the diffusion baseline.</summary>
+    [Fact]
+    public void Run_ZeroShot_CtPrior_MultiCoil_AndDiffusion_BeatTheirInputs()
+    {
+        using var dir = new TempDir();
+        foreach (var (name, args) in new (string, string[])[]
+        {
+            ("ct", new[] { "--simulate", "ct:views=30", "--method", "cm", "--nfe", "2", "--start", "fbp" }),
+            ("coils", new[] { "--simulate", "mri:accel=4,center=0.08,coils=4", "--method", "cm", "--nfe", "2", "--start", "zf" }),
+            ("diffusion", new[] { "--simulate", "mri:accel=4,center=0.08", "--method", "diffusion", "--nfe", "6" }),
+        })
+        {
+            Ok(CliRunner.Run(new[] { "run", "--size", "64", "--out", dir[name] }.Concat(args).ToArray()));
+            using var doc = JsonDocument.Parse(File.ReadAllText(dir[$"{name}/metrics.json"]));
+            var mean = doc.RootElement.GetProperty("mean");
+            double input = mean.GetProperty("input").GetProperty("psnr").GetDouble(), result = mean.GetProperty("result").GetProperty("psnr").GetDouble();
+            Assert.True(result > input + 1.0, $"{name}: {result:F2} dB vs its input {input:F2} dB");
+            Assert.Contains(name == "ct" ? "ct-prior" : "mr-prior", doc.RootElement.GetProperty("model").GetProperty("path").GetString());
+            Assert.Single(Directory.GetFiles(dir[$"{name}/dicom"]));
+        }
+    }
+
     [Fact]
     public void Run_DicomSeriesAllSlices_Classical_AndCtFbp()
     {

@@ -102,6 +102,19 @@ public class ValidateTests
         var png = Png.Read(dir["m.png"]);
         Assert.True(png.shape[1] > 2 * 64, $"montage width {png.shape[1]}: expected reference + several methods");
         Assert.DoesNotContain("src=\"http", html);
+        // Every case has its side-by-side images and then its error maps, the same width, and the errors are not blank.
+        int Count(string s) => (html.Length - html.Replace(s, "").Length) / s.Length;
+        Assert.True(Count("Images (window") > 0);
+        Assert.Equal(Count("Images (window"), Count("|error| (window"));
+        int e = html.IndexOf(marker, html.IndexOf("|error| (window", StringComparison.Ordinal), StringComparison.Ordinal);
+        File.WriteAllBytes(dir["e.png"], Convert.FromBase64String(html[(e + marker.Length)..html.IndexOf('"', e)]));
+        var errors = Png.Read(dir["e.png"]);
+        Assert.Equal(png.shape[1], errors.shape[1]);
+        Assert.True(errors.max().item<float>() > 0, "the error montage is blank");
+        Assert.Contains("<th>NMSE</th>", html);
+        // A smoke test never overwrites the repository's report.
+        CliRunner.AssertBadInput(CliRunner.Run("validate", "--quick", "--docs", "--out", dir["q2"]), "--docs", "--quick");
+        Assert.False(Directory.Exists(dir["q2"]));
     }
 
     [Fact]
