@@ -32,7 +32,10 @@ public static class CliSupport
                                       or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException
                                       or Dicom.DicomFileException or Dicom.DicomDataException)
         {
-            Console.Error.WriteLine($"error: {e.Message.ReplaceLineEndings(" ")}");
+            // ArgumentException appends " (Parameter 'name')": a library detail, not the user's option name.
+            string message = e is ArgumentException a && a.ParamName is not null
+                ? a.Message.Replace($" (Parameter '{a.ParamName}')", "") : e.Message;
+            Console.Error.WriteLine($"error: {message.ReplaceLineEndings(" ")}");
             return ExitBadInput;
         }
         catch (IOException e)
