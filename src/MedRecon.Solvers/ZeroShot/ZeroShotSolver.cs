@@ -213,7 +213,7 @@ public static class ZeroShotSolver
         if (!(sigmaStart > noise.SigmaMin) || sigmaStart > noise.SigmaMax)
             throw new ArgumentOutOfRangeException(nameof(sigmaStart), $"starting σ {sigmaStart}: must be in (σ_min, σ_max] = ({noise.SigmaMin}, {noise.SigmaMax}]");
         if (!(sigmaEnd >= noise.SigmaMin) || !(sigmaEnd < sigmaStart))
-            throw new ArgumentOutOfRangeException(nameof(sigmaEnd), $"final σ {sigmaEnd}: must be in [σ_min, σ_0) = [{noise.SigmaMin}, {sigmaStart:G3}) (the starting σ of this task; see --sigma-start)");
+            throw new ArgumentOutOfRangeException(nameof(sigmaEnd), $"final σ {sigmaEnd}: must be in [σ_min, σ_0) = [{noise.SigmaMin}, {sigmaStart:G3}) (σ_0: the starting σ)");
 
         var clock = Stopwatch.StartNew();
         using var noGrad = torch.no_grad();
