@@ -229,6 +229,8 @@ sealed class ZeroShotCliOptions
             return null;
         }
         schedule.Check(sigmaStart);
+        if (schedule.NoiseSigma is not null && modality != "mr")
+            throw new CliException("--noise-sigma (Gaussian k-space noise) applies to MRI; CT takes --consistency-weight");
         if (sigmaInflation is double c)
         {
             if (method != "cm") throw new CliException("--sigma-inflation applies to --method cm (the diffusion baseline's Euler steps use the schedule's σ)");
@@ -260,6 +262,7 @@ sealed class ZeroShotCliOptions
             Rho = schedule.Rho,
             ConsistencyWeight = schedule.ConsistencyWeight,
             CgIterations = schedule.CgIterations ?? 0,
+            NoiseSigma = schedule.NoiseSigma,
         };
         if (startIterations is int it)
         {
@@ -277,7 +280,8 @@ sealed class ZeroShotCliOptions
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         var start = ZeroShotDefaults.StartFor(o);
         string startText = start == ZeroShotStart.TotalVariation ? $"TV start ({o.StartIterations ?? (mri ? Solvers.TotalVariationOptions.DefaultIterations : Solvers.Ct.CtIterative.DefaultTvIterations)} iterations)" : mri ? "zero-filled start" : "FBP start";
-        string dc = o.ConsistencyWeight is > 0 ? string.Format(inv, "data-consistency weight {0:G3}", o.ConsistencyWeight) : "exact data consistency";
+        string dc = o.NoiseSigma is > 0 ? string.Format(inv, "noise-aware data consistency, noise sigma {0:G3}", o.NoiseSigma)
+            : o.ConsistencyWeight is > 0 ? string.Format(inv, "data-consistency weight {0:G3}", o.ConsistencyWeight) : "exact data consistency";
         string text = string.Format(inv, "{0}, {1} NFE x {2} sample(s), seed {3}, {4}, sigma0 {5}, sigma_end {6:G3}{7}{8}, {9}{10}, model sha256 {11}",
             o.Method == ZeroShotMethod.Diffusion ? "diffusion (Euler)" : "consistency model", o.Nfe, o.Samples, o.Seed, startText,
             o.SigmaStart is double s0 ? s0.ToString("G3", inv) : "task default", o.SigmaEnd > 0 ? o.SigmaEnd : ZeroShotDefaults.SigmaEnd,
@@ -297,9 +301,10 @@ sealed class ZeroShotCliOptions
 }
 
 /// <summary>The zero-shot loop's schedule and data-consistency settings (null: the tuned task default).</summary>
-public sealed record ZeroShotSchedule(double? SigmaEnd = null, double? Rho = null, double? ConsistencyWeight = null, int? CgIterations = null)
+public sealed record ZeroShotSchedule(double? SigmaEnd = null, double? Rho = null, double? ConsistencyWeight = null, int? CgIterations = null,
+    double? NoiseSigma = null)
 {
-    public bool IsEmpty => SigmaEnd is null && Rho is null && ConsistencyWeight is null && CgIterations is null;
+    public bool IsEmpty => SigmaEnd is null && Rho is null && ConsistencyWeight is null && CgIterations is null && NoiseSigma is null;
 
     /// <summary>Range checks with one-line messages (before any work).</summary>
     public void Check(double? sigmaStart)
@@ -309,13 +314,16 @@ public sealed record ZeroShotSchedule(double? SigmaEnd = null, double? Rho = nul
         if (Rho is double r && !(r > 0 && r <= 100)) throw new CliException($"--rho {r}: must be in (0, 100]");
         if (ConsistencyWeight is double w && !(w >= 0 && w <= 1e6)) throw new CliException($"--consistency-weight {w}: must be in [0, 1e6]");
         if (CgIterations is int n && (n < 1 || n > 1000)) throw new CliException($"--cg-iterations {n}: must be between 1 and 1000");
+        if (NoiseSigma is double s && !(s >= 0 && double.IsFinite(s))) throw new CliException($"--noise-sigma {s}: must be finite and ≥ 0");
+        if (NoiseSigma is > 0 && ConsistencyWeight is not null)
+            throw new CliException("--noise-sigma sets the data-consistency weight of each step itself; give it or --consistency-weight, not both");
     }
 }
 
 /// <summary>The command-line options of <see cref="ZeroShotSchedule"/>, shared by `recon mri|ct` and `run`.</summary>
 sealed class ZeroShotScheduleOptions
 {
-    public const string Names = "--sigma-end/--rho/--consistency-weight/--cg-iterations";
+    public const string Names = "--sigma-end/--rho/--consistency-weight/--cg-iterations/--noise-sigma";
     readonly Option<double?> sigmaEnd = new("--sigma-end") { Description = $"cm/diffusion: last noise level of the schedule (default {ZeroShotDefaults.SigmaEnd})." };
     readonly Option<double?> rho = new("--rho") { Description = "cm/diffusion: Karras schedule exponent ρ (default: the model's, 7); smaller spends more steps at high σ." };
     readonly Option<double?> weight = new("--consistency-weight")
@@ -325,13 +333,19 @@ sealed class ZeroShotScheduleOptions
                       "estimate at measured samples (soft replacement; regularised CG); w ≈ noise variance / estimate error variance. docs/zero-shot.md",
     };
     readonly Option<int?> cg = new("--cg-iterations") { Description = $"cm/diffusion, CT and coil data: CG steps per data-consistency step (default {ZeroShotDefaults.CtCgIterations})." };
+    readonly Option<double?> noise = new("--noise-sigma")
+    {
+        Description = "cm/diffusion, MRI: standard deviation of the k-space noise per real and imaginary part, in the data's units; each " +
+                      "data-consistency step then weighs the measurements against the network's estimate by it (noise-aware; run: default " +
+                      "the simulated noise=). 0: exact. docs/zero-shot.md",
+    };
 
     public void AddTo(Command cmd)
     {
-        foreach (var o in new Option[] { sigmaEnd, rho, weight, cg }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { sigmaEnd, rho, weight, cg, noise }) cmd.Options.Add(o);
     }
 
-    public ZeroShotSchedule Read(ParseResult p) => new(p.GetValue(sigmaEnd), p.GetValue(rho), p.GetValue(weight), p.GetValue(cg));
+    public ZeroShotSchedule Read(ParseResult p) => new(p.GetValue(sigmaEnd), p.GetValue(rho), p.GetValue(weight), p.GetValue(cg), p.GetValue(noise));
 }
 
 /// <summary>simulation.json written by `simulate mri` next to ksp.npy.</summary>

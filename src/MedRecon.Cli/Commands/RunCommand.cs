@@ -135,6 +135,12 @@ public static class RunCommand
         }
     }
 
+    /// <summary>The simulation knows its k-space noise: a zero-shot MRI run weighs its data consistency by it unless
+    /// told otherwise (--noise-sigma, or a --consistency-weight).</summary>
+    static ZeroShotSchedule SimulatedNoise(ZeroShotSchedule schedule, SimulationSpec sim, string method) =>
+        method is "cm" or "diffusion" && sim.Modality == "mri" && schedule.NoiseSigma is null && schedule.ConsistencyWeight is null && sim.Get("noise", 0.0) is > 0 and var n
+            ? schedule with { NoiseSigma = n } : schedule;
+
     public sealed record SliceMetrics(int Index, MetricSet Input, MetricSet Result, double Seconds, double CpuSeconds);
 
     public static int Run(RunOptions o, TextWriter log)
@@ -145,7 +151,7 @@ public static class RunCommand
         var mriMethods = new[] { "cm", "diffusion", "zf", "cg", "tv", "wavelet" };
         if (mri ? !mriMethods.Contains(method) : !CtReconstruction.Methods.Contains(method))
             throw new CliException($"--method {o.Method}: not a {(mri ? "MRI" : "CT")} method (use {string.Join(", ", mri ? mriMethods : CtReconstruction.Methods)})");
-        var zs = ZeroShotCliOptions.Build(method, o.Nfe, o.Samples, o.Seed, o.SigmaStart, o.Model, o.Start, mri ? "mr" : "ct", o.StartIterations, o.SigmaInflation, o.Schedule);
+        var zs = ZeroShotCliOptions.Build(method, o.Nfe, o.Samples, o.Seed, o.SigmaStart, o.Model, o.Start, mri ? "mr" : "ct", o.StartIterations, o.SigmaInflation, SimulatedNoise(o.Schedule, sim, method));
         bool zeroShot = zs is not null;
         var mriOptions = mri ? MriOptions(sim) : null;
         var ctSettings = mri ? default : CtSettings(sim);
@@ -339,6 +345,7 @@ public static class RunCommand
                 ["rho"] = zs?.Rho,
                 ["consistencyWeight"] = zs is null ? null : zs.ConsistencyWeight ?? 0,
                 ["cgIterations"] = zs is null || zs.CgIterations == 0 ? null : zs.CgIterations,
+                ["noiseSigma"] = zs?.NoiseSigma,
                 ["model"] = prior is null ? null : new { path = prior.Path, sha256 = prior.Sha256, stage = prior.Metadata.Stage, steps = prior.Metadata.Steps, modality = prior.Metadata.Modality },
                 ["dicomFiles"] = files.Count,
                 ["machine"] = $"{Environment.ProcessorCount} cores, {TorchSharp.torch.get_num_threads()} torch threads",

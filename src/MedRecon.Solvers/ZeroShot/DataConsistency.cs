@@ -23,6 +23,9 @@ public enum DataConsistencyMode
 public interface IDataConsistency
 {
     Tensor Apply(Tensor xhat);
+    /// <summary>The step for an estimate made at noise level <paramref name="sigma"/> (prior units); steps that do not
+    /// depend on it ignore it.</summary>
+    Tensor Apply(Tensor xhat, double sigma) => Apply(xhat);
     /// <summary>Short description for reports and DICOM DerivationDescription.</summary>
     string Description { get; }
 }
@@ -101,6 +104,50 @@ public sealed class ConjugateGradientConsistency : IDataConsistency
         };
         return Solvers.ConjugateGradient.Solve(normal, rhs, x0, iterations, tolerance: 1e-7).MoveToOuterDisposeScope();
     }
+}
+
+/// <summary>
+/// Data consistency for measurements with known Gaussian noise (standard deviation σ_y per real and imaginary part of a
+/// sample): each step minimises ‖Ax − y‖² + λ_i‖x − x̂‖² with λ_i = σ_y² / s_i², s_i = κ·σ_i·u the expected error of
+/// the network's estimate at step i (σ_i in prior units, u the physical size of one prior unit, κ =
+/// <see cref="ZeroShotDefaults.NoiseErrorScale"/>). Early steps (large σ_i) keep the measurements almost exactly, the
+/// last ones leave the network's estimate where the data are noisier than it — soft replacement for orthonormal rows,
+/// CG otherwise. Without a σ (<see cref="Apply(Tensor)"/>) the measurements are kept exactly.
+/// </summary>
+public sealed class NoiseAwareConsistency : IDataConsistency
+{
+    readonly LinearOperator a;
+    readonly Tensor y;
+    readonly int cgIterations;
+    readonly bool orthonormal;
+    public NoiseAwareConsistency(LinearOperator a, Tensor y, double noiseSigma, double physicalPerPriorUnit, int cgIterations,
+        double errorScale = ZeroShotDefaults.NoiseErrorScale)
+    {
+        if (!(noiseSigma >= 0) || double.IsInfinity(noiseSigma)) throw new ArgumentOutOfRangeException(nameof(noiseSigma), "noise σ must be finite and ≥ 0");
+        if (!(physicalPerPriorUnit > 0) || !(errorScale > 0)) throw new ArgumentOutOfRangeException(nameof(physicalPerPriorUnit), "scales must be positive");
+        this.a = a; this.y = y; this.cgIterations = cgIterations;
+        NoiseSigma = noiseSigma; Unit = physicalPerPriorUnit; ErrorScale = errorScale;
+        orthonormal = DataConsistency.HasOrthonormalRows(a);
+    }
+    public double NoiseSigma { get; }
+    public double Unit { get; }
+    public double ErrorScale { get; }
+    public string Description => FormattableString.Invariant(
+        $"noise-aware {(orthonormal ? "soft replacement" : $"{cgIterations} CG steps")}, noise sigma {NoiseSigma:G3}, lambda_i = sigma_y^2/({ErrorScale:G3} sigma_i u)^2");
+
+    /// <summary>λ_i for an estimate at noise level <paramref name="sigma"/> (prior units).</summary>
+    public double LambdaFor(double sigma)
+    {
+        double s = ErrorScale * sigma * Unit;
+        return NoiseSigma == 0 ? 0 : NoiseSigma * NoiseSigma / (s * s);
+    }
+
+    public Tensor Apply(Tensor xhat) => Step(xhat, 0);
+    public Tensor Apply(Tensor xhat, double sigma) => Step(xhat, LambdaFor(sigma));
+
+    Tensor Step(Tensor xhat, double lambda) => orthonormal
+        ? (lambda == 0 ? new ReplacementConsistency(a, y).Apply(xhat) : new SoftConsistency(a, y, lambda).Apply(xhat))
+        : new ConjugateGradientConsistency(a, y, cgIterations, lambda).Apply(xhat);
 }
 
 public static class DataConsistency

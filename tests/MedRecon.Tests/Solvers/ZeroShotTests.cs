@@ -69,6 +69,36 @@ public class ZeroShotTests
         Assert.Equal(0.25 / 1.25, r1 / r0, 4);
     }
 
+    /// <summary>The noise-aware step: λ_i = σ_y²/(κ σ_i u)², so the residual shrinks by λ/(1+λ) for orthonormal rows —
+    /// almost exact at large σ, mostly the estimate at small σ; exact without a σ or with no noise.</summary>
+    [Fact]
+    public void NoiseAwareConsistencyWeighsTheDataByTheNoiseAndTheStepsSigma()
+    {
+        using var scope = NewDisposeScope();
+        var mask = SamplingMasks.Create(MaskKind.Equispaced, 32, 32, 4, 0.08, 0).Mask;
+        using var a = SenseOperator.SingleCoil(mask);
+        var y = a.Forward(RandomComplex(32, 32, 3));
+        var guess = RandomComplex(32, 32, 4);
+        var dc = new NoiseAwareConsistency(a, y, noiseSigma: 0.3, physicalPerPriorUnit: 2.0, cgIterations: 5);
+        double r0 = Tensors.Norm(a.Forward(guess) - y);
+        foreach (double sigma in new[] { 1.0, 0.1, 0.01 })
+        {
+            double lambda = Math.Pow(0.3 / (ZeroShotDefaults.NoiseErrorScale * sigma * 2.0), 2);
+            Assert.Equal(lambda, dc.LambdaFor(sigma), 12);
+            double r = Tensors.Norm(a.Forward(dc.Apply(guess, sigma)) - y);
+            Assert.Equal(lambda / (1 + lambda), r / r0, 4);
+        }
+        Assert.True(Tensors.Norm(a.Forward(dc.Apply(guess)) - y) < 1e-5 * r0, "no σ: exact");
+        var silent = new NoiseAwareConsistency(a, y, 0, 2.0, 5);
+        Assert.True(Tensors.Norm(a.Forward(silent.Apply(guess, 0.01)) - y) < 1e-5 * r0, "no noise: exact");
+        // SENSE: the same weights through CG (a larger λ keeps more of the estimate).
+        using var sense = new SenseOperator(CoilMaps.Birdcage(4, 32, 32), mask);
+        var ys = sense.Forward(RandomComplex(32, 32, 5));
+        var senseDc = new NoiseAwareConsistency(sense, ys, 0.3, 2.0, 20);
+        double early = Tensors.Norm(senseDc.Apply(guess, 1.0) - guess), late = Tensors.Norm(senseDc.Apply(guess, 0.01) - guess);
+        Assert.True(late < 0.2 * early, $"at small σ the step stays near the estimate ({late:E2} vs {early:E2} at large σ)");
+    }
+
     [Fact]
     public void ReplacementIsRefusedForSenseAndAutoPicksConjugateGradient()
     {
@@ -335,6 +365,12 @@ public class ZeroShotTests
         var ctRelative = ZeroShotSolver.ReconstructCt(prior, ct, sino, fbp, null, o with { ConsistencyWeight = 0.01 }, anglesRadians: angles);
         var ctAbsolute = ZeroShotSolver.ReconstructCt(prior, ct, sino, fbp, null, o with { Lambda = 0.01 * norm }, anglesRadians: angles);
         Assert.True((ctRelative.Mean == ctAbsolute.Mean).all().item<bool>(), "CT: λ = w·‖A‖²");
+        // A noise σ: MRI only, not with a weight; 0 is exact replacement, bit for bit.
+        Assert.Throws<ArgumentException>(() => ZeroShotSolver.ReconstructCt(prior, ct, sino, fbp, null, o with { NoiseSigma = 1 }));
+        Assert.Throws<ArgumentException>(() => ZeroShotSolver.ReconstructMri(prior, a, k, o with { NoiseSigma = 1, ConsistencyWeight = 0.1 }));
+        var silent = ZeroShotSolver.ReconstructMri(prior, a, k, o with { NoiseSigma = 0 });
+        var exact = ZeroShotSolver.ReconstructMri(prior, a, k, o);
+        Assert.True((silent.Mean == exact.Mean).all().item<bool>(), "noise σ 0 = exact replacement");
     }
 
     /// <summary>Progress covers the whole run: the TV start's iterations first (its own stage), then one report per network
