@@ -138,7 +138,7 @@ public static class RunCommand
     /// <summary>The simulation knows its k-space noise: a zero-shot MRI run weighs its data consistency by it unless
     /// told otherwise (--noise-sigma, or a --consistency-weight).</summary>
     static ZeroShotSchedule SimulatedNoise(ZeroShotSchedule schedule, SimulationSpec sim, string method) =>
-        method is "cm" or "diffusion" && sim.Modality == "mri" && schedule.NoiseSigma is null && schedule.ConsistencyWeight is null && sim.Get("noise", 0.0) is > 0 and var n
+        method is "cm" or "diffusion" && sim.Modality == "mri" && schedule.NoiseSigma is null && !schedule.EstimateNoise && schedule.ConsistencyWeight is null && sim.Get("noise", 0.0) is > 0 and var n
             ? schedule with { NoiseSigma = n } : schedule;
 
     public sealed record SliceMetrics(int Index, MetricSet Input, MetricSet Result, double Seconds, double CpuSeconds);
@@ -345,7 +345,7 @@ public static class RunCommand
                 ["rho"] = zs?.Rho,
                 ["consistencyWeight"] = zs is null ? null : zs.ConsistencyWeight ?? 0,
                 ["cgIterations"] = zs is null || zs.CgIterations == 0 ? null : zs.CgIterations,
-                ["noiseSigma"] = zs?.NoiseSigma,
+                ["noiseSigma"] = zs is null ? null : zs.EstimateNoise ? "auto" : zs.NoiseSigma,
                 ["model"] = prior is null ? null : new { path = prior.Path, sha256 = prior.Sha256, stage = prior.Metadata.Stage, steps = prior.Metadata.Steps, modality = prior.Metadata.Modality },
                 ["dicomFiles"] = files.Count,
                 ["machine"] = $"{Environment.ProcessorCount} cores, {TorchSharp.torch.get_num_threads()} torch threads",

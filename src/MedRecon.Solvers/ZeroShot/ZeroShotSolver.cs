@@ -62,6 +62,9 @@ public sealed record ZeroShotOptions
     /// when set (&gt; 0) the data consistency weighs the measurements against each step's estimate by it
     /// (<see cref="NoiseAwareConsistency"/>). Exclusive with <see cref="Lambda"/> and <see cref="ConsistencyWeight"/>.</summary>
     public double? NoiseSigma { get; init; }
+    /// <summary>MRI: estimate <see cref="NoiseSigma"/> from the measured outer k-space (<see cref="KSpaceNoise.Estimate"/>)
+    /// instead of giving it; the value used is returned in <see cref="ZeroShotResult.NoiseSigma"/>.</summary>
+    public bool EstimateNoise { get; init; }
     /// <summary>Independent samples (seeds Seed, Seed+1, …): the result is their mean and per-pixel standard deviation.</summary>
     public int Samples { get; init; } = 1;
     public ulong Seed { get; init; }
@@ -84,7 +87,11 @@ public sealed record ZeroShotOptions
 
 /// <summary>Mean over the samples (operator image domain, input units), per-pixel sample standard deviation (K &gt; 1),
 /// network evaluations per sample, samples, wall seconds.</summary>
-public sealed record ZeroShotResult(Tensor Mean, Tensor? StandardDeviation, int NfePerSample, int Samples, double Seconds);
+public sealed record ZeroShotResult(Tensor Mean, Tensor? StandardDeviation, int NfePerSample, int Samples, double Seconds)
+{
+    /// <summary>MRI: the k-space noise σ the data consistency was weighted by (given or estimated); null when exact.</summary>
+    public double? NoiseSigma { get; init; }
+}
 
 /// <summary>Tuned defaults (phantoms and training slices only; see docs/zero-shot.md).</summary>
 public static class ZeroShotDefaults
@@ -313,14 +320,15 @@ public static class ZeroShotSolver
         var domain = o.Phase == MriPhase.Estimate ? new MagnitudePhaseDomain(p) : new MagnitudePhaseDomain(p, CentrePhase(a, y));
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.SenseCgIterations;
         // The prior's units: x = 2|v|/p − 1, so one unit is p/2 of the data's.
-        IDataConsistency dc = o.NoiseSigma is > 0
-            ? new NoiseAwareConsistency(a, y, o.NoiseSigma.Value, p / 2, cg)
+        double? noise = o.EstimateNoise ? KSpaceNoise.Estimate(y, a.Mask) : o.NoiseSigma;
+        IDataConsistency dc = noise is > 0
+            ? new NoiseAwareConsistency(a, y, noise.Value, p / 2, cg)
             : DataConsistency.Create(o.DataConsistency, a, y, cg, Lambda(o, a, complexInput: true));
         var (s0, s1) = Sigmas(o, start == ZeroShotStart.TotalVariation ? ZeroShotDefaults.MriTvSigmaStartFor(a.Mask) : ZeroShotDefaults.MriSigmaStart);
         var r = Reconstruct(prior, a, y, initial, dc, domain, o, s0, s1, progress);
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
-        return r;
+        return r with { NoiseSigma = noise is > 0 ? noise : null };
     }
 
     /// <summary>
@@ -448,6 +456,10 @@ public static class ZeroShotSolver
     {
         if (o.Lambda is not null && o.ConsistencyWeight is not null)
             throw new ArgumentException("give the data-consistency weight either absolute (Lambda) or relative (ConsistencyWeight), not both");
+        if (o.EstimateNoise && (o.NoiseSigma is not null || !mri))
+            throw new ArgumentException(mri ? "estimate the noise σ or give it, not both" : "a noise σ (Gaussian k-space noise) applies to MRI");
+        if (o.EstimateNoise && (o.Lambda is not null || o.ConsistencyWeight is not null))
+            throw new ArgumentException("a noise σ sets the data-consistency weights itself; give it or a weight, not both");
         if (o.NoiseSigma is double n)
         {
             if (!(n >= 0) || double.IsInfinity(n)) throw new ArgumentOutOfRangeException(nameof(o), $"noise σ {n}: must be finite and ≥ 0");

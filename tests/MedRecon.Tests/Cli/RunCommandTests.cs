@@ -379,6 +379,20 @@ public class RunCommandTests
         var std = Npy.Read(dir["x.std.npy"]);
         Assert.Equal(new long[] { 64, 64 }, std.shape);
         Assert.True(std.max().item<float>() > 0);
+        // The data consistency's noise: from simulation.json (noise-free here: exact), else estimated from the outer
+        // k-space (acquired data), or as given.
+        Assert.Contains("noise σ 0 from simulation.json (exact)", r.StdErr);
+        Directory.CreateDirectory(dir["acquired"]);
+        foreach (var f in new[] { "ksp.npy", "mask.npy" }) File.Copy(dir[$"sim/{f}"], dir[$"acquired/{f}"]);
+        var acquired = CliRunner.Run("recon", "mri", "--kspace", dir["acquired/ksp.npy"], "--mask", dir["acquired/mask.npy"], "--method", "cm",
+            "--nfe", "1", "--model", MrPrior, "--out", dir["acq.npy"]);
+        Ok(acquired);
+        Assert.Contains("estimated from the measured outer k-space", acquired.StdErr);
+        Assert.Matches(@"k-space noise σ estimated from the outer k-space: \d", acquired.StdErr);
+        var given = CliRunner.Run("recon", "mri", "--kspace", dir["acquired/ksp.npy"], "--mask", dir["acquired/mask.npy"], "--method", "cm",
+            "--nfe", "1", "--noise-sigma", "0", "--model", MrPrior, "--out", dir["acq0.npy"]);
+        Ok(given);
+        Assert.DoesNotContain("estimated", given.StdErr);
         // The standard deviation's path taken by a folder: refused before the work, and neither output written.
         Directory.CreateDirectory(dir["z.std.npy"]);
         CliRunner.AssertBadInput(CliRunner.Run("recon", "mri", "--kspace", dir["sim/ksp.npy"], "--mask", dir["sim/mask.npy"], "--method", "cm",
