@@ -232,6 +232,7 @@ public static class RunCommand
                         var r = CliSupport.RetryNativeOnce(() => MriPipeline.ReconstructZeroShot(m.KSpace, m.Mask.Mask, maps, zs!, prior!.Function, progress), $"run slice {indices[i]}");
                         result = r.Mean.abs();
                         std = r.StandardDeviation;
+                        if (zs!.EstimateNoise) log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"slice {indices[i]}: k-space noise σ estimated from the outer k-space: {r.NoiseSigma ?? 0:G4}"));
                         derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(zs!, mri, prior!.Sha256)}";
                     }
                     else
