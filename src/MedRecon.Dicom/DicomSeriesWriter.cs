@@ -9,6 +9,9 @@ public sealed class DerivedSeriesOptions
     public required string DerivationDescription { get; init; }
     public string? SeriesDescription { get; init; }
     public int? SeriesNumber { get; init; }
+    /// <summary>Default Series Number of a derived series: the source's plus this (a second derived series, e.g. a
+    /// standard-deviation map, takes the next number).</summary>
+    public const int SeriesNumberOffset = 1000;
 }
 
 /// <summary>Settings of a synthetic phantom series.</summary>
@@ -109,7 +112,7 @@ public static class DicomSeriesWriter
         var rescale = ChooseRescale(voxels);
         string seriesUid = DicomUID.Generate();
         var now = DateTime.Now;
-        int seriesNumber = options.SeriesNumber ?? (sourceSlices[0].GetSingleValueOrDefault(DicomTag.SeriesNumber, 0) + 1000);
+        int seriesNumber = options.SeriesNumber ?? (sourceSlices[0].GetSingleValueOrDefault(DicomTag.SeriesNumber, 0) + DerivedSeriesOptions.SeriesNumberOffset);
         string sourceSeriesUid = sourceSlices[0].GetString(DicomTag.SeriesInstanceUID);
         var datasets = new List<DicomDataset>();
         for (int z = 0; z < depth; z++)

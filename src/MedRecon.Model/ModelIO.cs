@@ -100,6 +100,14 @@ public static class ModelIO
         return meta;
     }
 
+    static bool TryLongs(JsonArray array, out long[] values)
+    {
+        values = new long[array.Count];
+        for (int i = 0; i < array.Count; i++)
+            if (array[i] is not JsonValue v || !v.TryGetValue<long>(out values[i]) || values[i] < 0) return false;
+        return true;
+    }
+
     /// <summary>
     /// Compares the file's tensor table with the network before libtorch reads it, so a truncated file or weights that
     /// disagree with the metadata's architecture get a message that says which (names, shapes, bytes).
@@ -113,10 +121,11 @@ public static class ModelIO
         foreach (var (name, node) in header)
         {
             if (name == "__metadata__") continue;
-            if (node is not JsonObject entry || entry["shape"] is not JsonArray shape || entry["data_offsets"] is not JsonArray offsets || offsets.Count != 2)
-                throw new InvalidInputFileException(path, $"safetensors entry '{name}' has no shape/data_offsets");
-            inFile[name] = shape.Select(d => d!.GetValue<long>()).ToArray();
-            needed = Math.Max(needed, 8 + headerLength + offsets[1]!.GetValue<long>());
+            if (node is not JsonObject entry || entry["shape"] is not JsonArray shape || entry["data_offsets"] is not JsonArray offsets || offsets.Count != 2
+                || !TryLongs(shape, out var dims) || !TryLongs(offsets, out var span) || span[0] < 0 || span[1] < span[0])
+                throw new InvalidInputFileException(path, $"safetensors entry '{name}': shape/data_offsets are not lists of non-negative integers");
+            inFile[name] = dims;
+            needed = Math.Max(needed, 8 + headerLength + span[1]);
         }
         if (needed > fileLength)
             throw new InvalidInputFileException(path, $"truncated: its tensor table needs {needed} bytes, the file has {fileLength}");

@@ -80,12 +80,13 @@ public static class DicomCommand
                 MedRecon.Core.IO.Npy.Write(outPath, t);
                 if (parseResult.GetValue(preview) is { } png)
                 {
-                    var mid = series.Instances[DicomImages.MiddleSlice(series.Instances.Count)].Dataset;
+                    var mid = series.Instances[Math.Min(DicomImages.MiddleSlice(vol.Depth), series.Instances.Count - 1)].Dataset;
                     double? lo = null, hi = null;
                     if (mid.TryGetValue<double>(DicomTag.WindowCenter, 0, out var c) && mid.TryGetValue<double>(DicomTag.WindowWidth, 0, out var w) && w > 0)
                         (lo, hi) = (c - w / 2, c + w / 2);
-                    MedRecon.Core.IO.Png.Write(png, t[vol.Depth / 2], lo, hi);
-                    Console.WriteLine($"wrote {png} (slice {vol.Depth / 2 + 1} of {vol.Depth})");
+                    int middle = DicomImages.MiddleSlice(vol.Depth);
+                    MedRecon.Core.IO.Png.Write(png, t[middle], lo, hi);
+                    Console.WriteLine($"wrote {png} (slice {middle + 1} of {vol.Depth})");
                 }
             }
             Console.WriteLine(string.Format(CultureInfo.InvariantCulture,

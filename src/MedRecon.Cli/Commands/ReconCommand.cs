@@ -85,6 +85,18 @@ public static class ReconCommand
                     ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"data consistency: k-space noise σ {n:G4} from simulation.json{(n == 0 ? " (exact)" : "")}")
                     : "data consistency: k-space noise σ estimated from the measured outer k-space (--noise-sigma 0 keeps the samples exactly)";
             }
+            // The estimate needs measured samples in the outer k-space: checked now, not after the TV start.
+            if (zs is { } ze && ze.Options.EstimateNoise)
+            {
+                var first = stacked ? k[0] : k;
+                try { Operators.Mri.KSpaceNoise.Estimate(first * m, m); }
+                catch (ArgumentException e) when (noiseNote is not null)
+                {
+                    zs = (ze.Options with { EstimateNoise = false }, ze.Model);
+                    noiseNote = $"data consistency: exact (the k-space noise cannot be estimated: {e.Message})";
+                }
+                catch (ArgumentException e) { throw new CliException($"--noise-sigma auto: {e.Message}"); }
+            }
             string? stdPath = zs is not null && zs.Value.Options.Samples > 1 ? ZeroShotCliOptions.StdPath(outPath, dicomOut) : null;
             if (stdPath is not null && dicomOut) DicomImages.CheckOutputFolder(stdPath);
             if (!dicomOut)
@@ -124,7 +136,8 @@ public static class ReconCommand
             if (target is not null)
             {
                 string derivation = DerivationText(label, p.GetValue(lambda), p.GetValue(iters), k, s, simulation,
-                    zs is null ? null : ZeroShotCliOptions.Describe(zs.Value.Options, mri: true, prior!.Sha256));
+                    zs is null ? null : ZeroShotCliOptions.Describe(zs.Value.Options, mri: true, prior!.Sha256,
+                        conjugateGradient: s is not null || (k.dim() == 4 ? k.shape[1] : k.dim() == 3 ? k.shape[0] : 1) > 1));
                 int count = 0;
                 // The mean and the standard-deviation series appear together or not at all.
                 CliSupport.WriteTogether(new (string, Action<string>)[] { (outPath, tmp => count = target.Write(x, derivation, tmp).Count) }
@@ -199,7 +212,7 @@ sealed class ZeroShotCliOptions
                       "the error the last data-consistency step left (default: MRI 1.25, CT 1). docs/zero-shot.md",
     };
     readonly Option<double?> sigmaInflation = SigmaInflationOption();
-    readonly ZeroShotScheduleOptions schedule = new();
+    readonly ZeroShotLoopOptions schedule = new();
 
     public void AddTo(Command cmd)
     {
@@ -231,15 +244,15 @@ sealed class ZeroShotCliOptions
     /// "ct") names the direct start: zf for MRI, fbp for CT.
     /// </summary>
     public static ZeroShotOptions? Build(string method, int? nfe, int samples, ulong seed, double? sigmaStart, string? model, string? start, string modality,
-        int? startIterations = null, double? sigmaInflation = null, ZeroShotSchedule? schedule = null)
+        int? startIterations = null, double? sigmaInflation = null, ZeroShotLoopSettings? schedule = null)
     {
         bool zeroShot = method is "cm" or "diffusion";
-        schedule ??= new ZeroShotSchedule();
+        schedule ??= new ZeroShotLoopSettings();
         if (!zeroShot)
         {
             if (model is not null || nfe is not null || samples != 1 || sigmaStart is not null || start is not null || startIterations is not null || sigmaInflation is not null
                 || !schedule.IsEmpty)
-                throw new CliException($"--model/--nfe/--samples/--sigma-start/--start/--start-iterations/--sigma-inflation/{ZeroShotScheduleOptions.Names} apply to --method cm or diffusion, not {method}");
+                throw new CliException($"--model/--nfe/--samples/--sigma-start/--start/--start-iterations/--sigma-inflation/{ZeroShotLoopOptions.Names} apply to --method cm or diffusion, not {method}");
             return null;
         }
         schedule.Check(sigmaStart);
@@ -279,6 +292,8 @@ sealed class ZeroShotCliOptions
             NoiseSigma = schedule.NoiseSigma,
             EstimateNoise = schedule.EstimateNoise,
         };
+        if (schedule.SigmaEnd is not null && options.Nfe == 1)
+            throw new CliException("--sigma-end: a single network evaluation uses only the starting σ (give --nfe 2 or more)");
         if (startIterations is int it)
         {
             if (it < 1 || it > 10000) throw new CliException($"--start-iterations {it}: must be between 1 and 10000");
@@ -290,7 +305,7 @@ sealed class ZeroShotCliOptions
 
     /// <summary>The zero-shot settings in one line for DICOM Derivation Description and logs (model, start, schedule,
     /// data consistency, seed), so a derived series says how it was made.</summary>
-    public static string Describe(ZeroShotOptions o, bool mri, string modelSha256)
+    public static string Describe(ZeroShotOptions o, bool mri, string modelSha256, bool conjugateGradient)
     {
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         var start = ZeroShotDefaults.StartFor(o);
@@ -300,10 +315,10 @@ sealed class ZeroShotCliOptions
             : o.ConsistencyWeight is > 0 ? string.Format(inv, "data-consistency weight {0:G3}", o.ConsistencyWeight) : "exact data consistency";
         string text = string.Format(inv, "{0}, {1} NFE x {2} sample(s), seed {3}, {4}, sigma0 {5}, sigma_end {6:G3}{7}{8}, {9}{10}, model sha256 {11}",
             o.Method == ZeroShotMethod.Diffusion ? "diffusion (Euler)" : "consistency model", o.Nfe, o.Samples, o.Seed, startText,
-            o.SigmaStart is double s0 ? s0.ToString("G3", inv) : "task default", o.SigmaEnd > 0 ? o.SigmaEnd : ZeroShotDefaults.SigmaEnd,
+            o.SigmaStart is double s0 ? s0.ToString("G3", inv) : "task default", ZeroShotDefaults.SigmaEndFor(o),
             o.Rho is double rho ? string.Format(inv, ", rho {0:G3}", rho) : "",
             o.Method == ZeroShotMethod.Consistency ? string.Format(inv, ", network sigma x{0:G3}", ZeroShotDefaults.SigmaInflationFor(o, mri)) : "",
-            dc, o.CgIterations > 0 ? $" ({o.CgIterations} CG steps)" : "", modelSha256.Length > 16 ? modelSha256[..16] : modelSha256);
+            dc, conjugateGradient ? $" ({(o.CgIterations > 0 ? o.CgIterations : mri ? ZeroShotDefaults.SenseCgIterations : ZeroShotDefaults.CtCgIterations)} CG steps)" : "", modelSha256.Length > 16 ? modelSha256[..16] : modelSha256);
         return text;
     }
 
@@ -317,7 +332,7 @@ sealed class ZeroShotCliOptions
 }
 
 /// <summary>The zero-shot loop's schedule and data-consistency settings (null: the tuned task default).</summary>
-public sealed record ZeroShotSchedule(double? SigmaEnd = null, double? Rho = null, double? ConsistencyWeight = null, int? CgIterations = null,
+public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho = null, double? ConsistencyWeight = null, int? CgIterations = null,
     double? NoiseSigma = null, bool EstimateNoise = false)
 {
     public bool IsEmpty => SigmaEnd is null && Rho is null && ConsistencyWeight is null && CgIterations is null && NoiseSigma is null && !EstimateNoise;
@@ -346,24 +361,25 @@ public sealed record ZeroShotSchedule(double? SigmaEnd = null, double? Rho = nul
     }
 }
 
-/// <summary>The command-line options of <see cref="ZeroShotSchedule"/>, shared by `recon mri|ct` and `run`.</summary>
-sealed class ZeroShotScheduleOptions
+/// <summary>The command-line options of <see cref="ZeroShotLoopSettings"/>, shared by `recon mri|ct` and `run`.</summary>
+sealed class ZeroShotLoopOptions
 {
     public const string Names = "--sigma-end/--rho/--consistency-weight/--cg-iterations/--noise-sigma";
     readonly Option<double?> sigmaEnd = new("--sigma-end") { Description = $"cm/diffusion: last noise level of the schedule (default {ZeroShotDefaults.SigmaEnd})." };
     readonly Option<double?> rho = new("--rho") { Description = "cm/diffusion: Karras schedule exponent ρ (default: the model's, 7); smaller spends more steps at high σ." };
     readonly Option<double?> weight = new("--consistency-weight")
     {
-        Description = "cm/diffusion: data-consistency weight w on ‖x − x̂‖² against ‖Ax − y‖², relative to ‖A‖² (default 0: the " +
-                      "measurements are kept exactly — replacement, or CG for CT and coils). For noisy data w > 0 keeps part of the network's " +
-                      "estimate at measured samples (soft replacement; regularised CG); w ≈ noise variance / estimate error variance. docs/zero-shot.md",
+        Description = "cm/diffusion: a constant data-consistency weight w on ‖x − x̂‖² against ‖Ax − y‖², relative to ‖A‖²: w > 0 keeps " +
+                      "part of the network's estimate at measured samples (soft replacement; regularised CG). Default: CT 0 (exact); MRI follows " +
+                      "--noise-sigma instead (the default of recon mri: the noise of simulation.json, else estimated; of run: the simulated noise). docs/zero-shot.md",
     };
     readonly Option<int?> cg = new("--cg-iterations") { Description = $"cm/diffusion, CT and coil data: CG steps per data-consistency step (default {ZeroShotDefaults.CtCgIterations})." };
     readonly Option<string?> noise = new("--noise-sigma")
     {
         Description = "cm/diffusion, MRI: standard deviation of the k-space noise per real and imaginary part, in the data's units, or " +
                       "auto (estimated from the measured outer k-space; for acquired, noisy data — above all with coils); each data-consistency " +
-                      "step then weighs the measurements against the network's estimate by it (run: default the simulated noise=). 0: exact. docs/zero-shot.md",
+                      "step then weighs the measurements against the network's estimate by it. 0: exact. Default: recon mri the noise of simulation.json " +
+                      "next to the k-space, else auto; run the simulated noise= (none: exact). docs/zero-shot.md",
     };
 
     public void AddTo(Command cmd)
@@ -371,9 +387,9 @@ sealed class ZeroShotScheduleOptions
         foreach (var o in new Option[] { sigmaEnd, rho, weight, cg, noise }) cmd.Options.Add(o);
     }
 
-    public ZeroShotSchedule Read(ParseResult p)
+    public ZeroShotLoopSettings Read(ParseResult p)
     {
-        var (sigma, estimate) = ZeroShotSchedule.ParseNoise(p.GetValue(noise));
+        var (sigma, estimate) = ZeroShotLoopSettings.ParseNoise(p.GetValue(noise));
         return new(p.GetValue(sigmaEnd), p.GetValue(rho), p.GetValue(weight), p.GetValue(cg), sigma, estimate);
     }
 }

@@ -141,7 +141,7 @@ public static class ReconCtCommand
             sw.Stop();
             if (dicomOut)
             {
-                string desc = $"MedRecon recon ct: " + (zs is not null ? ZeroShotCliOptions.Describe(zs.Value.Options, mri: false, prior!.Sha256)
+                string desc = $"MedRecon recon ct: " + (zs is not null ? ZeroShotCliOptions.Describe(zs.Value.Options, mri: false, prior!.Sha256, conjugateGradient: true)
                               : m + (m == "fbp" ? $" ({p.GetValue(filter)} filter)" : $", {it?.ToString() ?? "default"} iterations, lambda {p.GetValue(lambda)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}")) +
                               $"; operator: {g.Beam} beam, {angles.Length} views, {g.Detectors} detectors";
                 string source = p.GetValue(sinogram) ?? h5!;

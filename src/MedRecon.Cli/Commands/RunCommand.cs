@@ -44,7 +44,7 @@ public static class RunCommand
         var start = ZeroShotCliOptions.StartOption();
         var startIterations = ZeroShotCliOptions.StartIterationsOption();
         var sigmaInflation = ZeroShotCliOptions.SigmaInflationOption();
-        var schedule = new ZeroShotScheduleOptions();
+        var schedule = new ZeroShotLoopOptions();
         var output = new Option<string>("--out") { Description = "Output folder (dicom/, dicom-std/, source-dicom/ for the phantom or a NIfTI input, result.nii.gz and std.nii.gz for a NIfTI input, PNGs, metrics.json).", Required = true };
         var cmd = new Command("run", "Retrospective pipeline: DICOM (or the embedded phantom) → simulated measurements → reconstruction → derived DICOM, PNGs and metrics.")
         {
@@ -95,7 +95,7 @@ public static class RunCommand
         /// <summary>cm: network σ scale (default per modality).</summary>
         public double? SigmaInflation { get; init; }
         /// <summary>Schedule (σ_end, ρ) and data-consistency settings (weight, CG steps); empty: the task defaults.</summary>
-        public ZeroShotSchedule Schedule { get; init; } = new();
+        public ZeroShotLoopSettings Schedule { get; init; } = new();
         public string Out { get; init; } = "out/run";
         /// <summary>Where to push the derived series after writing it (null: nowhere).</summary>
         public PacsDestination? Destination { get; init; }
@@ -137,11 +137,12 @@ public static class RunCommand
 
     /// <summary>The simulation knows its k-space noise: a zero-shot MRI run weighs its data consistency by it unless
     /// told otherwise (--noise-sigma, or a --consistency-weight).</summary>
-    static ZeroShotSchedule SimulatedNoise(ZeroShotSchedule schedule, SimulationSpec sim, string method) =>
+    static ZeroShotLoopSettings SimulatedNoise(ZeroShotLoopSettings schedule, SimulationSpec sim, string method) =>
         method is "cm" or "diffusion" && sim.Modality == "mri" && schedule.NoiseSigma is null && !schedule.EstimateNoise && schedule.ConsistencyWeight is null && sim.Get("noise", 0.0) is > 0 and var n
             ? schedule with { NoiseSigma = n } : schedule;
 
-    public sealed record SliceMetrics(int Index, MetricSet Input, MetricSet Result, double Seconds, double CpuSeconds);
+    /// <param name="NoiseSigma">The k-space noise σ the data consistency used (MRI, noise-aware), else null.</param>
+    public sealed record SliceMetrics(int Index, MetricSet Input, MetricSet Result, double Seconds, double CpuSeconds, double? NoiseSigma = null);
 
     public static int Run(RunOptions o, TextWriter log)
     {
@@ -183,7 +184,7 @@ public static class RunCommand
                 if (o.Series is not null) throw new CliException("--series applies to DICOM --image input only");
                 sourcePath = Path.Combine(tmp, "source-dicom");
                 var v = DicomImages.WriteNifti(o.Image, mri ? "MR" : "CT", sourcePath);
-                niftiGrid = (v.Affine, (int)v.Data.shape[0], v.AffineCode > 0 ? v.AffineCode : (short)1);
+                niftiGrid = (v.Affine, (int)v.Data.shape[0], v.AffineCode is >= 1 and <= 5 ? v.AffineCode : (short)1); // unknown codes: scanner
                 v.Data.Dispose();
                 log.WriteLine($"NIfTI {Path.GetFileName(o.Image)} ({string.Join("x", v.Dims)}, {v.AffineSource} geometry) written as a " +
                               $"{(mri ? "MR" : "CT")} DICOM series: source-dicom/" + (mri ? "" : " (values taken as HU)"));
@@ -221,6 +222,7 @@ public static class RunCommand
                 var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
                 Tensor input, result;
                 Tensor? std = null;
+                double? sliceNoise = null;
                 var progress = new ConsoleProgress(indices.Length == 1 ? method : $"{method} slice {i + 1}/{indices.Length}");
                 if (mri)
                 {
@@ -232,8 +234,9 @@ public static class RunCommand
                         var r = CliSupport.RetryNativeOnce(() => MriPipeline.ReconstructZeroShot(m.KSpace, m.Mask.Mask, maps, zs!, prior!.Function, progress), $"run slice {indices[i]}");
                         result = r.Mean.abs();
                         std = r.StandardDeviation;
+                        sliceNoise = r.NoiseSigma;
                         if (zs!.EstimateNoise) log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"slice {indices[i]}: k-space noise σ estimated from the outer k-space: {r.NoiseSigma ?? 0:G4}"));
-                        derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(zs!, mri, prior!.Sha256)}";
+                        derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(zs!, mri, prior!.Sha256, conjugateGradient: maps is not null)}";
                     }
                     else
                     {
@@ -262,7 +265,7 @@ public static class RunCommand
                         muResult = r.Mean;
                         std = r.StandardDeviation;
                         if (std is not null && ctSource) std = std * (1000.0 / CtDicom.MuWaterPerMm); // σ in HU
-                        derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(zs!, mri, prior!.Sha256)}";
+                        derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(zs!, mri, prior!.Sha256, conjugateGradient: true)}";
                     }
                     else
                     {
@@ -279,7 +282,7 @@ public static class RunCommand
                 double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
                 var mIn = Metrics.Compute(gt, input);
                 var mOut = Metrics.Compute(gt, result);
-                rows.Add(new SliceMetrics(indices[i], mIn, mOut, clock.Elapsed.TotalSeconds, cpu));
+                rows.Add(new SliceMetrics(indices[i], mIn, mOut, clock.Elapsed.TotalSeconds, cpu, sliceNoise));
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"slice {indices[i]}: input PSNR {mIn.Psnr:F2} dB SSIM {mIn.Ssim:F4} | {method} PSNR {mOut.Psnr:F2} dB SSIM {mOut.Ssim:F4} NMSE {mOut.Nmse:E2} | {clock.Elapsed.TotalSeconds:F2} s ({cpu:F2} CPU s)"));
                 if (indices.Length > 1 && !ConsoleProgress.Quiet)
@@ -295,7 +298,7 @@ public static class RunCommand
                 $"MedRecon {method}{(zeroShot ? $" {zs!.Nfe} NFE" : "")}", Path.Combine(tmp, "dicom"));
             if (stds.Count > 0)
                 DicomImages.WriteDerived(series, indices, torch.stack(stds), derivationText + $"; per-pixel standard deviation over {zs!.Samples} samples",
-                    $"MedRecon {method} std ({zs.Samples} samples)", Path.Combine(tmp, "dicom-std"), standardDeviation: true);
+                    $"MedRecon {method} ({zs.Samples} samples)", Path.Combine(tmp, "dicom-std"), standardDeviation: true);
             // NIfTI in, NIfTI out: the same slices in the input's voxel grid (mm) and space (its form code), for NIfTI
             // viewers and scripts.
             if (niftiOut is { } sub)
@@ -325,6 +328,7 @@ public static class RunCommand
                     result = new { psnr = r.Result.Psnr, ssim = r.Result.Ssim, nmse = r.Result.Nmse },
                     seconds = r.Seconds,
                     cpuSeconds = r.CpuSeconds,
+                    noiseSigma = r.NoiseSigma,
                 }).ToList(),
                 ["mean"] = new
                 {
@@ -342,9 +346,9 @@ public static class RunCommand
                     : mri ? "zero-filled" : "fbp (ramp)",
                 ["startIterations"] = zs?.StartIterations,
                 ["sigmaInflation"] = zs is null ? null : ZeroShotDefaults.SigmaInflationFor(zs, mri),
-                ["sigmaEnd"] = zs is null ? null : zs.SigmaEnd > 0 ? zs.SigmaEnd : ZeroShotDefaults.SigmaEnd,
+                ["sigmaEnd"] = zs is null ? null : ZeroShotDefaults.SigmaEndFor(zs),
                 ["rho"] = zs?.Rho,
-                ["consistencyWeight"] = zs is null ? null : zs.ConsistencyWeight ?? 0,
+                ["consistencyWeight"] = zs is null || zs.EstimateNoise || zs.NoiseSigma is > 0 ? null : zs.ConsistencyWeight ?? 0,
                 ["cgIterations"] = zs is null || zs.CgIterations == 0 ? null : zs.CgIterations,
                 ["noiseSigma"] = zs is null ? null : zs.EstimateNoise ? "auto" : zs.NoiseSigma,
                 ["model"] = prior is null ? null : new { path = prior.Path, sha256 = prior.Sha256, stage = prior.Metadata.Stage, steps = prior.Metadata.Steps, modality = prior.Metadata.Modality },

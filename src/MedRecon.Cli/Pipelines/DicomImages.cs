@@ -196,8 +196,8 @@ public static class DicomImages
 
     /// <summary>Writes a derived series (one output slice per entry of <paramref name="indices"/>) from a float stack
     /// (slices, rows, cols), geometry and UIDs taken from the source slices; atomic (temporary folder, then moved).
-    /// A <paramref name="standardDeviation"/> series gets its own Series Number (source + 1001, the result's + 1) and a
-    /// description ending in "std", so a PACS lists it apart from the result.</summary>
+    /// A <paramref name="standardDeviation"/> series gets its own Series Number (the result's + 1) and a description
+    /// ending in " std", so a PACS lists it apart from the result.</summary>
     public static IReadOnlyList<string> WriteDerived(DicomSeries source, IReadOnlyList<int> indices, Tensor stack, string derivation,
         string? seriesDescription, string folder, bool standardDeviation = false)
     {
@@ -218,9 +218,8 @@ public static class DicomImages
             int? number = null;
             if (standardDeviation)
             {
-                if (description?.Contains(" std", StringComparison.Ordinal) != true)
-                    description = Truncate(description ?? $"MedRecon {source.SeriesDescription}".Trim(), 60) + " std";
-                number = datasets[0].GetSingleValueOrDefault(DicomTag.SeriesNumber, 0) + 1001;
+                description = Truncate(description ?? $"MedRecon {source.SeriesDescription}".Trim(), 60) + " std";
+                number = datasets[0].GetSingleValueOrDefault(DicomTag.SeriesNumber, 0) + DerivedSeriesOptions.SeriesNumberOffset + 1;
             }
             return DicomSeriesWriter.WriteDerived(datasets, voxels, cols, rows, depth,
                 new DerivedSeriesOptions { DerivationDescription = Truncate(derivation, 1024), SeriesDescription = description, SeriesNumber = number },

@@ -190,6 +190,9 @@ public static class ZeroShotDefaults
 
     public const double DiffusionSigmaStart = 1.0;
     public const double SigmaEnd = 0.01;
+
+    /// <summary>The last noise level of <paramref name="o"/>'s schedule: its own, else <see cref="SigmaEnd"/>.</summary>
+    public static double SigmaEndFor(ZeroShotOptions o) => o.SigmaEnd > 0 ? o.SigmaEnd : SigmaEnd;
     public const int DiffusionNfe = 50;
     public const int SenseCgIterations = 10;
     /// <summary>
@@ -229,10 +232,7 @@ public static class ZeroShotSolver
         if (o.Samples < 1 || o.Samples > 1000) throw new ArgumentOutOfRangeException(nameof(o), $"samples {o.Samples}: must be between 1 and 1000");
         double sigmaInflation = CheckSigmaInflation(o);
         var noise = prior.Noise;
-        if (!(sigmaStart > noise.SigmaMin) || sigmaStart > noise.SigmaMax)
-            throw new ArgumentOutOfRangeException(nameof(sigmaStart), $"starting σ {sigmaStart}: must be in (σ_min, σ_max] = ({noise.SigmaMin}, {noise.SigmaMax}]");
-        if (!(sigmaEnd >= noise.SigmaMin) || !(sigmaEnd < sigmaStart))
-            throw new ArgumentOutOfRangeException(nameof(sigmaEnd), $"final σ {sigmaEnd}: must be in [σ_min, σ_0) = [{noise.SigmaMin}, {sigmaStart:G3}) (σ_0: the starting σ)");
+        CheckSigmas(noise, sigmaStart, sigmaEnd);
 
         var clock = Stopwatch.StartNew();
         using var noGrad = torch.no_grad();
@@ -312,19 +312,21 @@ public static class ZeroShotSolver
         var y = (k.to(ScalarType.ComplexFloat32) * a.Mask);
         var zeroFilled = a.Adjoint(y);
         double p = RobustScale(zeroFilled);
-        // A TV start leaves the prior less aliasing to undo (measured +1.6 dB at 4x, 8 NFE; docs/zero-shot.md).
+        // Everything that can refuse the options before the TV start's seconds: the schedule, the noise estimate.
         var start = ZeroShotDefaults.StartFor(o);
+        var (s0, s1) = Sigmas(o, start == ZeroShotStart.TotalVariation ? ZeroShotDefaults.MriTvSigmaStartFor(a.Mask) : ZeroShotDefaults.MriSigmaStart);
+        CheckSigmas(prior.Noise, s0, s1);
+        double? noise = o.EstimateNoise ? KSpaceNoise.Estimate(y, a.Mask) : o.NoiseSigma;
+        // A TV start leaves the prior less aliasing to undo (measured +1.6 dB at 4x, 8 NFE; docs/zero-shot.md).
         var initial = start == ZeroShotStart.TotalVariation
             ? TotalVariation.Reconstruct(a, y, iterations: o.StartIterations ?? TotalVariationOptions.DefaultIterations, progress: StageProgress.For(progress, "TV start"))
             : zeroFilled;
         var domain = o.Phase == MriPhase.Estimate ? new MagnitudePhaseDomain(p) : new MagnitudePhaseDomain(p, CentrePhase(a, y));
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.SenseCgIterations;
         // The prior's units: x = 2|v|/p − 1, so one unit is p/2 of the data's.
-        double? noise = o.EstimateNoise ? KSpaceNoise.Estimate(y, a.Mask) : o.NoiseSigma;
         IDataConsistency dc = noise is > 0
             ? new NoiseAwareConsistency(a, y, noise.Value, p / 2, cg)
             : DataConsistency.Create(o.DataConsistency, a, y, cg, Lambda(o, a, complexInput: true));
-        var (s0, s1) = Sigmas(o, start == ZeroShotStart.TotalVariation ? ZeroShotDefaults.MriTvSigmaStartFor(a.Mask) : ZeroShotDefaults.MriSigmaStart);
         var r = Reconstruct(prior, a, y, initial, dc, domain, o, s0, s1, progress);
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
@@ -359,14 +361,15 @@ public static class ZeroShotSolver
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.CtCgIterations;
         var mode = o.DataConsistency == DataConsistencyMode.Auto ? DataConsistencyMode.ConjugateGradient : o.DataConsistency;
         var dc = DataConsistency.Create(mode, projector, y, cg, Lambda(o, projector, complexInput: false));
-        // A TV start leaves the prior no streaks to undo (measured +0.4 to +2.5 dB at 8 NFE; docs/zero-shot.md).
         var startKind = ZeroShotDefaults.StartFor(o);
-        var start = startKind == ZeroShotStart.TotalVariation
-            ? CtIterative.Tv(projector, y, iterations: o.StartIterations ?? CtIterative.DefaultTvIterations, progress: StageProgress.For(progress, "TV start"))
-            : x0;
         double taskSigma = anglesRadians is not null ? ZeroShotDefaults.CtSigmaStartFor(anglesRadians, startKind)
             : startKind == ZeroShotStart.TotalVariation ? ZeroShotDefaults.CtTvSigmaStart : ZeroShotDefaults.CtSigmaStart;
         var (s0, s1) = Sigmas(o, taskSigma);
+        CheckSigmas(prior.Noise, s0, s1); // before the TV start's seconds
+        // A TV start leaves the prior no streaks to undo (measured +0.4 to +2.5 dB at 8 NFE; docs/zero-shot.md).
+        var start = startKind == ZeroShotStart.TotalVariation
+            ? CtIterative.Tv(projector, y, iterations: o.StartIterations ?? CtIterative.DefaultTvIterations, progress: StageProgress.For(progress, "TV start"))
+            : x0;
         var r = Reconstruct(prior, projector, y, start, dc, domain, o, s0, s1, progress);
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
@@ -444,11 +447,19 @@ public static class ZeroShotSolver
     /// <see cref="ZeroShotOptions.ConsistencyWeight"/> times ‖A‖².</summary>
     static double Lambda(ZeroShotOptions o, LinearOperator a, bool complexInput)
     {
-        CheckConsistencyOptions(o, mri: true);
         if (o.ConsistencyWeight is not double w) return o.Lambda ?? 0.0;
         if (!(w >= 0) || double.IsInfinity(w)) throw new ArgumentOutOfRangeException(nameof(o), $"consistency weight {w}: must be finite and ≥ 0");
         if (w == 0) return 0;
         return w * (DataConsistency.HasOrthonormalRows(a) ? 1.0 : PowerIteration.NormalNorm(a, complexInput: complexInput));
+    }
+
+    /// <summary>The schedule's ends against the model's σ range (σ_0 in (σ_min, σ_max], σ_end in [σ_min, σ_0)).</summary>
+    static void CheckSigmas(NoiseParameters noise, double sigmaStart, double sigmaEnd)
+    {
+        if (!(sigmaStart > noise.SigmaMin) || sigmaStart > noise.SigmaMax)
+            throw new ArgumentOutOfRangeException(nameof(sigmaStart), $"starting σ {sigmaStart}: must be in (σ_min, σ_max] = ({noise.SigmaMin}, {noise.SigmaMax}]");
+        if (!(sigmaEnd >= noise.SigmaMin) || !(sigmaEnd < sigmaStart))
+            throw new ArgumentOutOfRangeException(nameof(sigmaEnd), $"final σ {sigmaEnd}: must be in [σ_min, σ_0) = [{noise.SigmaMin}, {sigmaStart:G3}) (σ_0: the starting σ)");
     }
 
     /// <summary>The data-consistency settings exclude one another; the noise σ is for MRI (Gaussian k-space noise).</summary>
@@ -464,7 +475,7 @@ public static class ZeroShotSolver
         {
             if (!(n >= 0) || double.IsInfinity(n)) throw new ArgumentOutOfRangeException(nameof(o), $"noise σ {n}: must be finite and ≥ 0");
             if (!mri) throw new ArgumentException("a noise σ (Gaussian k-space noise) applies to MRI; CT data consistency takes a weight");
-            if (o.Lambda is not null || o.ConsistencyWeight is not null)
+            if (n > 0 && (o.Lambda is not null || o.ConsistencyWeight is not null))
                 throw new ArgumentException("a noise σ sets the data-consistency weights itself; give it or a weight, not both");
         }
     }
@@ -472,7 +483,7 @@ public static class ZeroShotSolver
     static (double Start, double End) Sigmas(ZeroShotOptions o, double taskStart)
     {
         double s0 = o.SigmaStart ?? (o.Method == ZeroShotMethod.Diffusion ? ZeroShotDefaults.DiffusionSigmaStart : taskStart);
-        double s1 = o.SigmaEnd > 0 ? o.SigmaEnd : ZeroShotDefaults.SigmaEnd;
+        double s1 = ZeroShotDefaults.SigmaEndFor(o);
         if (o.Nfe == 1) s1 = Math.Min(s1, s0 / 2); // a single level: only σ_0 is used
         return (s0, s1);
     }

@@ -310,6 +310,9 @@ public class RunCommandTests
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=20", "--method", "cm", "--noise-sigma", "2", "--out", dir["a"]), "--noise-sigma", "MRI");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--noise-sigma", "2", "--consistency-weight", "0.1", "--out", dir["a"]), "--noise-sigma", "not both");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--noise-sigma", "-1", "--out", dir["a"]), "--noise-sigma -1");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--nfe", "1", "--sigma-end", "0.05", "--out", dir["a"]), "--sigma-end", "single network evaluation");
+        // A final σ above the task's starting σ: refused before the TV start, naming both.
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--nfe", "2", "--sigma-end", "0.5", "--out", dir["a"]), "final σ 0.5", "σ_0");
         // A model of another modality.
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=20", "--method", "cm", "--model", MrPrior, "--out", dir["a"]),
             "modality 'mr'", "--model");
@@ -337,6 +340,13 @@ public class RunCommandTests
         File.WriteAllBytes(dir["cut.safetensors"], bytes[..(bytes.Length - 1000)]);
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--model", dir["cut.safetensors"], "--out", dir["a"]),
             "truncated", $"the file has {bytes.Length - 1000}");
+        WithHeader(dir["ok.safetensors"], dir["shape.safetensors"], header =>
+        {
+            var first = header.First(kv => kv.Key != "__metadata__").Value!.AsObject();
+            first["shape"] = new System.Text.Json.Nodes.JsonArray("3", 3);
+        });
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--model", dir["shape.safetensors"], "--out", dir["a"]),
+            "not lists of non-negative integers");
         AssertNothingWritten(dir, "a");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--model", dir["missing.safetensors"], "--out", dir["a"]), "not found");
         // A DICOM series that mixes slice sizes.
@@ -388,7 +398,9 @@ public class RunCommandTests
             "--nfe", "1", "--model", MrPrior, "--out", dir["acq.npy"]);
         Ok(acquired);
         Assert.Contains("estimated from the measured outer k-space", acquired.StdErr);
-        Assert.Matches(@"k-space noise σ estimated from the outer k-space: \d", acquired.StdErr);
+        var estimate = System.Text.RegularExpressions.Regex.Match(acquired.StdErr, @"k-space noise σ estimated from the outer k-space: ([0-9.eE+-]+)");
+        Assert.True(estimate.Success, acquired.StdErr);
+        Assert.True(double.Parse(estimate.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, "a positive noise estimate");
         var given = CliRunner.Run("recon", "mri", "--kspace", dir["acquired/ksp.npy"], "--mask", dir["acquired/mask.npy"], "--method", "cm",
             "--nfe", "1", "--noise-sigma", "0", "--model", MrPrior, "--out", dir["acq0.npy"]);
         Ok(given);
