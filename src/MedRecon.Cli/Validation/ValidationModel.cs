@@ -18,6 +18,9 @@ public sealed record ValidationTask(string Id, Modality Modality, string Descrip
     public double Acceleration { get; init; }
     public double CenterFraction { get; init; }
     public int Coils { get; init; } = 1;
+    /// <summary>k-space noise σ (per real and imaginary part of a sample, so per pixel with the unitary FFT) as a fraction
+    /// of the reference's 99.5th percentile; 0 = noise-free.</summary>
+    public double NoiseFraction { get; init; }
     // CT
     public int Views { get; init; }
     public double ArcDegrees { get; init; } = 180;
@@ -46,6 +49,8 @@ public sealed record ValidationCase(ValidationTask Task, ValidationImage Image, 
     public CtMeasurement? Ct { get; init; }
     /// <summary>True for the tuning images (never reported as results).</summary>
     public bool Tuning { get; init; }
+    /// <summary>MRI: the k-space noise σ added (0: none), known to the zero-shot methods as a scanner's noise calibration is.</summary>
+    public double NoiseSigma { get; init; }
 }
 
 /// <summary>What a method returns: the image (complex MR images are compared on magnitude) and its costs.</summary>

@@ -45,6 +45,10 @@ public static class ValidationSuite
         new ValidationTask("mri-poisson-6x", Modality.Mri, "MRI 6x, 2-D variable-density Poisson disc, centre 0.08, single coil") { Mask = MaskKind.Poisson, Acceleration = 6, CenterFraction = 0.08 },
         new ValidationTask("mri-4x-8c", Modality.Mri, "MRI 4x, 1-D random mask, centre 0.08, 8 coils (birdcage maps, known)") { Acceleration = 4, CenterFraction = 0.08, Coils = 8 },
         new ValidationTask("mri-8x-8c", Modality.Mri, "MRI 8x, 1-D random mask, centre 0.04, 8 coils (birdcage maps, known)") { Acceleration = 8, CenterFraction = 0.04, Coils = 8 },
+        new ValidationTask("mri-4x-noisy", Modality.Mri, "MRI 4x, 1-D random mask, centre 0.08, single coil, k-space noise σ = 2.5 % of the slice's 99.5th percentile")
+            { Acceleration = 4, CenterFraction = 0.08, NoiseFraction = 0.025 },
+        new ValidationTask("mri-4x-8c-noisy", Modality.Mri, "MRI 4x, 1-D random mask, centre 0.08, 8 coils (birdcage maps, known), k-space noise σ = 2.5 % of the slice's 99.5th percentile")
+            { Acceleration = 4, CenterFraction = 0.08, Coils = 8, NoiseFraction = 0.025 },
     };
 
     public static IReadOnlyList<string> QuickTaskIds { get; } = new[] { "mri-4x", "ct-60v" };
@@ -160,7 +164,7 @@ public static class ValidationSuite
     /// MRI phantoms from analytic k-space (single coil) or a 4x finer grid (multi coil); CT phantoms from analytic line
     /// integrals (2 sub-rays per detector); real CT slices by projecting the 2x finer slice and binning the detector.
     /// Real MR slices have no continuous object: their k-space is the discrete FFT of the slice (retrospective
-    /// undersampling, as fastMRI). Noise-free.
+    /// undersampling, as fastMRI). Noise-free unless the task adds k-space noise (<see cref="ValidationTask.NoiseFraction"/>).
     /// </summary>
     public static ValidationCase Simulate(ValidationTask task, ValidationImage image, int maskSeed, bool tuning)
     {
@@ -168,9 +172,10 @@ public static class ValidationSuite
         int n = (int)image.Reference.shape[0];
         if (task.Modality == Modality.Mri)
         {
-            var o = new MriSimulationOptions(task.Mask, task.Acceleration, task.CenterFraction, task.Coils, 0, maskSeed);
+            double noise = task.NoiseFraction > 0 ? task.NoiseFraction * Percentile(image.Reference, 99.5) : 0;
+            var o = new MriSimulationOptions(task.Mask, task.Acceleration, task.CenterFraction, task.Coils, noise, maskSeed);
             var m = image.Phantom is { } ph ? MriPipeline.SimulatePhantom(ph, n, o) : MriPipeline.SimulateImage(image.Reference, o, image.Label);
-            return c with { Mri = m };
+            return c with { Mri = m, NoiseSigma = noise };
         }
         var angles = CtAngles.Uniform(task.Views, task.ArcDegrees);
         var g = CtGeometry.ParallelBeam(n) with { Views = task.Views };
