@@ -20,10 +20,12 @@ stopped run keeps what it finished (marked "partial"). Progress: one line per ru
 | mri-4x, mri-8x | 1-D random Cartesian mask (fastMRI semantics), 4x with centre fraction 0.08, 8x with 0.04, single coil |
 | mri-4x-8c, mri-8x-8c | the same masks, 8 birdcage coils, SENSE with the true (simulation) maps for every method, BART included |
 | mri-poisson-6x | 2-D variable-density Poisson disc, 6x, centre 0.08, single coil |
+| mri-4x-noisy, mri-4x-8c-noisy | the 4x mask, single coil / 8 coils, plus white Gaussian k-space noise with σ (per real and imaginary part) = 2.5 % of the slice's 99.5th percentile; the peers' λ are tuned on the noisy tuning images as always, the zero-shot rows use the noise-aware data consistency with the simulated σ (as a scanner's noise calibration gives it) |
 | ct-60v, ct-30v | parallel beam, 60 / 30 views over 180°, ⌈N√2⌉+1 detectors, pixel units |
 | ct-la120 | limited angle: 90 views over 120° |
 
-One mask / angle set per (task, image), seeded (mask seed 1000 + image index); noise-free measurements.
+One mask / angle set per (task, image), seeded (mask seed 1000 + image index); noise-free measurements except the
+two noisy tasks (noise seeded like the mask).
 
 **Images** (256², 64² with `--quick`):
 - Phantoms: modified Shepp–Logan and a random-ellipse phantom (`EllipsePhantom.Random(424242)`; the priors' phantom pool
