@@ -158,6 +158,13 @@ public static class CliSupport
         }
     }
 
+    /// <summary><see cref="WriteTogether"/> for a result and, when there is one, its standard deviation.</summary>
+    public static void WriteWithStandardDeviation(string path, Action<string> write, string? stdPath, Action<string>? writeStd)
+    {
+        if (writeStd is null) WriteTogether((path, write));
+        else WriteTogether((path, write), (stdPath ?? throw new ArgumentNullException(nameof(stdPath)), writeStd));
+    }
+
     /// <summary>Refuses, before any work, a file output whose path is an existing folder.</summary>
     public static void CheckOutputFile(string path)
     {

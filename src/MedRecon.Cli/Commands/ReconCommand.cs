@@ -135,22 +135,18 @@ public static class ReconCommand
             }
             if (target is not null)
             {
-                string derivation = DerivationText(label, p.GetValue(lambda), p.GetValue(iters), k, s, simulation,
-                    zs is null ? null : ZeroShotCliOptions.Describe(zs.Value.Options, mri: true, prior!.Sha256,
-                        conjugateGradient: s is not null || (k.dim() == 4 ? k.shape[1] : k.dim() == 3 ? k.shape[0] : 1) > 1));
+                string derivation = DerivationText(label, p.GetValue(lambda), p.GetValue(iters), k, s, simulation, zs?.Options, prior?.Sha256);
                 int count = 0;
                 // The mean and the standard-deviation series appear together or not at all.
-                CliSupport.WriteTogether(new (string, Action<string>)[] { (outPath, tmp => count = target.Write(x, derivation, tmp).Count) }
-                    .Concat(std is null ? [] : [(stdPath!, tmp => target.Write(std, derivation + "; per-pixel standard deviation over the samples", tmp, standardDeviation: true))])
-                    .ToArray());
+                CliSupport.WriteWithStandardDeviation(outPath, tmp => count = target.Write(x, derivation, tmp).Count,
+                    stdPath, std is null ? null : tmp => target.Write(std, derivation + "; per-pixel standard deviation over the samples", tmp, standardDeviation: true));
                 Console.WriteLine($"wrote {outPath}: derived {target.Series.Modality} series, {count} slice(s) ({label}, {clock.Elapsed.TotalSeconds:F2} s)");
                 if (std is not null) Console.WriteLine($"wrote {stdPath}: standard-deviation series");
                 if (pacs is not null && !pacs.Push(Directory.GetFiles(outPath).Order().ToList(), Console.Out).AllStored) exit = CliSupport.ExitFailure;
             }
             else
             {
-                CliSupport.WriteTogether(new (string, Action<string>)[] { (outPath, tmp => CliSupport.WriteImage(tmp, x)) }
-                    .Concat(std is null ? [] : [(stdPath!, tmp => CliSupport.WriteImage(tmp, std))]).ToArray());
+                CliSupport.WriteWithStandardDeviation(outPath, tmp => CliSupport.WriteImage(tmp, x), stdPath, std is null ? null : tmp => CliSupport.WriteImage(tmp, std));
                 Console.WriteLine($"wrote {outPath} ({label}, {clock.Elapsed.TotalSeconds:F2} s)");
                 if (std is not null) Console.WriteLine($"wrote {stdPath} (per-pixel standard deviation)");
             }
@@ -165,19 +161,21 @@ public static class ReconCommand
     }
 
     /// <summary>DerivationDescription: method and settings, operator, and the simulation when known.</summary>
-    static string DerivationText(string method, double? lambda, int? iters, Tensor k, Tensor? maps, SimulationInfo? sim, string? zeroShot)
+    static string DerivationText(string method, double? lambda, int? iters, Tensor k, Tensor? maps, SimulationInfo? sim, ZeroShotOptions? zeroShot, string? modelSha256)
     {
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         long coils = k.dim() == 4 ? k.shape[1] : k.dim() == 3 ? k.shape[0] : 1;
+        bool singleCoil = coils == 1 && maps is null;
         string settings = method.Split(' ')[0] switch
         {
-            "cm" or "diffusion" => $"zero-shot with the MR prior on the magnitude, phase from the k-space centre: {zeroShot}",
+            "cm" or "diffusion" => "zero-shot with the MR prior on the magnitude, phase from the k-space centre: " +
+                                   ZeroShotCliOptions.Describe(zeroShot!, mri: true, modelSha256!, conjugateGradient: !singleCoil),
             "zf" => "zero-filled adjoint",
             "cg" => string.Format(inv, "CG-SENSE, {0} iterations, Tikhonov {1}", iters ?? 30, lambda ?? 0.0),
             "tv" => string.Format(inv, "TV (PDHG), lambda {0} x max|A^H y|, {1} iterations", lambda ?? Solvers.TotalVariationOptions.DefaultLambda, iters ?? Solvers.TotalVariationOptions.DefaultIterations),
             _ => string.Format(inv, "wavelet l1 (FISTA), lambda {0} x max|A^H y|, {1} iterations", lambda ?? Solvers.WaveletL1Options.DefaultLambda, iters ?? Solvers.WaveletL1Options.DefaultIterations),
         };
-        string op = coils == 1 && maps is null ? "single-coil Cartesian FFT with sampling mask"
+        string op = singleCoil ? "single-coil Cartesian FFT with sampling mask"
             : $"SENSE, {coils} coils, {(maps is null ? "maps estimated from the k-space centre" : "given maps")}";
         string text = $"MedRecon recon mri: {settings}; operator: {op}; magnitude image";
         if (sim is not null)

@@ -147,10 +147,10 @@ public static class ReconCtCommand
                 string source = p.GetValue(sinogram) ?? h5!;
                 int count = 0;
                 // The mean and the standard-deviation series appear together or not at all.
-                CliSupport.WriteTogether(new (string, Action<string>)[]
-                    { (outPath, tmp => count = Pipelines.CtDicom.WriteDerived(image, source, p.GetValue(like), p.GetValue(series), p.GetValue(slice), desc, tmp).Count) }
-                    .Concat(std is null ? [] : [(stdPath!, tmp => Pipelines.CtDicom.WriteDerived(std, source, p.GetValue(like), p.GetValue(series), p.GetValue(slice),
-                        desc + "; per-pixel standard deviation over the samples", tmp, standardDeviation: true))]).ToArray());
+                CliSupport.WriteWithStandardDeviation(outPath,
+                    tmp => count = Pipelines.CtDicom.WriteDerived(image, source, p.GetValue(like), p.GetValue(series), p.GetValue(slice), desc, tmp).Count,
+                    stdPath, std is null ? null : tmp => Pipelines.CtDicom.WriteDerived(std, source, p.GetValue(like), p.GetValue(series), p.GetValue(slice),
+                        desc + "; per-pixel standard deviation over the samples", tmp, standardDeviation: true));
                 Console.WriteLine($"wrote {outPath}: derived series, {count} slice(s), {m} from {angles.Length} views in {sw.Elapsed.TotalSeconds:F2} s");
                 if (std is not null) Console.WriteLine($"wrote {stdPath}: standard-deviation series");
                 if (pacs is not null && !pacs.Push(Directory.GetFiles(outPath).Order().ToList(), Console.Out).AllStored) return CliSupport.ExitFailure;
@@ -161,8 +161,7 @@ public static class ReconCtCommand
                 if (ext == ".npy") Npy.Write(tmp, t);
                 else Png.Write(tmp, t);
             }
-            CliSupport.WriteTogether(new (string, Action<string>)[] { (outPath, tmp => WriteImage(tmp, image)) }
-                .Concat(std is null ? [] : [(stdPath!, tmp => WriteImage(tmp, std))]).ToArray());
+            CliSupport.WriteWithStandardDeviation(outPath, tmp => WriteImage(tmp, image), stdPath, std is null ? null : tmp => WriteImage(tmp, std));
             Console.WriteLine($"wrote {outPath}: {g.ImageSize}×{g.ImageSize} {m} from {angles.Length} views in {sw.Elapsed.TotalSeconds:F2} s");
             if (std is not null) Console.WriteLine($"wrote {stdPath} (per-pixel standard deviation)");
             return 0;

@@ -92,7 +92,10 @@ public sealed class ConjugateGradientConsistency : IDataConsistency
     public string Description => FormattableString.Invariant($"{iterations} CG steps on |Ax-y|^2 + {lambda:G3}|x-xhat|^2");
     public int Iterations => iterations;
 
-    public Tensor Apply(Tensor xhat)
+    public Tensor Apply(Tensor xhat) => Solve(xhat, lambda);
+
+    /// <summary>The same CG steps with another weight (Aᴴy is computed once per instance).</summary>
+    internal Tensor Solve(Tensor xhat, double lambda)
     {
         using var scope = NewDisposeScope();
         var x0 = ReplacementConsistency.Cast(xhat, aty);
@@ -120,6 +123,7 @@ public sealed class NoiseAwareConsistency : IDataConsistency
     readonly Tensor y;
     readonly int cgIterations;
     readonly bool orthonormal;
+    readonly ConjugateGradientConsistency? conjugateGradient; // one Aᴴy for all steps
     public NoiseAwareConsistency(LinearOperator a, Tensor y, double noiseSigma, double physicalPerPriorUnit, int cgIterations,
         double errorScale = ZeroShotDefaults.NoiseErrorScale)
     {
@@ -128,6 +132,7 @@ public sealed class NoiseAwareConsistency : IDataConsistency
         this.a = a; this.y = y; this.cgIterations = cgIterations;
         NoiseSigma = noiseSigma; Unit = physicalPerPriorUnit; ErrorScale = errorScale;
         orthonormal = DataConsistency.HasOrthonormalRows(a);
+        if (!orthonormal) conjugateGradient = new ConjugateGradientConsistency(a, y, cgIterations, 0);
     }
     public double NoiseSigma { get; }
     public double Unit { get; }
@@ -147,7 +152,7 @@ public sealed class NoiseAwareConsistency : IDataConsistency
 
     Tensor Step(Tensor xhat, double lambda) => orthonormal
         ? (lambda == 0 ? new ReplacementConsistency(a, y).Apply(xhat) : new SoftConsistency(a, y, lambda).Apply(xhat))
-        : new ConjugateGradientConsistency(a, y, cgIterations, lambda).Apply(xhat);
+        : conjugateGradient!.Solve(xhat, lambda);
 }
 
 public static class DataConsistency

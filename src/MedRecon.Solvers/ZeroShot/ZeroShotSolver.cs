@@ -467,17 +467,13 @@ public static class ZeroShotSolver
     {
         if (o.Lambda is not null && o.ConsistencyWeight is not null)
             throw new ArgumentException("give the data-consistency weight either absolute (Lambda) or relative (ConsistencyWeight), not both");
-        if (o.EstimateNoise && (o.NoiseSigma is not null || !mri))
-            throw new ArgumentException(mri ? "estimate the noise σ or give it, not both" : "a noise σ (Gaussian k-space noise) applies to MRI");
-        if (o.EstimateNoise && (o.Lambda is not null || o.ConsistencyWeight is not null))
+        if (o.NoiseSigma is double n && (!(n >= 0) || double.IsInfinity(n)))
+            throw new ArgumentOutOfRangeException(nameof(o), $"noise σ {n}: must be finite and ≥ 0");
+        if (o.EstimateNoise && o.NoiseSigma is not null) throw new ArgumentException("estimate the noise σ or give it, not both");
+        if ((o.EstimateNoise || o.NoiseSigma is not null) && !mri)
+            throw new ArgumentException("a noise σ (Gaussian k-space noise) applies to MRI; CT data consistency takes a weight");
+        if ((o.EstimateNoise || o.NoiseSigma is > 0) && (o.Lambda is not null || o.ConsistencyWeight is not null))
             throw new ArgumentException("a noise σ sets the data-consistency weights itself; give it or a weight, not both");
-        if (o.NoiseSigma is double n)
-        {
-            if (!(n >= 0) || double.IsInfinity(n)) throw new ArgumentOutOfRangeException(nameof(o), $"noise σ {n}: must be finite and ≥ 0");
-            if (!mri) throw new ArgumentException("a noise σ (Gaussian k-space noise) applies to MRI; CT data consistency takes a weight");
-            if (n > 0 && (o.Lambda is not null || o.ConsistencyWeight is not null))
-                throw new ArgumentException("a noise σ sets the data-consistency weights itself; give it or a weight, not both");
-        }
     }
 
     static (double Start, double End) Sigmas(ZeroShotOptions o, double taskStart)
