@@ -255,7 +255,9 @@ sealed class ZeroShotCliOptions
         }
         schedule.Check(sigmaStart);
         if ((schedule.NoiseSigma is not null || schedule.EstimateNoise) && modality != "mr")
-            throw new CliException("--noise-sigma (Gaussian k-space noise) applies to MRI; CT takes --consistency-weight");
+            throw new CliException("--noise-sigma (Gaussian k-space noise) applies to MRI; CT takes --photons or --consistency-weight");
+        if (schedule.Photons is not null && modality != "ct")
+            throw new CliException("--photons (the CT dose) applies to CT; MRI takes --noise-sigma");
         if (sigmaInflation is double c)
         {
             if (method != "cm") throw new CliException("--sigma-inflation applies to --method cm (the diffusion baseline's Euler steps use the schedule's σ)");
@@ -289,6 +291,7 @@ sealed class ZeroShotCliOptions
             CgIterations = schedule.CgIterations ?? 0,
             NoiseSigma = schedule.NoiseSigma,
             EstimateNoise = schedule.EstimateNoise,
+            Photons = schedule.Photons,
         };
         if (schedule.SigmaEnd is not null && options.Nfe == 1)
             throw new CliException("--sigma-end: a single network evaluation uses only the starting σ (give --nfe 2 or more)");
@@ -310,6 +313,7 @@ sealed class ZeroShotCliOptions
         string startText = start == ZeroShotStart.TotalVariation ? $"TV start ({o.StartIterations ?? (mri ? Solvers.TotalVariationOptions.DefaultIterations : Solvers.Ct.CtIterative.DefaultTvIterations)} iterations)" : mri ? "zero-filled start" : "FBP start";
         string dc = o.EstimateNoise ? "noise-aware data consistency, noise sigma estimated from the outer k-space"
             : o.NoiseSigma is > 0 ? string.Format(inv, "noise-aware data consistency, noise sigma {0:G3}", o.NoiseSigma)
+            : o.Photons is double i0 ? string.Format(inv, "noise-aware data consistency, rays weighted by their counts (I0 {0:G3})", i0)
             : o.ConsistencyWeight is > 0 ? string.Format(inv, "data-consistency weight {0:G3}", o.ConsistencyWeight) : "exact data consistency";
         string text = string.Format(inv, "{0}, {1} NFE x {2} sample(s), seed {3}, {4}, sigma0 {5}, sigma_end {6:G3}{7}{8}, {9}{10}, model sha256 {11}",
             o.Method == ZeroShotMethod.Diffusion ? "diffusion (Euler)" : "consistency model", o.Nfe, o.Samples, o.Seed, startText,
@@ -331,9 +335,10 @@ sealed class ZeroShotCliOptions
 
 /// <summary>The zero-shot loop's schedule and data-consistency settings (null: the tuned task default).</summary>
 public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho = null, double? ConsistencyWeight = null, int? CgIterations = null,
-    double? NoiseSigma = null, bool EstimateNoise = false)
+    double? NoiseSigma = null, bool EstimateNoise = false, double? Photons = null)
 {
-    public bool IsEmpty => SigmaEnd is null && Rho is null && ConsistencyWeight is null && CgIterations is null && NoiseSigma is null && !EstimateNoise;
+    public bool IsEmpty => SigmaEnd is null && Rho is null && ConsistencyWeight is null && CgIterations is null && NoiseSigma is null && !EstimateNoise
+        && Photons is null;
 
     /// <summary>--noise-sigma: a number, or "auto" (estimated from the measured outer k-space).</summary>
     public static (double? Sigma, bool Estimate) ParseNoise(string? text)
@@ -356,20 +361,24 @@ public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho =
         if (NoiseSigma is double s && !(s >= 0 && double.IsFinite(s))) throw new CliException($"--noise-sigma {s}: must be finite and ≥ 0");
         if ((NoiseSigma is > 0 || EstimateNoise) && ConsistencyWeight is not null)
             throw new CliException("--noise-sigma sets the data-consistency weight of each step itself; give it or --consistency-weight, not both");
+        if (Photons is double i0 && !(i0 > 0 && i0 <= 1e12)) throw new CliException($"--photons {i0}: must be in (0, 1e12]");
+        if (Photons is not null && ConsistencyWeight is not null)
+            throw new CliException("--photons sets the data-consistency weight of each step itself; give it or --consistency-weight, not both");
     }
 }
 
 /// <summary>The command-line options of <see cref="ZeroShotLoopSettings"/>, shared by `recon mri|ct` and `run`.</summary>
 sealed class ZeroShotLoopOptions
 {
-    public const string Names = "--sigma-end/--rho/--consistency-weight/--cg-iterations/--noise-sigma";
+    public const string Names = "--sigma-end/--rho/--consistency-weight/--cg-iterations/--noise-sigma/--photons";
     readonly Option<double?> sigmaEnd = new("--sigma-end") { Description = $"cm/diffusion: last noise level of the schedule (default {ZeroShotDefaults.SigmaEnd})." };
     readonly Option<double?> rho = new("--rho") { Description = "cm/diffusion: Karras schedule exponent ρ (default: the model's, 7); smaller spends more steps at high σ." };
     readonly Option<double?> weight = new("--consistency-weight")
     {
         Description = "cm/diffusion: a constant data-consistency weight w on ‖x − x̂‖² against ‖Ax − y‖², relative to ‖A‖²: w > 0 keeps " +
-                      "part of the network's estimate at measured samples (soft replacement; regularised CG). Default: CT 0 (exact); MRI follows " +
-                      "--noise-sigma instead (the default of recon mri: the noise of simulation.json, else estimated; of run: the simulated noise). docs/zero-shot.md",
+                      "part of the network's estimate at measured samples (soft replacement; regularised CG). Default: MRI follows --noise-sigma " +
+                      "instead (the default of recon mri: the noise of simulation.json, else estimated; of run: the simulated noise), CT --photons " +
+                      "(recon ct: the photons of simulation.json, else exact; run: the simulated photons). docs/zero-shot.md",
     };
     readonly Option<int?> cg = new("--cg-iterations") { Description = $"cm/diffusion, CT and coil data: CG steps per data-consistency step (default {ZeroShotDefaults.CtCgIterations})." };
     readonly Option<string?> noise = new("--noise-sigma")
@@ -379,16 +388,22 @@ sealed class ZeroShotLoopOptions
                       "step then weighs the measurements against the network's estimate by it. 0: exact. Default: recon mri the noise of simulation.json " +
                       "next to the k-space, else auto; run the simulated noise= (none: exact). docs/zero-shot.md",
     };
+    readonly Option<double?> photons = new("--photons")
+    {
+        Description = "cm/diffusion, CT: incident photons per ray I0 of the post-log sinogram (−ln(N/I0), Poisson counts N); each data-consistency " +
+                      "step then weighs every ray by its counts I0·e^(−y) against the network's estimate (penalised weighted least squares). Default: " +
+                      "recon ct the photons of simulation.json next to the sinogram (none: exact); run the simulated photons= (none: exact). docs/zero-shot.md",
+    };
 
     public void AddTo(Command cmd)
     {
-        foreach (var o in new Option[] { sigmaEnd, rho, weight, cg, noise }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { sigmaEnd, rho, weight, cg, noise, photons }) cmd.Options.Add(o);
     }
 
     public ZeroShotLoopSettings Read(ParseResult p)
     {
         var (sigma, estimate) = ZeroShotLoopSettings.ParseNoise(p.GetValue(noise));
-        return new(p.GetValue(sigmaEnd), p.GetValue(rho), p.GetValue(weight), p.GetValue(cg), sigma, estimate);
+        return new(p.GetValue(sigmaEnd), p.GetValue(rho), p.GetValue(weight), p.GetValue(cg), sigma, estimate, p.GetValue(photons));
     }
 }
 

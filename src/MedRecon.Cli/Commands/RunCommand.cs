@@ -135,11 +135,15 @@ public static class RunCommand
         }
     }
 
-    /// <summary>The simulation knows its k-space noise: a zero-shot MRI run weighs its data consistency by it unless
-    /// told otherwise (--noise-sigma, or a --consistency-weight).</summary>
-    static ZeroShotLoopSettings SimulatedNoise(ZeroShotLoopSettings schedule, SimulationSpec sim, string method) =>
-        method is "cm" or "diffusion" && sim.Modality == "mri" && schedule.NoiseSigma is null && !schedule.EstimateNoise && schedule.ConsistencyWeight is null && sim.Get("noise", 0.0) is > 0 and var n
-            ? schedule with { NoiseSigma = n } : schedule;
+    /// <summary>The simulation knows its noise: a zero-shot run weighs its data consistency by it (MRI the k-space σ,
+    /// CT the photon count) unless told otherwise (--noise-sigma, --photons, or a --consistency-weight).</summary>
+    static ZeroShotLoopSettings SimulatedNoise(ZeroShotLoopSettings schedule, SimulationSpec sim, string method)
+    {
+        if (method is not ("cm" or "diffusion") || schedule.NoiseSigma is not null || schedule.EstimateNoise || schedule.Photons is not null
+            || schedule.ConsistencyWeight is not null) return schedule;
+        if (sim.Modality == "mri") return sim.Get("noise", 0.0) is > 0 and var n ? schedule with { NoiseSigma = n } : schedule;
+        return sim.Settings.ContainsKey("photons") ? schedule with { Photons = sim.Get("photons", 0.0) } : schedule;
+    }
 
     /// <param name="NoiseSigma">The k-space noise σ the data consistency used (MRI, noise-aware), else null.</param>
     public sealed record SliceMetrics(int Index, MetricSet Input, MetricSet Result, double Seconds, double CpuSeconds, double? NoiseSigma = null);
@@ -348,9 +352,10 @@ public static class RunCommand
                 ["sigmaInflation"] = zs is null ? null : ZeroShotDefaults.SigmaInflationFor(zs, mri),
                 ["sigmaEnd"] = zs is null ? null : ZeroShotDefaults.SigmaEndFor(zs),
                 ["rho"] = zs?.Rho,
-                ["consistencyWeight"] = zs is null || zs.EstimateNoise || zs.NoiseSigma is > 0 ? null : zs.ConsistencyWeight ?? 0,
+                ["consistencyWeight"] = zs is null || zs.EstimateNoise || zs.NoiseSigma is > 0 || zs.Photons is not null ? null : zs.ConsistencyWeight ?? 0,
                 ["cgIterations"] = zs is null || zs.CgIterations == 0 ? null : zs.CgIterations,
                 ["noiseSigma"] = zs is null ? null : zs.EstimateNoise ? "auto" : zs.NoiseSigma,
+                ["photons"] = zs?.Photons,
                 ["model"] = prior is null ? null : new { path = prior.Path, sha256 = prior.Sha256, stage = prior.Metadata.Stage, steps = prior.Metadata.Steps, modality = prior.Metadata.Modality },
                 ["dicomFiles"] = files.Count,
                 ["machine"] = $"{Environment.ProcessorCount} cores, {TorchSharp.torch.get_num_threads()} torch threads",

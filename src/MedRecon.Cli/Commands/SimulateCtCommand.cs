@@ -35,7 +35,7 @@ public static class SimulateCtCommand
         var seed = new Option<int>("--seed") { Description = "Seed for the noise (explicit generator).", DefaultValueFactory = _ => 0 };
         var slice = new Option<string?>("--slice") { Description = "DICOM input: 0-based slice index in the sorted series (default: the middle slice)." };
         var series = new Option<string?>("--series") { Description = "DICOM input with several series: SeriesInstanceUID or 1-based index." };
-        var output = new Option<string>("--out") { Description = "Output folder: sino.npy, angles.npy, geometry.json, gt.npy (+ dicom-source.json).", Required = true };
+        var output = new Option<string>("--out") { Description = "Output folder: sino.npy, angles.npy, geometry.json, gt.npy, simulation.json (+ dicom-source.json).", Required = true };
         var cmd = new Command("ct", "Simulate a CT sinogram (parallel or fan beam) from an image or a phantom.")
         {
             image, size, views, arc, geometry, detectors, pixelSize, photons, noise, seed, slice, series, output,
@@ -110,6 +110,11 @@ public static class SimulateCtCommand
                 File.WriteAllText(Path.Combine(tmp, "geometry.json"), g.ToJson());
                 Npy.Write(Path.Combine(tmp, "gt.npy"), gt.to(ScalarType.Float32));
                 if (dicomSlice is not null) Pipelines.CtDicom.WriteRecord(tmp, dicomSlice);
+                // The noise model, so `recon ct --method cm` can weigh its data consistency by the dose.
+                File.WriteAllText(Path.Combine(tmp, CtCli.SimulationRecordName), System.Text.Json.JsonSerializer.Serialize(new
+                {
+                    views = v, arc = arcDeg, beam = g.Beam.ToString(), photons = i0, gaussianNoise = sigma ?? 0, seed = p.GetValue(seed),
+                }));
             });
             // a record left by an earlier DICOM simulation into this folder would name the wrong source
             if (dicomSlice is null) File.Delete(Path.Combine(dir, Pipelines.CtDicom.RecordName));

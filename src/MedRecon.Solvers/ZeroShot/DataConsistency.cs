@@ -125,20 +125,39 @@ public sealed class NoiseAwareConsistency : IDataConsistency
     readonly bool orthonormal;
     readonly ConjugateGradientConsistency? conjugateGradient; // one Aᴴy for all steps
     public NoiseAwareConsistency(LinearOperator a, Tensor y, double noiseSigma, double physicalPerPriorUnit, int cgIterations,
-        double errorScale = ZeroShotDefaults.NoiseErrorScale)
+        double errorScale = ZeroShotDefaults.NoiseErrorScale, string? noiseDescription = null)
     {
         if (!(noiseSigma >= 0) || double.IsInfinity(noiseSigma)) throw new ArgumentOutOfRangeException(nameof(noiseSigma), "noise σ must be finite and ≥ 0");
         if (!(physicalPerPriorUnit > 0) || !(errorScale > 0)) throw new ArgumentOutOfRangeException(nameof(physicalPerPriorUnit), "scales must be positive");
         this.a = a; this.y = y; this.cgIterations = cgIterations;
         NoiseSigma = noiseSigma; Unit = physicalPerPriorUnit; ErrorScale = errorScale;
+        this.noiseDescription = noiseDescription ?? FormattableString.Invariant($"noise sigma {noiseSigma:G3}");
         orthonormal = DataConsistency.HasOrthonormalRows(a);
         if (!orthonormal) conjugateGradient = new ConjugateGradientConsistency(a, y, cgIterations, 0);
     }
+    readonly string noiseDescription;
     public double NoiseSigma { get; }
     public double Unit { get; }
     public double ErrorScale { get; }
     public string Description => FormattableString.Invariant(
-        $"noise-aware {(orthonormal ? "soft replacement" : $"{cgIterations} CG steps")}, noise sigma {NoiseSigma:G3}, lambda_i = sigma_y^2/({ErrorScale:G3} sigma_i u)^2");
+        $"noise-aware {(orthonormal ? "soft replacement" : $"{cgIterations} CG steps")}, {noiseDescription}, lambda_i = sigma_y^2/({ErrorScale:G3} sigma_i u)^2");
+
+    /// <summary>
+    /// CT from photon counts: a post-log sinogram y = −ln(N/I0) has variance ≈ 1/N per ray, so each ray is whitened by
+    /// √N, N = I0·e^(−y) (at least one count), and the step runs on W^½A, W^½y with σ_y = 1:
+    /// ‖W^½(Ax − y)‖² + λ_i‖x − x̂‖² (penalised weighted least squares, the classic statistical CT data term).
+    /// </summary>
+    public static NoiseAwareConsistency ForPhotonCounts(LinearOperator projector, Tensor sinogram, double incidentPhotons,
+        double physicalPerPriorUnit, int cgIterations, double? errorScale = null)
+    {
+        if (!(incidentPhotons > 0) || double.IsInfinity(incidentPhotons)) throw new ArgumentOutOfRangeException(nameof(incidentPhotons), "photon count must be positive and finite");
+        // No dispose scope here: the operator's weights must live as long as the step (the caller's scope).
+        var y = sinogram.to(ScalarType.Float32);
+        var whiten = (y.neg().exp() * incidentPhotons).clamp_min(1.0).sqrt();
+        var weighted = new MaskOperator(whiten) * projector;
+        return new NoiseAwareConsistency(weighted, y * whiten, 1.0, physicalPerPriorUnit, cgIterations,
+            errorScale ?? ZeroShotDefaults.CtNoiseErrorScale, FormattableString.Invariant($"rays weighted by their counts I0 e^-y (I0 {incidentPhotons:G3})"));
+    }
 
     /// <summary>λ_i for an estimate at noise level <paramref name="sigma"/> (prior units).</summary>
     public double LambdaFor(double sigma)

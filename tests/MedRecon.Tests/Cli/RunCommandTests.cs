@@ -288,6 +288,53 @@ public class RunCommandTests
         }
     }
 
+    /// <summary>The CT dose reaches the data consistency: `simulate ct --photons` records it and `recon ct --method cm`
+    /// uses it by default (said on stderr, written into the derivation), `run` uses the simulated photons= and records
+    /// them; the option is CT's, positive, and not combined with a constant weight.</summary>
+    [Fact]
+    public void Ct_Cm_WeighsLowDoseDataByThePhotons()
+    {
+        using var dir = new TempDir();
+        Ok(CliRunner.Run("simulate", "ct", "--image", "shepp-logan", "--size", "48", "--views", "20", "--pixel-size", "0.02",
+            "--photons", "500", "--out", dir["sim"]));
+        using (var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(dir["sim/simulation.json"])))
+            Assert.Equal(500, doc.RootElement.GetProperty("photons").GetDouble());
+        string[] cm = { "recon", "ct", "--sinogram", dir["sim/sino.npy"], "--angles", dir["sim/angles.npy"], "--geometry", dir["sim/geometry.json"],
+            "--method", "cm", "--nfe", "1", "--start", "fbp" };
+        var r = CliRunner.Run(cm.Concat(new[] { "--out", dir["a.npy"] }).ToArray());
+        Ok(r);
+        Assert.Contains("I0 500 from simulation.json", r.StdErr);
+        var explicitRun = CliRunner.Run(cm.Concat(new[] { "--photons", "500", "--out", dir["b.npy"] }).ToArray());
+        Ok(explicitRun);
+        Assert.DoesNotContain("from simulation.json", explicitRun.StdErr);
+        Assert.True((Npy.Read(dir["a.npy"]) == Npy.Read(dir["b.npy"])).all().item<bool>(), "the recorded dose = --photons 500, bit for bit");
+        var exact = CliRunner.Run(cm.Concat(new[] { "--consistency-weight", "0", "--out", dir["c.npy"] }).ToArray());
+        Ok(exact);
+        Assert.False((Npy.Read(dir["a.npy"]) == Npy.Read(dir["c.npy"])).all().item<bool>(), "a weight instead of the dose: another step");
+        // A noise-free simulation records no dose: exact, as before.
+        Ok(CliRunner.Run("simulate", "ct", "--image", "shepp-logan", "--size", "48", "--views", "20", "--out", dir["clean"]));
+        var clean = CliRunner.Run("recon", "ct", "--sinogram", dir["clean/sino.npy"], "--angles", dir["clean/angles.npy"], "--geometry",
+            dir["clean/geometry.json"], "--method", "cm", "--nfe", "1", "--start", "fbp", "--out", dir["d.npy"]);
+        Ok(clean);
+        Assert.DoesNotContain("simulation.json", clean.StdErr);
+        // run: the simulated dose, recorded in metrics.json and the derivation.
+        Ok(CliRunner.Run("run", "--size", "48", "--simulate", "ct:views=20,photons=2000", "--method", "cm", "--nfe", "1", "--out", dir["run"]));
+        using (var m = System.Text.Json.JsonDocument.Parse(File.ReadAllText(dir["run/metrics.json"])))
+        {
+            Assert.Equal(2000, m.RootElement.GetProperty("photons").GetDouble());
+            Assert.Equal(System.Text.Json.JsonValueKind.Null, m.RootElement.GetProperty("consistencyWeight").ValueKind);
+        }
+        // Bad input: one line, nothing written.
+        CliRunner.AssertBadInput(CliRunner.Run(cm.Concat(new[] { "--photons", "0", "--out", dir["e.npy"] }).ToArray()), "--photons 0");
+        CliRunner.AssertBadInput(CliRunner.Run(cm.Concat(new[] { "--photons", "500", "--consistency-weight", "0.1", "--out", dir["e.npy"] }).ToArray()),
+            "--photons", "not both");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--photons", "500", "--out", dir["f"]), "--photons", "CT", "MRI");
+        CliRunner.AssertBadInput(CliRunner.Run("recon", "ct", "--sinogram", dir["sim/sino.npy"], "--angles", dir["sim/angles.npy"], "--geometry",
+            dir["sim/geometry.json"], "--method", "tv", "--photons", "500", "--out", dir["e.npy"]), "--photons");
+        Assert.False(File.Exists(dir["e.npy"]));
+        AssertNothingWritten(dir, "f");
+    }
+
     [Fact]
     public void Run_BadInput_IsOneLineError_AndNothingIsWritten()
     {
