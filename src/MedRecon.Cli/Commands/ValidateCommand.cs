@@ -17,7 +17,7 @@ public static class ValidateCommand
     {
         var quick = new Option<bool>("--quick") { Description = "Tiny subset (64² Shepp–Logan, MRI 4x and CT 60 views, cheap methods, capped iterations, CM at most 2 NFE, no tuning): a smoke test in well under a minute; never copied to docs/." };
         var output = new Option<string>("--out") { Description = "Output folder: validation.json, validation.md, report.html.", DefaultValueFactory = _ => "validation" };
-        var docs = new Option<bool?>("--docs") { Description = "Copy validation.md to docs/validation.md of the repository (default: yes for a full run started inside the repository; refused with --quick)." };
+        var docs = new Option<bool?>("--docs") { Description = "Copy validation.md to docs/validation.md of the repository (default: yes for a full run — all tasks and methods — started inside the repository; refused with --quick)." };
         var tasks = new Option<string?>("--tasks") { Description = "Comma-separated task ids (default: all; --quick: mri-4x,ct-60v). Known: " + string.Join(", ", ValidationSuite.AllTasks.Select(t => t.Id)) + "." };
         var methods = new Option<string?>("--methods") { Description = "Comma-separated method ids (default: all; --quick: the cheap ones), e.g. zf,cg,tv,wavelet,bart-tv,bart-wavelet,fbp,sirt,cgls,astra-fbp,astra-sirt,astra-cgls,cm,diffusion." };
         var size = new Option<int?>("--size") { Description = "Image size N (default 256; 64 with --quick). Real slices are resampled (area average) to N²." };
@@ -55,7 +55,9 @@ public static class ValidateCommand
             string outDir = p.GetValue(output)!;
             string? repo = RepositoryRoot();
             if (q && p.GetValue(docs) == true) throw new CliException("--docs: a --quick run is a smoke test; its report is not copied over docs/validation.md");
-            bool copyDocs = p.GetValue(docs) ?? (!q && repo != null && Path.GetFullPath(Environment.CurrentDirectory).TrimEnd('/') == repo.TrimEnd('/'));
+            // Only a full run replaces the repository's report by default: a --tasks/--methods subset would drop the other rows.
+            bool full = !q && options.Tasks is null && options.Methods is null;
+            bool copyDocs = p.GetValue(docs) ?? (full && repo != null && Path.GetFullPath(Environment.CurrentDirectory).TrimEnd('/') == repo.TrimEnd('/'));
             if (copyDocs && repo is null) throw new CliException("--docs: not inside the MedRecon repository (no MedRecon.sln above the current folder)");
 
             string work = Path.Combine(Path.GetTempPath(), "medrecon-validate-" + Guid.NewGuid().ToString("N")[..10]);

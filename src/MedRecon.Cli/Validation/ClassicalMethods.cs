@@ -39,9 +39,10 @@ public sealed class MriClassicalMethod(string id, string label, MriMethod method
         new MriClassicalMethod("zf", "zero-filled", MriMethod.Zf, 0, null, null, true),
         new MriClassicalMethod("cg", "CG-SENSE", MriMethod.Cg, 30, null, null, true),
         new MriClassicalMethod("tv", "TV (PDHG)", MriMethod.Tv, TotalVariationOptions.DefaultIterations, TotalVariationOptions.DefaultLambda,
-            new[] { 0.002, 0.004, 0.008 }, true),
+            // Up to 8x the default: noisy tasks tune it, and their best λ lies well above the noise-free one.
+            new[] { 0.002, 0.004, 0.008, 0.016, 0.032 }, true),
         new MriClassicalMethod("wavelet", "wavelet-ℓ1 (FISTA)", MriMethod.Wavelet, WaveletL1Options.DefaultIterations, WaveletL1Options.DefaultLambda,
-            new[] { 0.001, 0.002, 0.004 }, false),
+            new[] { 0.001, 0.002, 0.004, 0.008, 0.016 }, false),
     };
 }
 

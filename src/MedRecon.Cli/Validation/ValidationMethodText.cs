@@ -23,9 +23,10 @@ stopped run keeps what it finished (marked "partial"). Progress: one line per ru
 | mri-4x-noisy, mri-4x-8c-noisy | the 4x mask, single coil / 8 coils, plus white Gaussian k-space noise with σ (per real and imaginary part) = 2.5 % of the slice's 99.5th percentile; the peers' λ are tuned on the noisy tuning images as always, the zero-shot rows use the noise-aware data consistency with the simulated σ (as a scanner's noise calibration gives it) |
 | ct-60v, ct-30v | parallel beam, 60 / 30 views over 180°, ⌈N√2⌉+1 detectors, pixel units |
 | ct-la120 | limited angle: 90 views over 120° |
+| ct-60v-lowdose | the 60-view task plus Poisson noise with I0 = 10⁴ incident photons per ray (then −log), on the real slices only (a dose needs physical attenuation: μ per mm, 1 mm pixels; the phantoms have none); every tunable method's λ is tuned on the noisy tuning slice, the zero-shot rows weigh each ray by its counts (`--photons`, the simulated I0) |
 
 One mask / angle set per (task, image), seeded (mask seed 1000 + image index); noise-free measurements except the
-two noisy tasks (noise seeded like the mask).
+three noisy tasks (noise seeded like the mask).
 
 **Images** (256², 64² with `--quick`):
 - Phantoms: modified Shepp–Logan and a random-ellipse phantom (`EllipsePhantom.Random(424242)`; the priors' phantom pool
@@ -64,8 +65,9 @@ two noisy tasks (noise seeded like the mask).
 images that are not test images** — the random-ellipse phantom with seed 777, brain1 slice 10 (a training slice,
 not held out) and Philips CT slice 60 — from a 3-point grid (TV 0.003/0.01/0.03, wavelet 0.001/0.003/0.01), by PSNR.
 The 8-coil tasks reuse the λ of the single-coil task at the same acceleration. MedRecon's own TV and wavelet use
-their documented defaults (`--tune-all` tunes them the same way; grids 0.002/0.004/0.008 and 0.001/0.002/0.004, CT
-TV 0.001/0.002/0.004). The zero-shot methods use the solver's defaults, tuned by its author on phantoms and
+their documented defaults on noise-free tasks and are tuned the same way on the noisy ones, where a noise-free default
+would under-regularise (`--tune-all` tunes them everywhere; grids 0.002/0.004/0.008/0.016/0.032 and
+0.001/0.002/0.004/0.008/0.016, CT TV 0.001/0.002/0.004). The zero-shot methods use the solver's defaults, tuned by its author on phantoms and
 training slices, never on these test slices. The grids and every score are in the tuning table and the JSON.
 
 **Metrics:** PSNR, SSIM, NMSE per slice (`MedRecon.Core.Metrics`, data range max(ref) − min(ref) of the slice), then
@@ -94,7 +96,7 @@ rows still run, and the command exits 0. A prior named explicitly that does not 
 architecture is an error (exit 2) before anything runs. A method that throws gives a "failed" row, the rest go on,
 and the exit code is 1.
 
-**Limits:** noise-free data; one mask per case; few slices (each a 2-core, shared VM's minutes); the machine's load
+**Limits:** noise-free data except the three noisy tasks; one mask per case; few slices (each a 2-core, shared VM's minutes); the machine's load
 is printed because seconds depend on it; the real MR slices are magnitude images (no phase) and the real MR k-space
 is their discrete FFT, so the MR real-data rows measure the prior on held-out anatomy, not on raw scanner data.
 """;

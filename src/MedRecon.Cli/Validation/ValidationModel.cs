@@ -24,6 +24,15 @@ public sealed record ValidationTask(string Id, Modality Modality, string Descrip
     // CT
     public int Views { get; init; }
     public double ArcDegrees { get; init; } = 180;
+    /// <summary>CT: Poisson noise with this many incident photons per ray (then −log); 0 = noise-free. A dose needs line
+    /// integrals of physical attenuation, so such a task runs on the real slices (μ per mm) only.</summary>
+    public double Photons { get; init; }
+
+    /// <summary>The task adds measurement noise (k-space or photon).</summary>
+    public bool Noisy => NoiseFraction > 0 || Photons > 0;
+
+    /// <summary>Whether this task can be simulated on <paramref name="image"/> (a dose only on physical attenuation).</summary>
+    public bool AppliesTo(ValidationImage image) => !(Photons > 0 && image.MuWater is null);
 }
 
 /// <summary>
@@ -51,6 +60,9 @@ public sealed record ValidationCase(ValidationTask Task, ValidationImage Image, 
     public bool Tuning { get; init; }
     /// <summary>MRI: the k-space noise σ added (0: none), known to the zero-shot methods as a scanner's noise calibration is.</summary>
     public double NoiseSigma { get; init; }
+    /// <summary>CT: the incident photons per ray of the simulated Poisson noise (0: none), known to the zero-shot methods
+    /// as a scanner's dose is.</summary>
+    public double Photons { get; init; }
 }
 
 /// <summary>What a method returns: the image (complex MR images are compared on magnitude) and its costs.</summary>

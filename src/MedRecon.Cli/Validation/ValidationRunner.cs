@@ -86,7 +86,7 @@ public static class ValidationRunner
             images[modality] = ValidationSuite.LoadImages(modality, options.Quick, tuning: false, options.Size, n => { result.Notes.Add(n); log.WriteLine("validate: " + n); });
             var loaded = images[modality];
             images[modality] = loaded.GroupBy(i => i.Dataset).SelectMany(g => g.Take(options.ImagesPerDataset)).ToList();
-            bool tune = options.Tune && methods.Any(m => m.Modality == modality && Tuned(m, options) && unavailable[m.Id + "/" + m.Modality] == null);
+            bool tune = options.Tune && methods.Any(m => m.Modality == modality && tasks.Any(t => t.Modality == modality && Tuned(m, options, t)) && unavailable[m.Id + "/" + m.Modality] == null);
             tuningImages[modality] = tune
                 ? ValidationSuite.LoadImages(modality, options.Quick, tuning: true, options.Size, n => { result.Notes.Add(n); log.WriteLine("validate: " + n); })
                 : new List<ValidationImage>();
@@ -100,7 +100,7 @@ public static class ValidationRunner
             var ci = CaseImages(t, images[t.Modality]);
             total += ms.Sum(m => ci.Count(i => Runs(m, t, ci, i)));
             if (!TuneFrom.ContainsKey(t.Id) || !tasks.Any(x => x.Id == TuneFrom[t.Id]))
-                total += tuningImages[t.Modality].Count * ms.Where(m => Tuned(m, options)).Sum(m => m.LambdaGrid!.Count);
+                total += tuningImages[t.Modality].Count(t.AppliesTo) * ms.Where(m => Tuned(m, options, t)).Sum(m => m.LambdaGrid!.Count);
         }
         int done = 0;
         string Eta() => done == 0 ? "" : $", ETA {clock.Elapsed.TotalSeconds / done * (total - done):F0} s";
@@ -113,10 +113,10 @@ public static class ValidationRunner
             string tuneTask = TuneFrom.TryGetValue(task.Id, out var src) && tasks.Any(x => x.Id == src) ? src : task.Id;
             if (tuneTask == task.Id)
             {
-                foreach (var img in tuningImages[task.Modality])
+                foreach (var img in tuningImages[task.Modality].Where(task.AppliesTo))
                 {
                     var c = ValidationSuite.Simulate(task, img, maskSeed: 999, tuning: true);
-                    foreach (var m in ms.Where(m => Tuned(m, options) && unavailable[m.Id + "/" + m.Modality] == null))
+                    foreach (var m in ms.Where(m => Tuned(m, options, task) && unavailable[m.Id + "/" + m.Modality] == null))
                     {
                         double best = double.NegativeInfinity, bestLambda = double.NaN;
                         var scores = new List<(double L, double P)>();
@@ -126,7 +126,8 @@ public static class ValidationRunner
                             try
                             {
                                 using var scope = NewDisposeScope();
-                                p = Metrics.Psnr(img.Reference, m.Run(c, l, context).Image);
+                                p = Metrics.Psnr(img.Reference, CliSupport.RetryNativeOnce(() => m.Run(c, l, context), m.Id,
+                                    first => log.WriteLine($"validate: tuning {m.Id} λ {Inv.S(l)} on {img.Label}: native torch error, retrying once: {first}")).Image);
                             }
                             catch (Exception e) when (e is not OutOfMemoryException)
                             {
@@ -228,7 +229,9 @@ public static class ValidationRunner
         return result;
     }
 
-    static bool Tuned(IValidationMethod m, ValidationOptions o) => m.LambdaGrid != null && (m.Kind == "peer" || o.TuneAll);
+    /// <summary>Peers are tuned always, MedRecon's own methods with --tune-all or on noisy data, where their noise-free
+    /// default λ would under-regularise (so the best classical row is a fair one).</summary>
+    static bool Tuned(IValidationMethod m, ValidationOptions o, ValidationTask t) => m.LambdaGrid != null && (m.Kind == "peer" || o.TuneAll || t.Noisy);
 
     /// <summary>Whether an expensive method runs on this image (the first N of its family in the task).</summary>
     static bool Runs(IValidationMethod m, ValidationTask t, List<ValidationImage> caseImages, ValidationImage img) =>
@@ -236,8 +239,9 @@ public static class ValidationRunner
 
     static List<ValidationImage> CaseImages(ValidationTask t, List<ValidationImage> all)
     {
-        if (ImagesPerFamily(t) is not int k) return all;
-        return all.GroupBy(i => i.Family).SelectMany(g => g.Take(k)).ToList();
+        var usable = all.Where(t.AppliesTo).ToList();
+        if (ImagesPerFamily(t) is not int k) return usable;
+        return usable.GroupBy(i => i.Family).SelectMany(g => g.Take(k)).ToList();
     }
 
     static List<ValidationTask> SelectTasks(ValidationOptions o)

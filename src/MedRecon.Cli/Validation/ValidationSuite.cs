@@ -49,6 +49,8 @@ public static class ValidationSuite
             { Acceleration = 4, CenterFraction = 0.08, NoiseFraction = 0.025 },
         new ValidationTask("mri-4x-8c-noisy", Modality.Mri, "MRI 4x, 1-D random mask, centre 0.08, 8 coils (birdcage maps, known), k-space noise σ = 2.5 % of the slice's 99.5th percentile")
             { Acceleration = 4, CenterFraction = 0.08, Coils = 8, NoiseFraction = 0.025 },
+        new ValidationTask("ct-60v-lowdose", Modality.Ct, "CT 60 views, parallel beam over 180°, Poisson noise with I0 = 10⁴ photons per ray (real slices only: attenuation per mm, 1 mm pixels)")
+            { Views = 60, Photons = 1e4 },
     };
 
     public static IReadOnlyList<string> QuickTaskIds { get; } = new[] { "mri-4x", "ct-60v" };
@@ -164,7 +166,8 @@ public static class ValidationSuite
     /// MRI phantoms from analytic k-space (single coil) or a 4x finer grid (multi coil); CT phantoms from analytic line
     /// integrals (2 sub-rays per detector); real CT slices by projecting the 2x finer slice and binning the detector.
     /// Real MR slices have no continuous object: their k-space is the discrete FFT of the slice (retrospective
-    /// undersampling, as fastMRI). Noise-free unless the task adds k-space noise (<see cref="ValidationTask.NoiseFraction"/>).
+    /// undersampling, as fastMRI). Noise-free unless the task adds k-space noise (<see cref="ValidationTask.NoiseFraction"/>)
+    /// or photon noise (<see cref="ValidationTask.Photons"/>, seeded by the case's seed).
     /// </summary>
     public static ValidationCase Simulate(ValidationTask task, ValidationImage image, int maskSeed, bool tuning)
     {
@@ -191,6 +194,11 @@ public static class ValidationSuite
             sino = s.reshape(angles.Length, g.Detectors, 2).mean(new long[] { 2 }).contiguous().MoveToOuterDisposeScope();
         }
         else sino = CtSimulation.ProjectFine(image.Reference, g, angles, 2);
-        return c with { Ct = new CtMeasurement(sino.to(ScalarType.Float32), angles, g) };
+        if (task.Photons > 0)
+        {
+            if (!task.AppliesTo(image)) throw new ArgumentException($"{task.Id}: a dose needs physical attenuation, {image.Label} has none");
+            sino = CtSimulation.AddPoissonNoise(sino, task.Photons, new torch.Generator((ulong)maskSeed));
+        }
+        return c with { Ct = new CtMeasurement(sino.to(ScalarType.Float32), angles, g), Photons = task.Photons };
     }
 }
