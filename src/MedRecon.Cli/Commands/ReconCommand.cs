@@ -226,6 +226,9 @@ sealed class ZeroShotCliOptions
         return o is null ? null : (o, p.GetValue(model));
     }
 
+    /// <summary>--photons as given (CT: it weighs the classical TV too).</summary>
+    public double? Photons(ParseResult p) => schedule.Photons(p);
+
     /// <summary>Refuses the classical solvers' options with a zero-shot method, where they would be ignored.</summary>
     public static void RefuseClassicalOptions(ParseResult p, string method, params Option[] classical)
     {
@@ -248,9 +251,13 @@ sealed class ZeroShotCliOptions
         schedule ??= new ZeroShotLoopSettings();
         if (!zeroShot)
         {
+            // The dose also weighs CT TV's data term (penalised weighted least squares); nothing else applies to a classical method.
+            bool weightedTv = method == "tv" && modality == "ct";
             if (model is not null || nfe is not null || samples != 1 || sigmaStart is not null || start is not null || startIterations is not null || sigmaInflation is not null
-                || !schedule.IsEmpty)
-                throw new CliException($"--model/--nfe/--samples/--sigma-start/--start/--start-iterations/--sigma-inflation/{ZeroShotLoopOptions.Names} apply to --method cm or diffusion, not {method}");
+                || !(weightedTv ? schedule with { Photons = null } : schedule).IsEmpty)
+                throw new CliException($"--model/--nfe/--samples/--sigma-start/--start/--start-iterations/--sigma-inflation/{ZeroShotLoopOptions.Names} apply to --method cm or diffusion" +
+                                       $"{(modality == "ct" ? " (--photons also to tv)" : "")}, not {method}");
+            ZeroShotLoopSettings.CheckPhotons(schedule.Photons);
             return null;
         }
         schedule.Check(sigmaStart);
@@ -313,7 +320,7 @@ sealed class ZeroShotCliOptions
         string startText = start == ZeroShotStart.TotalVariation ? $"TV start ({o.StartIterations ?? (mri ? Solvers.TotalVariationOptions.DefaultIterations : Solvers.Ct.CtIterative.DefaultTvIterations)} iterations)" : mri ? "zero-filled start" : "FBP start";
         string dc = o.EstimateNoise ? "noise-aware data consistency, noise sigma estimated from the outer k-space"
             : o.NoiseSigma is > 0 ? string.Format(inv, "noise-aware data consistency, noise sigma {0:G3}", o.NoiseSigma)
-            : o.Photons is double i0 ? string.Format(inv, "noise-aware data consistency, rays weighted by their counts (I0 {0:G3})", i0)
+            : o.Photons is > 0 and var i0 ? string.Format(inv, "noise-aware data consistency, rays weighted by their counts (I0 {0:G3})", i0)
             : o.ConsistencyWeight is > 0 ? string.Format(inv, "data-consistency weight {0:G3}", o.ConsistencyWeight) : "exact data consistency";
         string text = string.Format(inv, "{0}, {1} NFE x {2} sample(s), seed {3}, {4}, sigma0 {5}, sigma_end {6:G3}{7}{8}, {9}{10}, model sha256 {11}",
             o.Method == ZeroShotMethod.Diffusion ? "diffusion (Euler)" : "consistency model", o.Nfe, o.Samples, o.Seed, startText,
@@ -361,9 +368,15 @@ public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho =
         if (NoiseSigma is double s && !(s >= 0 && double.IsFinite(s))) throw new CliException($"--noise-sigma {s}: must be finite and ≥ 0");
         if ((NoiseSigma is > 0 || EstimateNoise) && ConsistencyWeight is not null)
             throw new CliException("--noise-sigma sets the data-consistency weight of each step itself; give it or --consistency-weight, not both");
-        if (Photons is double i0 && !(i0 > 0 && i0 <= 1e12)) throw new CliException($"--photons {i0}: must be in (0, 1e12]");
-        if (Photons is not null && ConsistencyWeight is not null)
+        CheckPhotons(Photons);
+        if (Photons is > 0 && ConsistencyWeight is not null)
             throw new CliException("--photons sets the data-consistency weight of each step itself; give it or --consistency-weight, not both");
+    }
+
+    /// <summary>--photons: finite and ≥ 0 (0: no weighting, the sinogram kept exactly).</summary>
+    public static void CheckPhotons(double? photons)
+    {
+        if (photons is double i0 && !(i0 >= 0 && double.IsFinite(i0))) throw new CliException($"--photons {i0}: must be finite and ≥ 0 (0: unweighted)");
     }
 }
 
@@ -390,15 +403,19 @@ sealed class ZeroShotLoopOptions
     };
     readonly Option<double?> photons = new("--photons")
     {
-        Description = "cm/diffusion, CT: incident photons per ray I0 of the post-log sinogram (−ln(N/I0), Poisson counts N); each data-consistency " +
-                      "step then weighs every ray by its counts I0·e^(−y) against the network's estimate (penalised weighted least squares). Default: " +
-                      "recon ct the photons of simulation.json next to the sinogram (none: exact); run the simulated photons= (none: exact). docs/zero-shot.md",
+        Description = "cm/diffusion/tv, CT: incident photons per ray I0 of the post-log sinogram (−ln(N/I0), Poisson counts N); every ray is then " +
+                      "weighed by its counts I0·e^(−y) (penalised weighted least squares): in each data-consistency step against the network's " +
+                      "estimate, in TV's data term. 0: unweighted, the sinogram kept exactly. Default: recon ct the photons of simulation.json next to " +
+                      "the sinogram (none: unweighted); run the simulated photons= (none: unweighted). docs/zero-shot.md",
     };
 
     public void AddTo(Command cmd)
     {
         foreach (var o in new Option[] { sigmaEnd, rho, weight, cg, noise, photons }) cmd.Options.Add(o);
     }
+
+    /// <summary>--photons as given (also read for the classical TV).</summary>
+    public double? Photons(ParseResult p) => p.GetValue(photons);
 
     public ZeroShotLoopSettings Read(ParseResult p)
     {

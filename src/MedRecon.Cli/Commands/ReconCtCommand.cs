@@ -54,15 +54,6 @@ public static class ReconCtCommand
             if (dicomOut) Pipelines.CtDicom.CheckSource(p.GetValue(sinogram) ?? p.GetValue(projections) ?? "", p.GetValue(like), outPath);
             var zs = zsOptions.Read(p, p.GetValue(method)!, "ct");
             ZeroShotCliOptions.RefuseClassicalOptions(p, p.GetValue(method)!, lambda, iters, nonneg, filter);
-            // Low-dose sinograms fitted exactly carry their noise into the image (60 views, I0 10⁴: 33 dB exact vs 41 dB
-            // weighted): without a choice, the photon count `simulate ct` recorded.
-            if (zs is { } z && z.Options is { Photons: null, ConsistencyWeight: null, Lambda: null } && p.GetValue(sinogram) is { } sp
-                && CtCli.RecordedPhotons(sp) is double recorded)
-            {
-                zs = (z.Options with { Photons = recorded }, z.Model);
-                Console.Error.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"data consistency: rays weighted by their counts, I0 {recorded:G4} from {CtCli.SimulationRecordName}"));
-            }
             string? stdPath = zs is not null && zs.Value.Options.Samples > 1 ? ZeroShotCliOptions.StdPath(outPath, dicomOut) : null;
             if (stdPath is not null && dicomOut) Pipelines.DicomImages.CheckOutputFolder(stdPath);
             if (!dicomOut)
@@ -127,8 +118,21 @@ public static class ReconCtCommand
             }
             if (g.ImageSize < 1 || g.ImageSize > 8192) throw new CliException($"--size {g.ImageSize}: must be between 1 and 8192");
 
-            var sw = System.Diagnostics.Stopwatch.StartNew();
             string m = p.GetValue(method)!;
+            // The dose: low-dose sinograms fitted exactly carry their noise into the image (60 views, I0 10⁴: 33 dB exact vs
+            // 41 dB weighted). Without --photons, the dose `simulate ct` recorded for this sinogram, for cm/diffusion (unless
+            // a constant weight is given) and tv.
+            double? dose = zsOptions.Photons(p);
+            bool usesDose = zs is { } zd ? zd.Options is { ConsistencyWeight: null, Lambda: null } : m == "tv";
+            if (dose is null && usesDose && p.GetValue(sinogram) is { } sp && CtCli.RecordedPhotons(sp, (int)sino.shape[0]) is double recorded)
+            {
+                dose = recorded;
+                Console.Error.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"{m}: rays weighted by their counts, I0 {recorded:G4} from {CtCli.SimulationRecordName} (--photons 0: unweighted)"));
+            }
+            if (zs is { } z && dose is not null) zs = (z.Options with { Photons = dose }, z.Model);
+
+            var sw = System.Diagnostics.Stopwatch.StartNew();
             int? it = p.GetValue(iters);
             if (it is < 0) throw new CliException($"--iters {it}: must be ≥ 0");
             Tensor image;
@@ -146,12 +150,13 @@ public static class ReconCtCommand
             }
             else
                 image = CtReconstruction.Run(m, sino, g, angles, FilteredBackProjection.ParseFilter(p.GetValue(filter)!), it,
-                    p.GetValue(lambda), p.GetValue(nonneg));
+                    p.GetValue(lambda), p.GetValue(nonneg), photons: dose);
             sw.Stop();
             if (dicomOut)
             {
                 string desc = $"MedRecon recon ct: " + (zs is not null ? ZeroShotCliOptions.Describe(zs.Value.Options, mri: false, prior!.Sha256, conjugateGradient: true)
-                              : m + (m == "fbp" ? $" ({p.GetValue(filter)} filter)" : $", {it?.ToString() ?? "default"} iterations, lambda {p.GetValue(lambda)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}")) +
+                              : m + (m == "fbp" ? $" ({p.GetValue(filter)} filter)" : $", {it?.ToString() ?? "default"} iterations, lambda {p.GetValue(lambda)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}")
+                                + (m == "tv" && dose is > 0 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $", rays weighted by their counts (I0 {dose:G3})") : "")) +
                               $"; operator: {g.Beam} beam, {angles.Length} views, {g.Detectors} detectors";
                 string source = p.GetValue(sinogram) ?? h5!;
                 int count = 0;
@@ -231,7 +236,8 @@ public static class CtReconstruction
 
     public static Tensor Run(string method, Tensor sino, CtGeometry g, double[] angles, FbpFilter filter = FbpFilter.Ramp,
         int? iterations = null, double? lambda = null, bool nonNegative = false,
-        ZeroShotOptions? zeroShot = null, double? muWater = null, ConsistencyFunction? prior = null, IProgress<SolverProgress>? progress = null)
+        ZeroShotOptions? zeroShot = null, double? muWater = null, ConsistencyFunction? prior = null, IProgress<SolverProgress>? progress = null,
+        double? photons = null)
     {
         if (IsZeroShot(method))
         {
@@ -248,7 +254,12 @@ public static class CtReconstruction
             case "cgls":
                 return CtIterative.Cgls(CtProjector.Create(g, angles), sino, iterations ?? CtIterative.DefaultCglsIterations, lambda ?? 0.0);
             case "tv":
-                return CtIterative.Tv(CtProjector.Create(g, angles), sino, lambda ?? 0.002, iterations ?? 300, nonNegative);
+            {
+                // With a dose: penalised weighted least squares, each ray weighed by its counts.
+                using var scope = NewDisposeScope();
+                var (a, y) = photons is > 0 and double i0 ? CtSimulation.WeightByCounts(CtProjector.Create(g, angles), sino, i0) : (CtProjector.Create(g, angles), sino);
+                return CtIterative.Tv(a, y, lambda ?? 0.002, iterations ?? 300, nonNegative).MoveToOuterDisposeScope();
+            }
             default:
                 throw new CliException($"--method {method}: unknown (fbp, sirt, cgls, tv)");
         }
@@ -261,18 +272,29 @@ static class CtCli
     /// <summary>Written by `simulate ct` next to sino.npy: views, arc, beam, photons (null: none), gaussianNoise, seed.</summary>
     public const string SimulationRecordName = "simulation.json";
 
-    /// <summary>The Poisson dose I0 that `simulate ct` recorded next to <paramref name="sinogramPath"/>, else null.</summary>
-    public static double? RecordedPhotons(string sinogramPath)
+    /// <summary>The Poisson dose I0 that `simulate ct` recorded next to <paramref name="sinogramPath"/>, else null. A record
+    /// of another sinogram (other view count; `simulate mri` writes the same file name) is ignored with a line on stderr;
+    /// an unreadable one is an error, as for `recon mri`.</summary>
+    public static double? RecordedPhotons(string sinogramPath, int views)
     {
         string record = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(sinogramPath)) ?? ".", SimulationRecordName);
         if (!File.Exists(record)) return null;
         try
         {
             using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(record));
-            return doc.RootElement.TryGetProperty("photons", out var v) && v.ValueKind == System.Text.Json.JsonValueKind.Number
-                && v.GetDouble() is > 0 and var i0 && double.IsFinite(i0) ? i0 : null;
+            var root = doc.RootElement;
+            if (root.ValueKind != System.Text.Json.JsonValueKind.Object || !root.TryGetProperty("photons", out var v)) return null;
+            if (!root.TryGetProperty("views", out var n) || n.ValueKind != System.Text.Json.JsonValueKind.Number || n.GetInt32() != views)
+            {
+                Console.Error.WriteLine($"warning: {record} records another sinogram (not {views} views); its dose is ignored");
+                return null;
+            }
+            return v.ValueKind == System.Text.Json.JsonValueKind.Number && v.GetDouble() is > 0 and var i0 && double.IsFinite(i0) ? i0 : null;
         }
-        catch (System.Text.Json.JsonException) { return null; }
+        catch (Exception e) when (e is System.Text.Json.JsonException or IOException or UnauthorizedAccessException or FormatException or InvalidOperationException)
+        {
+            throw new InvalidInputFileException(record, $"cannot read the simulation record ({e.Message})", e);
+        }
     }
 
     public static CtBeam ParseBeam(string s) => s.ToLowerInvariant() switch

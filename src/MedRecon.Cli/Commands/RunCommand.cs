@@ -142,7 +142,7 @@ public static class RunCommand
         if (method is not ("cm" or "diffusion") || schedule.NoiseSigma is not null || schedule.EstimateNoise || schedule.Photons is not null
             || schedule.ConsistencyWeight is not null) return schedule;
         if (sim.Modality == "mri") return sim.Get("noise", 0.0) is > 0 and var n ? schedule with { NoiseSigma = n } : schedule;
-        return sim.Settings.ContainsKey("photons") ? schedule with { Photons = sim.Get("photons", 0.0) } : schedule;
+        return sim.Get("photons", 0.0) is > 0 and var i0 ? schedule with { Photons = i0 } : schedule; // photons=0: refused with the other settings
     }
 
     /// <param name="NoiseSigma">The k-space noise σ the data consistency used (MRI, noise-aware), else null.</param>
@@ -168,6 +168,7 @@ public static class RunCommand
 
         var rows = new List<SliceMetrics>();
         string derivationText = "";
+        double? tvDose = null; // CT TV weighted by the dose
         CliSupport.WriteFolder(o.Out, tmp =>
         {
             // 1. Source: a DICOM series, or the phantom written as one.
@@ -273,8 +274,11 @@ public static class RunCommand
                     }
                     else
                     {
-                        muResult = CtReconstruction.Run(method, sino, g, angles);
-                        derivationText = $"MedRecon run: {method} (default settings)";
+                        // TV weighs its data term by the dose too (given, else simulated).
+                        tvDose = method == "tv" ? o.Schedule.Photons ?? ctSettings.Photons : null;
+                        muResult = CtReconstruction.Run(method, sino, g, angles, photons: tvDose);
+                        derivationText = $"MedRecon run: {method} (default settings" +
+                            (tvDose is > 0 ? string.Create(CultureInfo.InvariantCulture, $", rays weighted by their counts, I0 {tvDose:G3})") : ")");
                     }
                     input = ctSource ? CtDicom.MuToHu(fbp) : fbp;
                     result = ctSource ? CtDicom.MuToHu(muResult) : muResult;
@@ -355,7 +359,7 @@ public static class RunCommand
                 ["consistencyWeight"] = zs is null || zs.EstimateNoise || zs.NoiseSigma is > 0 || zs.Photons is not null ? null : zs.ConsistencyWeight ?? 0,
                 ["cgIterations"] = zs is null || zs.CgIterations == 0 ? null : zs.CgIterations,
                 ["noiseSigma"] = zs is null ? null : zs.EstimateNoise ? "auto" : zs.NoiseSigma,
-                ["photons"] = zs?.Photons,
+                ["photons"] = zs is null ? tvDose : zs.Photons,
                 ["model"] = prior is null ? null : new { path = prior.Path, sha256 = prior.Sha256, stage = prior.Metadata.Stage, steps = prior.Metadata.Steps, modality = prior.Metadata.Modality },
                 ["dicomFiles"] = files.Count,
                 ["machine"] = $"{Environment.ProcessorCount} cores, {TorchSharp.torch.get_num_threads()} torch threads",

@@ -17,7 +17,7 @@ public static class ValidateCommand
     {
         var quick = new Option<bool>("--quick") { Description = "Tiny subset (64² Shepp–Logan, MRI 4x and CT 60 views, cheap methods, capped iterations, CM at most 2 NFE, no tuning): a smoke test in well under a minute; never copied to docs/." };
         var output = new Option<string>("--out") { Description = "Output folder: validation.json, validation.md, report.html.", DefaultValueFactory = _ => "validation" };
-        var docs = new Option<bool?>("--docs") { Description = "Copy validation.md to docs/validation.md of the repository (default: yes for a full run — all tasks and methods — started inside the repository; refused with --quick)." };
+        var docs = new Option<bool?>("--docs") { Description = "Copy validation.md to docs/validation.md of the repository (default: yes for a full run — all tasks and methods, the default images, sizes, NFE, models and tuning — started inside the repository; refused with --quick)." };
         var tasks = new Option<string?>("--tasks") { Description = "Comma-separated task ids (default: all; --quick: mri-4x,ct-60v). Known: " + string.Join(", ", ValidationSuite.AllTasks.Select(t => t.Id)) + "." };
         var methods = new Option<string?>("--methods") { Description = "Comma-separated method ids (default: all; --quick: the cheap ones), e.g. zf,cg,tv,wavelet,bart-tv,bart-wavelet,fbp,sirt,cgls,astra-fbp,astra-sirt,astra-cgls,cm,diffusion." };
         var size = new Option<int?>("--size") { Description = "Image size N (default 256; 64 with --quick). Real slices are resampled (area average) to N²." };
@@ -55,8 +55,10 @@ public static class ValidateCommand
             string outDir = p.GetValue(output)!;
             string? repo = RepositoryRoot();
             if (q && p.GetValue(docs) == true) throw new CliException("--docs: a --quick run is a smoke test; its report is not copied over docs/validation.md");
-            // Only a full run replaces the repository's report by default: a --tasks/--methods subset would drop the other rows.
-            bool full = !q && options.Tasks is null && options.Methods is null;
+            // Only a full run replaces the repository's report by default: a subset or a variant would replace its rows.
+            bool full = !q && options.Tasks is null && options.Methods is null && p.GetValue(perFamily) == 1 && p.GetValue(size) is null
+                        && !p.GetValue(noTune) && !p.GetValue(tuneAll) && p.GetResult(nfe) is null or { Implicit: true }
+                        && p.GetResult(diffusionNfe) is null or { Implicit: true } && p.GetValue(mrModel) is null && p.GetValue(ctModel) is null;
             bool copyDocs = p.GetValue(docs) ?? (full && repo != null && Path.GetFullPath(Environment.CurrentDirectory).TrimEnd('/') == repo.TrimEnd('/'));
             if (copyDocs && repo is null) throw new CliException("--docs: not inside the MedRecon repository (no MedRecon.sln above the current folder)");
 

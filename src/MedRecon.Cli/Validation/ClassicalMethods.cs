@@ -63,12 +63,15 @@ public sealed class CtClassicalMethod(string id, string label, int iterations, d
         var m = c.Ct!;
         double? l = lambda ?? defaultLambda;
         int it = context.Quick ? Math.Min(iterations, 60) : iterations;
+        // A dose weighs TV's data term by the counts (PWLS-TV, the classical low-dose method), as `recon ct --method tv`.
+        double? dose = c.Task.Photons > 0 ? c.Task.Photons : null;
         var img = CtReconstruction.Run(id, m.Sinogram, m.Geometry, m.Angles, FbpFilter.Ramp, iterations == 0 ? null : it, l,
-            nonNegative: id == "tv");
+            nonNegative: id == "tv", photons: dose);
         string settings = id switch
         {
             "fbp" => "ramp filter",
-            "tv" => FormattableString.Invariant($"λ {l:G3} (relative to max|Aᵀy|/‖A‖²), {it} iterations, x ≥ 0"),
+            "tv" => FormattableString.Invariant($"λ {l:G3} (relative to max|Aᵀy|/‖A‖²), {it} iterations, x ≥ 0")
+                    + (dose is double i0 ? FormattableString.Invariant($", rays weighted by their counts (I0 {i0:G3})") : ""),
             _ => $"{it} iterations, no constraint",
         };
         return new MethodOutput(img, 0, iterations == 0 ? 0 : it, Settings: settings);

@@ -23,7 +23,7 @@ stopped run keeps what it finished (marked "partial"). Progress: one line per ru
 | mri-4x-noisy, mri-4x-8c-noisy | the 4x mask, single coil / 8 coils, plus white Gaussian k-space noise with σ (per real and imaginary part) = 2.5 % of the slice's 99.5th percentile; the peers' λ are tuned on the noisy tuning images as always, the zero-shot rows use the noise-aware data consistency with the simulated σ (as a scanner's noise calibration gives it) |
 | ct-60v, ct-30v | parallel beam, 60 / 30 views over 180°, ⌈N√2⌉+1 detectors, pixel units |
 | ct-la120 | limited angle: 90 views over 120° |
-| ct-60v-lowdose | the 60-view task plus Poisson noise with I0 = 10⁴ incident photons per ray (then −log), on the real slices only (a dose needs physical attenuation: μ per mm, 1 mm pixels; the phantoms have none); every tunable method's λ is tuned on the noisy tuning slice, the zero-shot rows weigh each ray by its counts (`--photons`, the simulated I0) |
+| ct-60v-lowdose | the 60-view task plus Poisson noise with I0 = 10⁴ incident photons per ray (then −log), on the real slices only (a dose needs physical attenuation, μ per mm; the phantoms have none); line integrals are taken with 1 mm pixels at any `--size` (the slices' own pixels are 0.9 mm at 256², so the noise depends on the size); TV weighs its data term by the counts too (PWLS-TV) and every tunable method's λ is tuned on the noisy tuning slice; the zero-shot rows weigh each ray by its counts in every data-consistency step (`--photons`, the simulated I0) |
 
 One mask / angle set per (task, image), seeded (mask seed 1000 + image index); noise-free measurements except the
 three noisy tasks (noise seeded like the mask).

@@ -60,9 +60,6 @@ public sealed record ValidationCase(ValidationTask Task, ValidationImage Image, 
     public bool Tuning { get; init; }
     /// <summary>MRI: the k-space noise σ added (0: none), known to the zero-shot methods as a scanner's noise calibration is.</summary>
     public double NoiseSigma { get; init; }
-    /// <summary>CT: the incident photons per ray of the simulated Poisson noise (0: none), known to the zero-shot methods
-    /// as a scanner's dose is.</summary>
-    public double Photons { get; init; }
 }
 
 /// <summary>What a method returns: the image (complex MR images are compared on magnitude) and its costs.</summary>

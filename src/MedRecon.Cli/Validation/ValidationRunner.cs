@@ -148,6 +148,12 @@ public static class ValidationRunner
 
             // 2. The test cases.
             var caseImages = CaseImages(task, images[task.Modality]);
+            if (caseImages.Count == 0)
+            {
+                string why = $"{task.Id}: no test image it applies to{(task.Photons > 0 ? " (a dose needs the real CT slices, in physical attenuation)" : "")}";
+                result.Notes.Add(why);
+                log.WriteLine("validate: " + why);
+            }
             int reportCount = 0;
             foreach (var (img, index) in caseImages.Select((x, i) => (x, i)))
             {

@@ -197,8 +197,9 @@ public static class ValidationSuite
         if (task.Photons > 0)
         {
             if (!task.AppliesTo(image)) throw new ArgumentException($"{task.Id}: a dose needs physical attenuation, {image.Label} has none");
-            sino = CtSimulation.AddPoissonNoise(sino, task.Photons, new torch.Generator((ulong)maskSeed));
+            using var generator = new torch.Generator((ulong)maskSeed);
+            sino = CtSimulation.AddPoissonNoise(sino, task.Photons, generator);
         }
-        return c with { Ct = new CtMeasurement(sino.to(ScalarType.Float32), angles, g), Photons = task.Photons };
+        return c with { Ct = new CtMeasurement(sino.to(ScalarType.Float32), angles, g) };
     }
 }

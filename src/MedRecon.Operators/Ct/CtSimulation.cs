@@ -38,11 +38,32 @@ public static class CtSimulation
     /// </summary>
     public static Tensor AddPoissonNoise(Tensor sinogram, double incidentPhotons, torch.Generator generator)
     {
-        if (!(incidentPhotons > 0) || !double.IsFinite(incidentPhotons)) throw new ArgumentException($"photon count must be positive, got {incidentPhotons}");
+        CheckPhotons(incidentPhotons);
         using var scope = NewDisposeScope();
         var rate = sinogram.to(ScalarType.Float64).neg().exp().mul(incidentPhotons);
         var counts = torch.poisson(rate, generator).clamp_min(1.0);
         return counts.div(incidentPhotons).log().neg().to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Statistical weighting of a post-log sinogram y = −ln(N/I0) from Poisson counts N: its variance is ≈ 1/N per ray,
+    /// so the data term ‖W^½(Ax − y)‖² with W = diag(N), N = I0·e^(−y) (at least one count), weighs each ray by its
+    /// inverse variance (penalised weighted least squares). Returns W^½A (a <see cref="MaskOperator"/> of √N after
+    /// <paramref name="projector"/>) and W^½y. No dispose scope: the weights live in the caller's.
+    /// </summary>
+    public static (LinearOperator Operator, Tensor Data) WeightByCounts(LinearOperator projector, Tensor sinogram, double incidentPhotons)
+    {
+        CheckPhotons(incidentPhotons);
+        var y = sinogram.to(ScalarType.Float32);
+        var whiten = (y.neg().exp() * incidentPhotons).clamp_min(1.0).sqrt();
+        return (new MaskOperator(whiten) * projector, y * whiten);
+    }
+
+    /// <summary>The one rule for a dose: positive and finite.</summary>
+    public static void CheckPhotons(double incidentPhotons)
+    {
+        if (!(incidentPhotons > 0) || !double.IsFinite(incidentPhotons))
+            throw new ArgumentException($"photon count {incidentPhotons}: must be positive and finite");
     }
 
     /// <summary>Additive white Gaussian noise with standard deviation <paramref name="sigma"/> (sinogram units).</summary>

@@ -1,5 +1,6 @@
 using MedRecon.Core;
 using MedRecon.Operators;
+using MedRecon.Operators.Ct;
 using MedRecon.Operators.Mri;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -143,19 +144,14 @@ public sealed class NoiseAwareConsistency : IDataConsistency
         $"noise-aware {(orthonormal ? "soft replacement" : $"{cgIterations} CG steps")}, {noiseDescription}, lambda_i = sigma_y^2/({ErrorScale:G3} sigma_i u)^2");
 
     /// <summary>
-    /// CT from photon counts: a post-log sinogram y = −ln(N/I0) has variance ≈ 1/N per ray, so each ray is whitened by
-    /// √N, N = I0·e^(−y) (at least one count), and the step runs on W^½A, W^½y with σ_y = 1:
-    /// ‖W^½(Ax − y)‖² + λ_i‖x − x̂‖² (penalised weighted least squares, the classic statistical CT data term).
+    /// CT from photon counts: the step runs on the whitened W^½A, W^½y (<see cref="CtSimulation.WeightByCounts"/>) with
+    /// σ_y = 1, i.e. ‖W^½(Ax − y)‖² + λ_i‖x − x̂‖², penalised weighted least squares, the classic statistical CT data term.
     /// </summary>
     public static NoiseAwareConsistency ForPhotonCounts(LinearOperator projector, Tensor sinogram, double incidentPhotons,
         double physicalPerPriorUnit, int cgIterations, double? errorScale = null)
     {
-        if (!(incidentPhotons > 0) || double.IsInfinity(incidentPhotons)) throw new ArgumentOutOfRangeException(nameof(incidentPhotons), "photon count must be positive and finite");
-        // No dispose scope here: the operator's weights must live as long as the step (the caller's scope).
-        var y = sinogram.to(ScalarType.Float32);
-        var whiten = (y.neg().exp() * incidentPhotons).clamp_min(1.0).sqrt();
-        var weighted = new MaskOperator(whiten) * projector;
-        return new NoiseAwareConsistency(weighted, y * whiten, 1.0, physicalPerPriorUnit, cgIterations,
+        var (weighted, data) = CtSimulation.WeightByCounts(projector, sinogram, incidentPhotons);
+        return new NoiseAwareConsistency(weighted, data, 1.0, physicalPerPriorUnit, cgIterations,
             errorScale ?? ZeroShotDefaults.CtNoiseErrorScale, FormattableString.Invariant($"rays weighted by their counts I0 e^-y (I0 {incidentPhotons:G3})"));
     }
 

@@ -65,7 +65,7 @@ public sealed record ZeroShotOptions
     /// <summary>MRI: estimate <see cref="NoiseSigma"/> from the measured outer k-space (<see cref="KSpaceNoise.Estimate"/>)
     /// instead of giving it; the value used is returned in <see cref="ZeroShotResult.NoiseSigma"/>.</summary>
     public bool EstimateNoise { get; init; }
-    /// <summary>CT: incident photons per ray I0 of a post-log sinogram y = −ln(N/I0) (Poisson counts N); when set the
+    /// <summary>CT: incident photons per ray I0 of a post-log sinogram y = −ln(N/I0) (Poisson counts N); when &gt; 0 the
     /// data consistency weighs each ray by its inverse variance, the counts I0·e^(−y), and each step's estimate by its
     /// expected error (<see cref="NoiseAwareConsistency"/> on the whitened operator). Exclusive with <see cref="Lambda"/>
     /// and <see cref="ConsistencyWeight"/>.</summary>
@@ -375,7 +375,7 @@ public static class ZeroShotSolver
         var domain = CtDomain(x0, muWater);
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.CtCgIterations;
         var mode = o.DataConsistency == DataConsistencyMode.Auto ? DataConsistencyMode.ConjugateGradient : o.DataConsistency;
-        var dc = o.Photons is double photons
+        var dc = o.Photons is > 0 and double photons
             ? NoiseAwareConsistency.ForPhotonCounts(projector, y, photons, 1 / domain.Alpha, cg)
             : DataConsistency.Create(mode, projector, y, cg, Lambda(o, projector, complexInput: false));
         var startKind = ZeroShotDefaults.StartFor(o);
@@ -489,11 +489,14 @@ public static class ZeroShotSolver
         if (o.EstimateNoise && o.NoiseSigma is not null) throw new ArgumentException("estimate the noise σ or give it, not both");
         if ((o.EstimateNoise || o.NoiseSigma is not null) && !mri)
             throw new ArgumentException("a noise σ (Gaussian k-space noise) applies to MRI; CT data consistency takes the photon count or a weight");
-        if (o.Photons is double i0 && (mri || !(i0 > 0) || double.IsInfinity(i0)))
+        if (o.Photons is double i0 && (mri || !(i0 >= 0) || double.IsInfinity(i0)))
             throw new ArgumentException(mri ? "a photon count applies to CT; MRI data consistency takes the k-space noise σ"
-                : $"photon count {i0}: must be positive and finite");
-        if ((o.EstimateNoise || o.NoiseSigma is > 0 || o.Photons is not null) && (o.Lambda is not null || o.ConsistencyWeight is not null))
+                : $"photon count {i0}: must be finite and ≥ 0 (0: unweighted)");
+        bool noiseAware = o.EstimateNoise || o.NoiseSigma is > 0 || o.Photons is > 0;
+        if (noiseAware && (o.Lambda is not null || o.ConsistencyWeight is not null))
             throw new ArgumentException("a noise σ or photon count sets the data-consistency weights itself; give it or a weight, not both");
+        if (noiseAware && o.DataConsistency != DataConsistencyMode.Auto)
+            throw new ArgumentException("a noise σ or photon count chooses the data-consistency step itself; leave DataConsistency at Auto");
     }
 
     static (double Start, double End) Sigmas(ZeroShotOptions o, double taskStart)

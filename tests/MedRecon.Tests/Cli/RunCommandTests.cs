@@ -288,9 +288,10 @@ public class RunCommandTests
         }
     }
 
-    /// <summary>The CT dose reaches the data consistency: `simulate ct --photons` records it and `recon ct --method cm`
-    /// uses it by default (said on stderr, written into the derivation), `run` uses the simulated photons= and records
-    /// them; the option is CT's, positive, and not combined with a constant weight.</summary>
+    /// <summary>The CT dose reaches the data consistency and TV's data term: `simulate ct --photons` records it and
+    /// `recon ct --method cm|tv` uses it by default (said on stderr; --photons 0 unweighted), `run` uses the simulated
+    /// photons= and records them in metrics.json; the option is CT's, not negative, not combined with a constant weight,
+    /// and no other classical method takes it.</summary>
     [Fact]
     public void Ct_Cm_WeighsLowDoseDataByThePhotons()
     {
@@ -303,7 +304,7 @@ public class RunCommandTests
             "--method", "cm", "--nfe", "1", "--start", "fbp" };
         var r = CliRunner.Run(cm.Concat(new[] { "--out", dir["a.npy"] }).ToArray());
         Ok(r);
-        Assert.Contains("I0 500 from simulation.json", r.StdErr);
+        Assert.Contains("I0 500 from simulation.json (--photons 0: unweighted)", r.StdErr);
         var explicitRun = CliRunner.Run(cm.Concat(new[] { "--photons", "500", "--out", dir["b.npy"] }).ToArray());
         Ok(explicitRun);
         Assert.DoesNotContain("from simulation.json", explicitRun.StdErr);
@@ -311,6 +312,16 @@ public class RunCommandTests
         var exact = CliRunner.Run(cm.Concat(new[] { "--consistency-weight", "0", "--out", dir["c.npy"] }).ToArray());
         Ok(exact);
         Assert.False((Npy.Read(dir["a.npy"]) == Npy.Read(dir["c.npy"])).all().item<bool>(), "a weight instead of the dose: another step");
+        Ok(CliRunner.Run(cm.Concat(new[] { "--photons", "0", "--out", dir["c0.npy"] }).ToArray()));
+        Assert.True((Npy.Read(dir["c0.npy"]) == Npy.Read(dir["c.npy"])).all().item<bool>(), "--photons 0 = the exact step");
+        // TV: the recorded dose weighs its data term (PWLS-TV); --photons 0 does not.
+        string[] tv = { "recon", "ct", "--sinogram", dir["sim/sino.npy"], "--angles", dir["sim/angles.npy"], "--geometry", dir["sim/geometry.json"],
+            "--method", "tv", "--iters", "50" };
+        var tvRun = CliRunner.Run(tv.Concat(new[] { "--out", dir["tv.npy"] }).ToArray());
+        Ok(tvRun);
+        Assert.Contains("tv: rays weighted by their counts, I0 500", tvRun.StdErr);
+        Ok(CliRunner.Run(tv.Concat(new[] { "--photons", "0", "--out", dir["tv0.npy"] }).ToArray()));
+        Assert.False((Npy.Read(dir["tv.npy"]) == Npy.Read(dir["tv0.npy"])).all().item<bool>(), "weighted and unweighted TV differ");
         // A noise-free simulation records no dose: exact, as before.
         Ok(CliRunner.Run("simulate", "ct", "--image", "shepp-logan", "--size", "48", "--views", "20", "--out", dir["clean"]));
         var clean = CliRunner.Run("recon", "ct", "--sinogram", dir["clean/sino.npy"], "--angles", dir["clean/angles.npy"], "--geometry",
@@ -325,12 +336,13 @@ public class RunCommandTests
             Assert.Equal(System.Text.Json.JsonValueKind.Null, m.RootElement.GetProperty("consistencyWeight").ValueKind);
         }
         // Bad input: one line, nothing written.
-        CliRunner.AssertBadInput(CliRunner.Run(cm.Concat(new[] { "--photons", "0", "--out", dir["e.npy"] }).ToArray()), "--photons 0");
+        CliRunner.AssertBadInput(CliRunner.Run(cm.Concat(new[] { "--photons", "-1", "--out", dir["e.npy"] }).ToArray()), "--photons -1");
         CliRunner.AssertBadInput(CliRunner.Run(cm.Concat(new[] { "--photons", "500", "--consistency-weight", "0.1", "--out", dir["e.npy"] }).ToArray()),
             "--photons", "not both");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--photons", "500", "--out", dir["f"]), "--photons", "CT", "MRI");
         CliRunner.AssertBadInput(CliRunner.Run("recon", "ct", "--sinogram", dir["sim/sino.npy"], "--angles", dir["sim/angles.npy"], "--geometry",
-            dir["sim/geometry.json"], "--method", "tv", "--photons", "500", "--out", dir["e.npy"]), "--photons");
+            dir["sim/geometry.json"], "--method", "fbp", "--photons", "500", "--out", dir["e.npy"]), "--photons", "also to tv");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=20,photons=0", "--method", "cm", "--out", dir["f"]), "photons=0");
         Assert.False(File.Exists(dir["e.npy"]));
         AssertNothingWritten(dir, "f");
     }

@@ -122,7 +122,7 @@ public class ZeroShotTests
         // Unweighted, the same λ gives another image: the weights matter.
         var plain = new ConjugateGradientConsistency(a, noisy, 300, lambda / i0).Apply(fbp);
         Assert.True(Tensors.Norm(plain - x) > 1e-3 * Tensors.Norm(x), "weighted and unweighted steps differ");
-        Assert.Throws<ArgumentOutOfRangeException>(() => NoiseAwareConsistency.ForPhotonCounts(a, noisy, 0, unit, 10));
+        Assert.Throws<ArgumentException>(() => NoiseAwareConsistency.ForPhotonCounts(a, noisy, 0, unit, 10));
     }
 
     /// <summary>Low-dose CT: keeping the noisy sinogram exactly puts its noise into the image; weighing each step by the
@@ -142,8 +142,12 @@ public class ZeroShotTests
         var aware = ZeroShotSolver.ReconstructCt(prior, a, noisy, fbp, null, o with { Photons = i0 }, anglesRadians: angles);
         double pExact = Metrics.Psnr(truth, exact.Mean), pAware = Metrics.Psnr(truth, aware.Mean);
         Assert.True(pAware > pExact + 1.0, $"photon-weighted {pAware:F2} dB vs exact {pExact:F2} dB");
-        // A dose is CT's; not with a weight; positive.
+        // Photons 0 is the unweighted, exact step, bit for bit.
+        var zero = ZeroShotSolver.ReconstructCt(prior, a, noisy, fbp, null, o with { Photons = 0 }, anglesRadians: angles);
+        Assert.True((zero.Mean == exact.Mean).all().item<bool>(), "Photons 0 = exact");
+        // A dose is CT's; not with a weight or another step; not negative.
         Assert.Throws<ArgumentException>(() => ZeroShotSolver.ReconstructCt(prior, a, noisy, fbp, null, o with { Photons = i0, ConsistencyWeight = 0.1 }));
+        Assert.Throws<ArgumentException>(() => ZeroShotSolver.ReconstructCt(prior, a, noisy, fbp, null, o with { Photons = i0, DataConsistency = DataConsistencyMode.ConjugateGradient }));
         Assert.Throws<ArgumentException>(() => ZeroShotSolver.ReconstructCt(prior, a, noisy, fbp, null, o with { Photons = -1 }));
         using var mri = SenseOperator.SingleCoil(torch.ones(16, 16));
         Assert.Throws<ArgumentException>(() => ZeroShotSolver.ReconstructMri(prior, mri, mri.Forward(torch.ones(16, 16)), o with { Photons = i0 }));
