@@ -413,7 +413,7 @@ public static class RunCommand
         double arc = s.Get("arc", beam == CtBeam.Parallel ? 180.0 : 360.0);
         if (!(arc > 0) || arc > 360) throw new CliException($"--simulate: arc={arc} must be in (0, 360]");
         double? photons = s.Settings.ContainsKey("photons") ? s.Get("photons", 0.0) : null;
-        if (photons is not null && !(photons > 0)) throw new CliException($"--simulate: photons={photons} must be positive");
+        if (photons is not null && !(photons > 0 && double.IsFinite(photons.Value))) throw new CliException($"--simulate: photons={photons} must be positive and finite");
         return new CtSimSettings((int)views, arc, beam, photons, (int)s.Get("seed", 0.0));
     }
 

@@ -58,7 +58,7 @@ public static class SimulateCtCommand
             if (!(px > 0) || !double.IsFinite(px)) throw new CliException($"--pixel-size {px}: must be positive");
             double? i0 = p.GetValue(photons), sigma = p.GetValue(noise);
             if (i0 is not null && sigma is not null) throw new CliException("--photons and --noise are exclusive: choose one noise model");
-            if (i0 is not null && !(i0 > 0)) throw new CliException($"--photons {i0}: must be positive");
+            if (i0 is not null && !(i0 > 0 && double.IsFinite(i0.Value))) throw new CliException($"--photons {i0}: must be positive and finite");
             if (sigma is not null && !(sigma >= 0)) throw new CliException($"--noise {sigma}: must be ≥ 0");
             int? det = p.GetValue(detectors);
             if (det is < 1) throw new CliException($"--detectors {det}: must be positive");
