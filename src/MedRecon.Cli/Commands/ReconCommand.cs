@@ -261,8 +261,10 @@ sealed class ZeroShotCliOptions
             return null;
         }
         schedule.Check(sigmaStart);
-        if ((schedule.NoiseSigma is not null || schedule.EstimateNoise) && modality != "mr")
-            throw new CliException("--noise-sigma (Gaussian k-space noise) applies to MRI; CT takes --photons or --consistency-weight");
+        if (schedule.EstimateNoise && modality != "mr")
+            throw new CliException("--noise-sigma auto estimates the noise from the outer k-space (MRI); for CT give the sinogram's σ as a number, or --photons");
+        if (schedule.NoiseSigma is > 0 && schedule.Photons is > 0)
+            throw new CliException("--noise-sigma (Gaussian sinogram noise) and --photons (Poisson): give one noise model");
         if (schedule.Photons is not null && modality != "ct")
             throw new CliException("--photons (the CT dose) applies to CT; MRI takes --noise-sigma");
         if (sigmaInflation is double c)
@@ -396,10 +398,11 @@ sealed class ZeroShotLoopOptions
     readonly Option<int?> cg = new("--cg-iterations") { Description = $"cm/diffusion, CT and coil data: CG steps per data-consistency step (default {ZeroShotDefaults.CtCgIterations})." };
     readonly Option<string?> noise = new("--noise-sigma")
     {
-        Description = "cm/diffusion, MRI: standard deviation of the k-space noise per real and imaginary part, in the data's units, or " +
-                      "auto (estimated from the measured outer k-space; for acquired, noisy data — above all with coils); each data-consistency " +
-                      "step then weighs the measurements against the network's estimate by it. 0: exact. Default: recon mri the noise of simulation.json " +
-                      "next to the k-space, else auto; run the simulated noise= (none: exact). docs/zero-shot.md",
+        Description = "cm/diffusion: standard deviation of the measurement noise, in the data's units — MRI: of the k-space per real and " +
+                      "imaginary part, or auto (estimated from the measured outer k-space; for acquired, noisy data — above all with coils); CT: of " +
+                      "Gaussian sinogram noise (Poisson noise: --photons). Each data-consistency step then weighs the measurements against the " +
+                      "network's estimate by it. 0: exact. Default: recon mri the noise of simulation.json next to the k-space, else auto; recon ct " +
+                      "the σ simulation.json records (none: exact); run the simulated noise= (none: exact). docs/zero-shot.md",
     };
     readonly Option<double?> photons = new("--photons")
     {

@@ -119,16 +119,25 @@ public static class ReconCtCommand
             if (g.ImageSize < 1 || g.ImageSize > 8192) throw new CliException($"--size {g.ImageSize}: must be between 1 and 8192");
 
             string m = p.GetValue(method)!;
-            // The dose: low-dose sinograms fitted exactly carry their noise into the image (60 views, I0 10⁴: 33 dB exact vs
-            // 41 dB weighted). Without --photons, the dose `simulate ct` recorded for this sinogram, for cm/diffusion (unless
-            // a constant weight is given) and tv.
+            // The noise: noisy sinograms fitted exactly carry their noise into the image (60 views, I0 10⁴: 33 dB exact vs
+            // 41 dB weighted). Without --photons/--noise-sigma, the noise model `simulate ct` recorded for this sinogram: its
+            // dose for cm/diffusion (unless a constant weight is given) and tv, its Gaussian σ for cm/diffusion.
             double? dose = zsOptions.Photons(p);
-            bool usesDose = zs is { } zd ? zd.Options is { ConsistencyWeight: null, Lambda: null } : m == "tv";
-            if (dose is null && usesDose && p.GetValue(sinogram) is { } sp && CtCli.RecordedPhotons(sp, (int)sino.shape[0]) is double recorded)
+            bool chosen = dose is not null || zs?.Options.NoiseSigma is not null;
+            bool usesRecord = zs is { } zd ? zd.Options is { ConsistencyWeight: null, Lambda: null } : m == "tv";
+            if (!chosen && usesRecord && p.GetValue(sinogram) is { } sp && CtCli.RecordedNoise(sp, (int)sino.shape[0]) is { } recorded)
             {
-                dose = recorded;
-                Console.Error.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"{m}: rays weighted by their counts, I0 {recorded:G4} from {CtCli.SimulationRecordName} (--photons 0: unweighted)"));
+                var inv = System.Globalization.CultureInfo.InvariantCulture;
+                if (recorded.Photons is double i0)
+                {
+                    dose = i0;
+                    Console.Error.WriteLine(string.Create(inv, $"{m}: rays weighted by their counts, I0 {i0:G4} from {CtCli.SimulationRecordName} (--photons 0: unweighted)"));
+                }
+                else if (recorded.GaussianSigma is double sigma && zs is { } zg)
+                {
+                    zs = (zg.Options with { NoiseSigma = sigma }, zg.Model);
+                    Console.Error.WriteLine(string.Create(inv, $"{m}: data consistency weighted by the sinogram noise σ {sigma:G4} from {CtCli.SimulationRecordName} (--noise-sigma 0: exact)"));
+                }
             }
             if (zs is { } z && dose is not null) zs = (z.Options with { Photons = dose }, z.Model);
 
@@ -272,10 +281,11 @@ static class CtCli
     /// <summary>Written by `simulate ct` next to sino.npy: views, arc, beam, photons (null: none), gaussianNoise, seed.</summary>
     public const string SimulationRecordName = "simulation.json";
 
-    /// <summary>The Poisson dose I0 that `simulate ct` recorded next to <paramref name="sinogramPath"/>, else null. A record
-    /// of another sinogram (other view count; `simulate mri` writes the same file name) is ignored with a line on stderr;
-    /// an unreadable one is an error, as for `recon mri`.</summary>
-    public static double? RecordedPhotons(string sinogramPath, int views)
+    /// <summary>The noise model that `simulate ct` recorded next to <paramref name="sinogramPath"/> — the Poisson dose I0 or
+    /// the Gaussian σ (each null when absent or zero) — else null. A record of another sinogram (other view count;
+    /// `simulate mri` writes the same file name) is ignored with a line on stderr; an unreadable one is an error, as for
+    /// `recon mri`.</summary>
+    public static (double? Photons, double? GaussianSigma)? RecordedNoise(string sinogramPath, int views)
     {
         string record = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(sinogramPath)) ?? ".", SimulationRecordName);
         if (!File.Exists(record)) return null;
@@ -283,13 +293,15 @@ static class CtCli
         {
             using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(record));
             var root = doc.RootElement;
-            if (root.ValueKind != System.Text.Json.JsonValueKind.Object || !root.TryGetProperty("photons", out var v)) return null;
+            if (root.ValueKind != System.Text.Json.JsonValueKind.Object || !root.TryGetProperty("photons", out _)) return null;
             if (!root.TryGetProperty("views", out var n) || n.ValueKind != System.Text.Json.JsonValueKind.Number || n.GetInt32() != views)
             {
-                Console.Error.WriteLine($"warning: {record} records another sinogram (not {views} views); its dose is ignored");
+                Console.Error.WriteLine($"warning: {record} records another sinogram (not {views} views); its noise model is ignored");
                 return null;
             }
-            return v.ValueKind == System.Text.Json.JsonValueKind.Number && v.GetDouble() is > 0 and var i0 && double.IsFinite(i0) ? i0 : null;
+            static double? Positive(System.Text.Json.JsonElement root, string name) =>
+                root.TryGetProperty(name, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.Number && v.GetDouble() is > 0 and var x && double.IsFinite(x) ? x : null;
+            return (Positive(root, "photons"), Positive(root, "gaussianNoise"));
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or IOException or UnauthorizedAccessException or FormatException or InvalidOperationException)
         {

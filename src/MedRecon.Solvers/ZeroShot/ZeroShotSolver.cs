@@ -375,9 +375,12 @@ public static class ZeroShotSolver
         var domain = CtDomain(x0, muWater);
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.CtCgIterations;
         var mode = o.DataConsistency == DataConsistencyMode.Auto ? DataConsistencyMode.ConjugateGradient : o.DataConsistency;
-        var dc = o.Photons is > 0 and double photons
+        IDataConsistency dc = o.Photons is > 0 and double photons
             ? NoiseAwareConsistency.ForPhotonCounts(projector, y, photons, 1 / domain.Alpha, cg)
-            : DataConsistency.Create(mode, projector, y, cg, Lambda(o, projector, complexInput: false));
+            : o.NoiseSigma is > 0 and double sigmaY
+                ? new NoiseAwareConsistency(projector, y, sigmaY, 1 / domain.Alpha, cg, ZeroShotDefaults.CtNoiseErrorScale,
+                    FormattableString.Invariant($"Gaussian sinogram noise sigma {sigmaY:G3}"))
+                : DataConsistency.Create(mode, projector, y, cg, Lambda(o, projector, complexInput: false));
         var startKind = ZeroShotDefaults.StartFor(o);
         double taskSigma = anglesRadians is not null ? ZeroShotDefaults.CtSigmaStartFor(anglesRadians, startKind)
             : startKind == ZeroShotStart.TotalVariation ? ZeroShotDefaults.CtTvSigmaStart : ZeroShotDefaults.CtSigmaStart;
@@ -487,8 +490,10 @@ public static class ZeroShotSolver
         if (o.NoiseSigma is double n && (!(n >= 0) || double.IsInfinity(n)))
             throw new ArgumentOutOfRangeException(nameof(o), $"noise σ {n}: must be finite and ≥ 0");
         if (o.EstimateNoise && o.NoiseSigma is not null) throw new ArgumentException("estimate the noise σ or give it, not both");
-        if ((o.EstimateNoise || o.NoiseSigma is not null) && !mri)
-            throw new ArgumentException("a noise σ (Gaussian k-space noise) applies to MRI; CT data consistency takes the photon count or a weight");
+        if (o.EstimateNoise && !mri)
+            throw new ArgumentException("estimating the noise σ (from the outer k-space) applies to MRI; CT takes its sinogram's σ or its photon count");
+        if (o.NoiseSigma is > 0 && o.Photons is > 0)
+            throw new ArgumentException("give the photon count (Poisson noise) or the sinogram's noise σ (Gaussian), not both");
         if (o.Photons is double i0 && (mri || !(i0 >= 0) || double.IsInfinity(i0)))
             throw new ArgumentException(mri ? "a photon count applies to CT; MRI data consistency takes the k-space noise σ"
                 : $"photon count {i0}: must be finite and ≥ 0 (0: unweighted)");

@@ -328,6 +328,18 @@ public class RunCommandTests
             dir["clean/geometry.json"], "--method", "cm", "--nfe", "1", "--start", "fbp", "--out", dir["d.npy"]);
         Ok(clean);
         Assert.DoesNotContain("simulation.json", clean.StdErr);
+        // Gaussian sinogram noise recorded by simulate ct: its σ weighs the cm data consistency (--noise-sigma 0: exact).
+        Ok(CliRunner.Run("simulate", "ct", "--image", "shepp-logan", "--size", "48", "--views", "20", "--pixel-size", "0.02",
+            "--noise", "0.05", "--out", dir["gauss"]));
+        string[] gcm = { "recon", "ct", "--sinogram", dir["gauss/sino.npy"], "--angles", dir["gauss/angles.npy"], "--geometry", dir["gauss/geometry.json"],
+            "--method", "cm", "--nfe", "1", "--start", "fbp" };
+        var g = CliRunner.Run(gcm.Concat(new[] { "--out", dir["g.npy"] }).ToArray());
+        Ok(g);
+        Assert.Contains("sinogram noise σ 0.05 from simulation.json (--noise-sigma 0: exact)", g.StdErr);
+        Ok(CliRunner.Run(gcm.Concat(new[] { "--noise-sigma", "0.05", "--out", dir["g1.npy"] }).ToArray()));
+        Assert.True((Npy.Read(dir["g.npy"]) == Npy.Read(dir["g1.npy"])).all().item<bool>(), "the recorded σ = --noise-sigma 0.05, bit for bit");
+        CliRunner.AssertBadInput(CliRunner.Run(gcm.Concat(new[] { "--noise-sigma", "0.05", "--photons", "500", "--out", dir["e.npy"] }).ToArray()),
+            "--noise-sigma", "--photons", "one noise model");
         // run: the simulated dose, recorded in metrics.json and the derivation.
         Ok(CliRunner.Run("run", "--size", "48", "--simulate", "ct:views=20,photons=2000", "--method", "cm", "--nfe", "1", "--out", dir["run"]));
         using (var m = System.Text.Json.JsonDocument.Parse(File.ReadAllText(dir["run/metrics.json"])))
@@ -366,7 +378,7 @@ public class RunCommandTests
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--sigma-inflation", "0.8", "--out", dir["a"]), "--sigma-inflation 0.8", "[1, 10]");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "diffusion", "--sigma-inflation", "1.25", "--out", dir["a"]), "--sigma-inflation", "--method cm");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "tv", "--sigma-inflation", "1.25", "--out", dir["a"]), "--sigma-inflation");
-        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=20", "--method", "cm", "--noise-sigma", "2", "--out", dir["a"]), "--noise-sigma", "MRI");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=20", "--method", "cm", "--noise-sigma", "auto", "--out", dir["a"]), "--noise-sigma auto", "MRI");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--noise-sigma", "2", "--consistency-weight", "0.1", "--out", dir["a"]), "--noise-sigma", "not both");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--noise-sigma", "-1", "--out", dir["a"]), "--noise-sigma -1");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--nfe", "1", "--sigma-end", "0.05", "--out", dir["a"]), "--sigma-end", "single network evaluation");

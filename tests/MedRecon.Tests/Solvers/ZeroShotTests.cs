@@ -126,7 +126,8 @@ public class ZeroShotTests
     }
 
     /// <summary>Low-dose CT: keeping the noisy sinogram exactly puts its noise into the image; weighing each step by the
-    /// photon counts does not (the shipped CT prior, 64² Shepp–Logan at 0.02/pixel, 30 views, I0 = 300).</summary>
+    /// photon counts does not (the shipped CT prior, 64² Shepp–Logan at 0.02/pixel, 30 views, I0 = 300); nor, for Gaussian
+    /// sinogram noise, weighing it by the noise σ.</summary>
     [Fact]
     public void PhotonCountConsistencyBeatsExactOnLowDoseCt()
     {
@@ -142,6 +143,13 @@ public class ZeroShotTests
         var aware = ZeroShotSolver.ReconstructCt(prior, a, noisy, fbp, null, o with { Photons = i0 }, anglesRadians: angles);
         double pExact = Metrics.Psnr(truth, exact.Mean), pAware = Metrics.Psnr(truth, aware.Mean);
         Assert.True(pAware > pExact + 1.0, $"photon-weighted {pAware:F2} dB vs exact {pExact:F2} dB");
+        // Gaussian sinogram noise: the same noise-aware step with the sinogram's σ (σ 0.05, about 5 % of the line integrals).
+        var gaussian = sino + torch.randn(sino.shape, generator: new torch.Generator(12)) * 0.05;
+        var gaussianFbp = FilteredBackProjection.Reconstruct(gaussian, CtGeometry.ParallelBeam(64) with { Views = angles.Length }, angles);
+        var gExact = ZeroShotSolver.ReconstructCt(prior, a, gaussian, gaussianFbp, null, o, anglesRadians: angles);
+        var gAware = ZeroShotSolver.ReconstructCt(prior, a, gaussian, gaussianFbp, null, o with { NoiseSigma = 0.05 }, anglesRadians: angles);
+        double pgExact = Metrics.Psnr(truth, gExact.Mean), pgAware = Metrics.Psnr(truth, gAware.Mean);
+        Assert.True(pgAware > pgExact + 1.0, $"Gaussian: noise-aware {pgAware:F2} dB vs exact {pgExact:F2} dB");
         // Photons 0 is the unweighted, exact step, bit for bit.
         var zero = ZeroShotSolver.ReconstructCt(prior, a, noisy, fbp, null, o with { Photons = 0 }, anglesRadians: angles);
         Assert.True((zero.Mean == exact.Mean).all().item<bool>(), "Photons 0 = exact");
@@ -419,8 +427,10 @@ public class ZeroShotTests
         var ctRelative = ZeroShotSolver.ReconstructCt(prior, ct, sino, fbp, null, o with { ConsistencyWeight = 0.01 }, anglesRadians: angles);
         var ctAbsolute = ZeroShotSolver.ReconstructCt(prior, ct, sino, fbp, null, o with { Lambda = 0.01 * norm }, anglesRadians: angles);
         Assert.True((ctRelative.Mean == ctAbsolute.Mean).all().item<bool>(), "CT: λ = w·‖A‖²");
-        // A noise σ: MRI only, not with a weight; 0 is exact replacement, bit for bit.
-        Assert.Throws<ArgumentException>(() => ZeroShotSolver.ReconstructCt(prior, ct, sino, fbp, null, o with { NoiseSigma = 1 }));
+        // A noise σ: estimated for MRI only (CT's is given: the sinogram's Gaussian σ, not with a dose); not with a weight;
+        // 0 is exact replacement, bit for bit.
+        Assert.Throws<ArgumentException>(() => ZeroShotSolver.ReconstructCt(prior, ct, sino, fbp, null, o with { EstimateNoise = true }));
+        Assert.Throws<ArgumentException>(() => ZeroShotSolver.ReconstructCt(prior, ct, sino, fbp, null, o with { NoiseSigma = 0.01, Photons = 1000 }));
         Assert.Throws<ArgumentException>(() => ZeroShotSolver.ReconstructMri(prior, a, k, o with { NoiseSigma = 1, ConsistencyWeight = 0.1 }));
         var silent = ZeroShotSolver.ReconstructMri(prior, a, k, o with { NoiseSigma = 0 });
         var exact = ZeroShotSolver.ReconstructMri(prior, a, k, o);
