@@ -266,7 +266,8 @@ public static class CtReconstruction
             {
                 // With a dose: penalised weighted least squares, each ray weighed by its counts.
                 using var scope = NewDisposeScope();
-                var (a, y) = photons is > 0 and double i0 ? CtSimulation.WeightByCounts(CtProjector.Create(g, angles), sino, i0) : (CtProjector.Create(g, angles), sino);
+                var projector = CtProjector.Create(g, angles);
+                var (a, y) = photons is > 0 and double i0 ? CtSimulation.WeightByCounts(projector, sino, i0) : (projector, sino);
                 return CtIterative.Tv(a, y, lambda ?? 0.002, iterations ?? 300, nonNegative).MoveToOuterDisposeScope();
             }
             default:

@@ -64,7 +64,7 @@ public sealed class CtClassicalMethod(string id, string label, int iterations, d
         double? l = lambda ?? defaultLambda;
         int it = context.Quick ? Math.Min(iterations, 60) : iterations;
         // A dose weighs TV's data term by the counts (PWLS-TV, the classical low-dose method), as `recon ct --method tv`.
-        double? dose = c.Task.Photons > 0 ? c.Task.Photons : null;
+        double? dose = c.Task.Dose;
         var img = CtReconstruction.Run(id, m.Sinogram, m.Geometry, m.Angles, FbpFilter.Ramp, iterations == 0 ? null : it, l,
             nonNegative: id == "tv", photons: dose);
         string settings = id switch

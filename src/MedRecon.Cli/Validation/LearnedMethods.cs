@@ -50,7 +50,7 @@ public sealed class ZeroShotValidationMethod(string id, string label, Modality m
         var prior = LearnedMethods.Prior(modality, context, priorFile);
         int nfe = method == ZeroShotMethod.Diffusion ? context.DiffusionNfe : fixedNfe ?? (context.Quick ? Math.Min(context.Nfe, 2) : context.Nfe);
         var o = new ZeroShotOptions { Method = method, Nfe = nfe, Seed = (ulong)c.MaskSeed, Start = start, StartIterations = startIterations,
-            NoiseSigma = c.NoiseSigma > 0 ? c.NoiseSigma : null, Photons = c.Task.Photons > 0 ? c.Task.Photons : null };
+            NoiseSigma = c.NoiseSigma > 0 ? c.NoiseSigma : null, Photons = c.Task.Dose };
         ZeroShotResult r;
         if (modality == Modality.Mri)
         {
@@ -67,7 +67,7 @@ public sealed class ZeroShotValidationMethod(string id, string label, Modality m
             : modality == Modality.Ct ? "FBP" : "zero-filled";
         string units = modality == Modality.Ct
             ? (c.Image.MuWater is null ? ", scale from the FBP's 99.5th percentile" : ", HU via μ_water 0.0192/mm")
-              + (c.Task.Photons > 0 ? ", noise-aware data consistency (rays weighted by their counts, the simulated I0)" : "")
+              + (c.Task.Dose is not null ? ", noise-aware data consistency (rays weighted by their counts, the simulated I0)" : "")
             : c.NoiseSigma > 0 ? ", noise-aware data consistency (the simulated σ)" : "";
         return new MethodOutput(r.Mean, r.NfePerSample * r.Samples, 0,
             Settings: $"{(method == ZeroShotMethod.Consistency ? "multistep CM" : "Euler")}, {nfe} NFE, 1 sample, from {from}, solver defaults{units}; {Path.GetFileName(prior.Path)}");

@@ -28,6 +28,9 @@ public sealed record ValidationTask(string Id, Modality Modality, string Descrip
     /// integrals of physical attenuation, so such a task runs on the real slices (μ per mm) only.</summary>
     public double Photons { get; init; }
 
+    /// <summary>The dose the methods are told (<see cref="Photons"/>), null when noise-free.</summary>
+    public double? Dose => Photons > 0 ? Photons : null;
+
     /// <summary>The task adds measurement noise (k-space or photon).</summary>
     public bool Noisy => NoiseFraction > 0 || Photons > 0;
 

@@ -58,8 +58,9 @@ public sealed record ZeroShotOptions
     /// 0 = hard data consistency; w &gt; 0 trusts the network's estimate w times as much as a measurement of unit gain
     /// (noisy data: w ≈ noise variance / estimate error variance).</summary>
     public double? ConsistencyWeight { get; init; }
-    /// <summary>MRI: standard deviation of the k-space noise per real and imaginary part of a sample, in the data's units;
-    /// when set (&gt; 0) the data consistency weighs the measurements against each step's estimate by it
+    /// <summary>Standard deviation of the measurement noise in the data's units — MRI: of the k-space per real and imaginary
+    /// part of a sample; CT: of Gaussian sinogram noise (Poisson noise: <see cref="Photons"/>); when set (&gt; 0) the data
+    /// consistency weighs the measurements against each step's estimate by it
     /// (<see cref="NoiseAwareConsistency"/>). Exclusive with <see cref="Lambda"/> and <see cref="ConsistencyWeight"/>.</summary>
     public double? NoiseSigma { get; init; }
     /// <summary>MRI: estimate <see cref="NoiseSigma"/> from the measured outer k-space (<see cref="KSpaceNoise.Estimate"/>)
@@ -482,7 +483,7 @@ public static class ZeroShotSolver
             throw new ArgumentOutOfRangeException(nameof(sigmaEnd), $"final σ {sigmaEnd}: must be in [σ_min, σ_0) = [{noise.SigmaMin}, {sigmaStart:G3}) (σ_0: the starting σ)");
     }
 
-    /// <summary>The data-consistency settings exclude one another; the noise σ is for MRI (Gaussian k-space noise).</summary>
+    /// <summary>The data-consistency settings exclude one another; the noise σ is estimated for MRI only, the dose is CT's.</summary>
     static void CheckConsistencyOptions(ZeroShotOptions o, bool mri)
     {
         if (o.Lambda is not null && o.ConsistencyWeight is not null)
