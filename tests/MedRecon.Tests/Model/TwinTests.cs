@@ -109,4 +109,57 @@ public class TwinTests
             Assert.True(output.abs().max().item<float>() > 0, "output layer still zero after 6 steps");
         }
     }
+
+    [SkippableFact]
+    public void PackNiftiAddsNormalisedSlicesAlongEachAxisThatTheTwinTrainerReads()
+    {
+        ExternalTools.RequirePython("torch", "numpy");
+        using var tmp = new TempDir();
+        // A 6 × 10 × 8 volume [k, j, i] of distinct values, written by MedRecon's own NIfTI writer.
+        using var volume = torch.arange(6 * 10 * 8, dtype: torch.float32).reshape(6, 10, 8) * 0.5f + 3f;
+        var affine = new double[,] { { 1, 0, 0, 0 }, { 0, 1, 0, 0 }, { 0, 0, 2, 0 } };
+        Nifti.Write(tmp["vol.nii.gz"], volume, affine);
+        File.WriteAllText(tmp["base-manifest.json"], """{"modality":"mr","normalisation":"test","volumes":[{"file":"a","slices":[0,1]}]}""");
+        ExternalTools.RunPython($"import numpy as np; np.savez(r'{tmp["base.npz"]}', slices0=np.zeros((2,16,16),np.float16))");
+
+        var (code, stdout, err) = ExternalTools.Run(ExternalTools.DebianPython, new[]
+        {
+            Path.Combine(TwinDir, "pack_nifti.py"), tmp["base.npz"], tmp["vol.nii.gz"], tmp["out.npz"],
+            "--axes", "0,2", "--slices", "1:6:2,0:2+5:7", "--weight", "0.25",
+        });
+        Assert.True(code == 0, $"pack_nifti failed ({code}): {err}\n{stdout}");
+        // The trainer's own reader: three sets, the added two at weight 0.25; their slices saved for comparison.
+        string report = ExternalTools.RunPython(
+            "import sys, json, numpy as np; sys.path.insert(0, r'" + TwinDir + "'); import train_twin; " +
+            $"real, w, _, m = train_twin.load_images(r'{tmp["out.npz"]}', r'{tmp["out-manifest.json"]}', 'cpu'); " +
+            $"np.save(r'{tmp["k.npy"]}', real[1].numpy()); np.save(r'{tmp["i.npy"]}', real[2].numpy()); " +
+            "print(json.dumps({'weights': w, 'slices': [v['slices'] for v in m['volumes']], 'p': m['volumes'][1]['percentile99_5']}))");
+        using var doc = System.Text.Json.JsonDocument.Parse(report.Trim());
+        Assert.Equal(new[] { 1.0, 0.25, 0.25 }, doc.RootElement.GetProperty("weights").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.Equal("[[0,1],[1,3,5],[0,1,5,6]]", doc.RootElement.GetProperty("slices").GetRawText().Replace(" ", ""));
+
+        // Nearest-rank 99.5th percentile of the 480 voxels: the 478th smallest value.
+        using var sorted = volume.flatten().sort().Values;
+        float p = sorted[477].item<float>();
+        Assert.Equal(p, doc.RootElement.GetProperty("p").GetDouble(), 1e-9);
+        using var alongK = Npy.Read(tmp["k.npy"]);
+        using var alongI = Npy.Read(tmp["i.npy"]);
+        using var expectK = volume.index_select(0, torch.tensor(new long[] { 1, 3, 5 })) * (2 / p) - 1;
+        using var expectI = volume.index_select(2, torch.tensor(new long[] { 0, 1, 5, 6 })).permute(2, 0, 1) * (2 / p) - 1;
+        Assert.Equal(new long[] { 3, 10, 8 }, alongK.shape);
+        Assert.Equal(new long[] { 4, 6, 10 }, alongI.shape);
+        // float16 storage: relative error ≤ 2^-11 of values within [−1, 1.01].
+        Assert.True((alongK - expectK).abs().max().item<float>() < 1e-3, "axis-0 slices differ");
+        Assert.True((alongI - expectI).abs().max().item<float>() < 1e-3, "axis-2 slices differ");
+
+        // A CT pack is refused with a message, and nothing is written.
+        File.WriteAllText(tmp["base-manifest.json"], """{"modality":"ct","volumes":[]}""");
+        var (ctCode, _, ctErr) = ExternalTools.Run(ExternalTools.DebianPython, new[]
+        {
+            Path.Combine(TwinDir, "pack_nifti.py"), tmp["base.npz"], tmp["vol.nii.gz"], tmp["ct.npz"],
+        });
+        Assert.NotEqual(0, ctCode);
+        Assert.Contains("only MR volumes", ctErr);
+        Assert.False(File.Exists(tmp["ct.npz"]));
+    }
 }
