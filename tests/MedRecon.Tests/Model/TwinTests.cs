@@ -152,6 +152,16 @@ public class TwinTests
         Assert.True((alongK - expectK).abs().max().item<float>() < 1e-3, "axis-0 slices differ");
         Assert.True((alongI - expectI).abs().max().item<float>() < 1e-3, "axis-2 slices differ");
 
+        // A range past the volume's end on the second axis is refused before anything is written.
+        var (rangeCode, _, rangeErr) = ExternalTools.Run(ExternalTools.DebianPython, new[]
+        {
+            Path.Combine(TwinDir, "pack_nifti.py"), tmp["base.npz"], tmp["vol.nii.gz"], tmp["bad.npz"],
+            "--axes", "0,2", "--slices", "1:6:2,0:9",
+        });
+        Assert.NotEqual(0, rangeCode);
+        Assert.Contains("stop <= 8", rangeErr);
+        Assert.False(File.Exists(tmp["bad.npz"]) || File.Exists(tmp["bad-manifest.json"]), "a refused pack wrote files");
+
         // A CT pack is refused with a message, and nothing is written.
         File.WriteAllText(tmp["base-manifest.json"], """{"modality":"ct","volumes":[]}""");
         var (ctCode, _, ctErr) = ExternalTools.Run(ExternalTools.DebianPython, new[]
