@@ -98,6 +98,7 @@ public static class ReconCommand
                 catch (ArgumentException e) { throw new CliException($"--noise-sigma auto: {e.Message}"); }
             }
             string? stdPath = zs is not null && zs.Value.Options.Samples > 1 ? ZeroShotCliOptions.StdPath(outPath, dicomOut) : null;
+            ZeroShotCliOptions.WarnIfStaleStd(outPath, dicomOut, stdPath);
             if (stdPath is not null && dicomOut) DicomImages.CheckOutputFolder(stdPath);
             if (!dicomOut)
                 foreach (var path in new[] { outPath, stdPath }.OfType<string>()) CliSupport.CheckOutputFile(path);
@@ -331,6 +332,16 @@ sealed class ZeroShotCliOptions
             o.Method == ZeroShotMethod.Consistency ? string.Format(inv, ", network sigma x{0:G3}", ZeroShotDefaults.SigmaInflationFor(o, mri)) : "",
             dc, conjugateGradient ? $" ({(o.CgIterations > 0 ? o.CgIterations : mri ? ZeroShotDefaults.SenseCgIterations : ZeroShotDefaults.CtCgIterations)} CG steps)" : "", modelSha256.Length > 16 ? modelSha256[..16] : modelSha256);
         return text;
+    }
+
+    /// <summary>A run that writes no standard deviation (one sample, or a classical method) leaves an earlier run's
+    /// FILE.std.* / DIR-std beside its output untouched; say so, since it would read as this result's.</summary>
+    public static void WarnIfStaleStd(string outPath, bool folder, string? stdPath)
+    {
+        if (stdPath is not null || ConsoleProgress.Quiet) return;
+        string earlier = StdPath(outPath, folder);
+        if (File.Exists(earlier) || Directory.Exists(earlier))
+            Console.Error.WriteLine($"note: {earlier} is from an earlier run with --samples > 1 and does not belong to this result (one sample: no standard deviation)");
     }
 
     /// <summary>Where the standard-deviation map goes: FILE.std.npy / FILE.std.png, or the folder DIR-std.</summary>

@@ -55,6 +55,7 @@ public static class ReconCtCommand
             var zs = zsOptions.Read(p, p.GetValue(method)!, "ct");
             ZeroShotCliOptions.RefuseClassicalOptions(p, p.GetValue(method)!, lambda, iters, nonneg, filter);
             string? stdPath = zs is not null && zs.Value.Options.Samples > 1 ? ZeroShotCliOptions.StdPath(outPath, dicomOut) : null;
+            ZeroShotCliOptions.WarnIfStaleStd(outPath, dicomOut, stdPath);
             if (stdPath is not null && dicomOut) Pipelines.DicomImages.CheckOutputFolder(stdPath);
             if (!dicomOut)
                 foreach (var path in new[] { outPath, stdPath }.OfType<string>()) CliSupport.CheckOutputFile(path);

@@ -463,6 +463,14 @@ public class RunCommandTests
         // The data consistency's noise: from simulation.json (noise-free here: exact), else estimated from the outer
         // k-space (acquired data), or as given.
         Assert.Contains("noise σ 0 from simulation.json (exact)", r.StdErr);
+        Assert.DoesNotContain("earlier run", r.StdErr);
+        // Re-run into the same file with one sample: the earlier x.std.npy stays (nothing of the user's is deleted),
+        // and the run says it is not this result's.
+        var again = CliRunner.Run("recon", "mri", "--kspace", dir["sim/ksp.npy"], "--mask", dir["sim/mask.npy"], "--method", "cm",
+            "--nfe", "1", "--model", MrPrior, "--out", dir["x.npy"]);
+        Ok(again);
+        Assert.Contains("x.std.npy is from an earlier run with --samples > 1", again.StdErr);
+        Assert.True(File.Exists(dir["x.std.npy"]));
         Directory.CreateDirectory(dir["acquired"]);
         foreach (var f in new[] { "ksp.npy", "mask.npy" }) File.Copy(dir[$"sim/{f}"], dir[$"acquired/{f}"]);
         var acquired = CliRunner.Run("recon", "mri", "--kspace", dir["acquired/ksp.npy"], "--mask", dir["acquired/mask.npy"], "--method", "cm",
