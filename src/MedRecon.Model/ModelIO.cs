@@ -29,7 +29,9 @@ public sealed record ModelMetadata
 /// Weights I/O: safetensors written with TorchSharp.PyBridge (<c>save_safetensors</c>/<c>load_safetensors</c>, so
 /// PyTorch users can read them with <c>safetensors.torch.load_file</c>), with the architecture, noise parameters and
 /// normalisation stored as JSON strings in the header's <c>__metadata__</c> (key <c>medrecon</c>). Loading checks the
-/// architecture before touching any tensor and fails with a message that says what differs.
+/// architecture before touching any tensor and fails with a message that says what differs. float16 files (the twin's
+/// <c>resave --half</c>, for networks that would not fit the 20 MB a shipped model may take) load too: each tensor is
+/// cast into the float32 parameter (tested in TwinTests).
 /// </summary>
 public static class ModelIO
 {

@@ -190,12 +190,13 @@ def read_safetensors(path):
     return tensors, meta
 
 
-def write_safetensors(path, tensors, metadata):
+def write_safetensors(path, tensors, metadata, half=False):
+    """float32, or float16 with half=True (half the bytes; MedRecon casts to float32 when it loads them)."""
     header, chunks, offset = {"__metadata__": metadata}, [], 0
     for name in sorted(tensors):
         t = tensors[name].detach().to("cpu", torch.float32).contiguous()
-        raw = t.numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+        raw = t.numpy().astype("<f2" if half else "<f4").tobytes()
+        header[name] = {"dtype": "F16" if half else "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
         chunks.append(raw)
         offset += len(raw)
     hb = json.dumps(header, separators=(",", ":")).encode("utf-8")
@@ -229,22 +230,23 @@ def load_model(path, device="cpu"):
     return ConsistencyFunction(net, info.get("noise")), info
 
 
-def save_model(function, info, path):
-    """Writes the network's weights with the MedRecon metadata (what ModelIO.Save writes)."""
+def save_model(function, info, path, half=False):
+    """Writes the network's weights with the MedRecon metadata (what ModelIO.Save writes); half=True stores float16,
+    so a network of up to ~10 M parameters fits the 20 MB a shipped model may take."""
     meta = {METADATA_KEY: json.dumps(info, separators=(",", ":")), "format": "pt"}
-    write_safetensors(path, function.network.state_dict(), meta)
+    write_safetensors(path, function.network.state_dict(), meta, half)
 
 
 # --- command line: forward pass and re-save for the equivalence tests --------------------------------------------------------------
 
 def _main(argv):
-    if len(argv) == 3 and argv[0] == "resave":
+    if len(argv) in (3, 4) and argv[0] == "resave" and argv[3:] in ([], ["--half"]):
         f, info = load_model(argv[1])
-        save_model(f, info, argv[2])
+        save_model(f, info, argv[2], half=argv[3:] == ["--half"])
         return 0
     if len(argv) != 5 or argv[0] != "forward":
         print("usage: medrecon_twin.py forward MODEL.safetensors INPUT.npy SIGMA OUTPUT.npy\n"
-              "       medrecon_twin.py resave MODEL.safetensors COPY.safetensors", file=sys.stderr)
+              "       medrecon_twin.py resave MODEL.safetensors COPY.safetensors [--half]", file=sys.stderr)
         return 2
     _, model, inp, sigma, out = argv
     torch.set_num_threads(1)

@@ -70,6 +70,35 @@ public class TwinTests
     }
 
     [SkippableFact]
+    public void HalfPrecisionWeightsLoadInMedReconAtHalfTheSizeAndGiveTheSameOutputs()
+    {
+        ExternalTools.RequirePython("torch", "numpy");
+        using var tmp = new TempDir();
+        Twin("resave", ShippedMr, tmp["half.safetensors"], "--half");
+        // float16 halves the file (a network of up to ~10 M parameters fits the 20 MB limit); header and metadata stay.
+        long full = new FileInfo(ShippedMr).Length, half = new FileInfo(tmp["half.safetensors"]).Length;
+        Assert.InRange(half, full / 2 - 20_000, full / 2 + 20_000);
+        var (a, ma) = ModelIO.Load(ShippedMr);
+        var (b, mb) = ModelIO.Load(tmp["half.safetensors"]);
+        using (a)
+        using (b)
+        using (torch.no_grad())
+        {
+            Assert.Equal(ma.Steps, mb.Steps);
+            Assert.Equal(ScalarType.Float32, b.Network.parameters().First().dtype); // cast on load: inference stays float32
+            foreach (double sigma in new[] { 0.05, 0.5, 5.0 })
+            {
+                using var x = torch.randn(new long[] { 1, 1, 64, 64 }, generator: new torch.Generator(3)) * 0.6 - 0.2;
+                using var ya = a.Forward(x, sigma);
+                using var yb = b.Forward(x, sigma);
+                double diff = (ya - yb).abs().max().item<float>(), scale = ya.abs().max().item<float>();
+                // Weights rounded to 11 significant bits: outputs agree to ~1e-3 of their scale, not bit for bit.
+                Assert.True(diff <= 2e-3 * Math.Max(1, scale) && diff > 0, $"σ={sigma}: max |float32 − float16 weights| = {diff:E2}");
+            }
+        }
+    }
+
+    [SkippableFact]
     public void TwinTrainerWritesDenoiserAndConsistencyWeightsThatMedReconLoads()
     {
         ExternalTools.RequirePython("torch", "numpy");
