@@ -61,8 +61,8 @@ def read_nifti(path):
 
 
 def nearest_rank_percentile(values, q):
-    s = np.sort(values.ravel())
-    return float(s[max(0, math.ceil(q / 100.0 * s.size) - 1)])
+    """The smallest value with at least q % of the values at or below it (the C# trainer's nearest rank)."""
+    return float(np.percentile(values, q, method="inverted_cdf"))
 
 
 def parse_ranges(text, length):
@@ -79,10 +79,12 @@ def parse_range(text, length):
         parts = [int(p) if p else None for p in text.split(":")]
     except ValueError:
         raise ValueError(f"slice range '{text}' is not start:stop[:step] of integers") from None
-    if not 1 <= len(parts) <= 3 or parts[0] is None and len(parts) == 1:
+    if len(parts) == 1 and parts[0] is not None:
+        parts = [parts[0], parts[0] + 1]  # a single index
+    if not 2 <= len(parts) <= 3:
         raise ValueError(f"slice range '{text}' is not start:stop[:step]")
-    start, stop, step = (parts + [None, None])[:3] if len(parts) > 1 else (parts[0], parts[0] + 1, 1)
-    start, stop, step = 0 if start is None else start, length if stop is None else stop, 1 if step is None else step
+    start, stop, step = (parts + [None])[:3]
+    start, stop, step = start or 0, length if stop is None else stop, 1 if step is None else step
     if step < 1 or not 0 <= start < stop <= length:
         raise ValueError(f"slice range '{text}' must satisfy 0 <= start < stop <= {length} and step >= 1")
     return list(range(start, stop, step))
