@@ -106,6 +106,10 @@ def main():
     ap.add_argument("--data", required=True, help="npz of training slices (slicesK or slicesK_hu) and phantoms")
     ap.add_argument("--manifest", required=True, help="manifest.json from medrecon train --export-data")
     ap.add_argument("--init", help="MedRecon weights to start from (architecture taken from the file)")
+    ap.add_argument("--widths", help="fresh run only: channel widths per level, e.g. 32,64,128,128 (one level more "
+                    "halves the resolution once more); default: the manifest's architecture, else 32,64,128")
+    ap.add_argument("--half", action="store_true", help="write the weights as float16 (half the bytes: a device call "
+                    "returns files of at most 16 MiB, and a shipped model must stay under 20 MB)")
     ap.add_argument("--out", required=True, help="output NAME.safetensors (NAME-denoiser.safetensors beside it)")
     ap.add_argument("--minutes", type=float, required=True, help="wall-clock budget of both stages")
     ap.add_argument("--denoiser-fraction", type=float, default=0.6)
@@ -122,6 +126,16 @@ def main():
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (tests)")
     args = ap.parse_args()
+    widths = None
+    if args.widths is not None:
+        if args.init:
+            ap.error("--widths sets the architecture of a fresh run; with --init it comes from the file")
+        try:
+            widths = [int(w) for w in args.widths.split(",")]
+        except ValueError:
+            ap.error(f"--widths {args.widths}: comma-separated integers, e.g. 32,64,128,128")
+        if not (1 <= len(widths) <= 6) or any(w < 1 or w > 1024 for w in widths):
+            ap.error(f"--widths {args.widths}: 1 to 6 levels of 1 to 1024 channels")
 
     dev = torch.device(args.device)
     torch.manual_seed(args.seed)
@@ -136,7 +150,9 @@ def main():
         f, info = twin.load_model(args.init, dev)
         start_steps = int(info.get("steps", 0))
     else:
-        arch = manifest.get("architecture") or twin.default_config()
+        arch = dict(manifest.get("architecture") or twin.default_config())
+        if widths is not None:
+            arch["widths"] = widths
         f = twin.ConsistencyFunction(twin.UNet(arch), manifest.get("noise")).to(dev)
         info = {"architecture": f.network.config, "noise": f.noise, "modality": modality,
                 "normalisation": manifest["normalisation"], "stage": "denoiser", "steps": 0, "weights": "ema"}
@@ -162,7 +178,7 @@ def main():
 
     def save(path, stage, step):
         meta = dict(info, stage=stage, steps=start_steps + step, weights="ema")
-        twin.save_model(ema, meta, path)
+        twin.save_model(ema, meta, path, half=args.half)
 
     budget = args.minutes * 60.0
     t0 = time.time()
@@ -176,7 +192,9 @@ def main():
         elapsed = time.time() - t0
         if elapsed >= budget or (args.max_steps and step >= args.max_steps):
             break
-        denoiser = elapsed < args.denoiser_fraction * budget and not (args.max_steps and step >= args.max_steps // 2)
+        # With --max-steps (tests, dry runs) the stages split the steps in half, unless there is no consistency stage.
+        denoiser = elapsed < args.denoiser_fraction * budget and not (
+            args.max_steps and args.denoiser_fraction < 1 and step >= args.max_steps // 2)
         if not denoiser and not denoiser_done:
             save(base + "-denoiser.safetensors", "denoiser", step)
             denoiser_done = True

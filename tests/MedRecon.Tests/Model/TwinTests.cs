@@ -103,23 +103,8 @@ public class TwinTests
     {
         ExternalTools.RequirePython("torch", "numpy");
         using var tmp = new TempDir();
-        // A toy training set in the export format: two volumes of real 48² slices (the second drawn at half weight)
-        // and four phantoms.
-        string manifest = """
-            {"modality":"mr","normalisation":"test","phantomFraction":0.5,"intensityJitter":0.1,
-             "volumes":[{"file":"slices-0.npy","slices":[0,1]},{"file":"slices-1.npy","slices":[0,1,2],"weight":0.5}],
-             "architecture":{"inChannels":1,"outChannels":1,"widths":[8,16],"resBlocksPerLevel":1,"embeddingDim":0,"maxGroups":32},
-             "noise":{"sigmaMin":0.002,"sigmaMax":80,"sigmaData":0.5,"rho":7}}
-            """;
-        File.WriteAllText(tmp["manifest.json"], manifest);
-        ExternalTools.RunPython(
-            "import numpy as np; r=np.random.default_rng(0); " +
-            $"np.savez(r'{tmp["data.npz"]}', slices0=(r.random((2,48,48))*2-1).astype(np.float16), slices1=(r.random((3,40,40))*2-1).astype(np.float16), phantoms=(r.random((4,40,40))*2-1).astype(np.float16))");
-        var (code, stdout, err) = ExternalTools.Run(ExternalTools.DebianPython, new[]
-        {
-            Path.Combine(TwinDir, "train_twin.py"), "--data", tmp["data.npz"], "--manifest", tmp["manifest.json"],
-            "--out", tmp["toy.safetensors"], "--minutes", "5", "--max-steps", "6", "--batch", "4", "--patch", "32", "--device", "cpu",
-        }, timeoutMs: 300_000);
+        WriteToyTrainingSet(tmp);
+        var (code, stdout, err) = TrainTwin(tmp, "--out", tmp["toy.safetensors"], "--max-steps", "6");
         Assert.True(code == 0, $"train_twin failed ({code}): {err}\n{stdout}");
 
         var (den, dm) = ModelIO.Load(tmp["toy-denoiser.safetensors"]);
@@ -137,6 +122,71 @@ public class TwinTests
             var output = cm.Network.named_parameters().First(p => p.name == "output.weight").parameter;
             Assert.True(output.abs().max().item<float>() > 0, "output layer still zero after 6 steps");
         }
+    }
+
+    /// <summary>A toy training set in the export format: two volumes of real 48² and 40² slices (the second drawn at
+    /// half weight), four phantoms, and a 2-level network of widths 8/16 in the manifest.</summary>
+    static void WriteToyTrainingSet(TempDir tmp)
+    {
+        string manifest = """
+            {"modality":"mr","normalisation":"test","phantomFraction":0.5,"intensityJitter":0.1,
+             "volumes":[{"file":"slices-0.npy","slices":[0,1]},{"file":"slices-1.npy","slices":[0,1,2],"weight":0.5}],
+             "architecture":{"inChannels":1,"outChannels":1,"widths":[8,16],"resBlocksPerLevel":1,"embeddingDim":0,"maxGroups":32},
+             "noise":{"sigmaMin":0.002,"sigmaMax":80,"sigmaData":0.5,"rho":7}}
+            """;
+        File.WriteAllText(tmp["manifest.json"], manifest);
+        ExternalTools.RunPython(
+            "import numpy as np; r=np.random.default_rng(0); " +
+            $"np.savez(r'{tmp["data.npz"]}', slices0=(r.random((2,48,48))*2-1).astype(np.float16), slices1=(r.random((3,40,40))*2-1).astype(np.float16), phantoms=(r.random((4,40,40))*2-1).astype(np.float16))");
+    }
+
+    /// <summary>train_twin.py on the toy set, on the CPU, batch 4 × 32².</summary>
+    static (int Code, string StdOut, string StdErr) TrainTwin(TempDir tmp, params string[] args) =>
+        ExternalTools.Run(ExternalTools.DebianPython, new[]
+        {
+            Path.Combine(TwinDir, "train_twin.py"), "--data", tmp["data.npz"], "--manifest", tmp["manifest.json"],
+            "--minutes", "5", "--batch", "4", "--patch", "32", "--device", "cpu",
+        }.Concat(args), timeoutMs: 300_000);
+
+    [SkippableFact]
+    public void TwinTrainerTrainsADeeperNetworkInHalfPrecisionThatMedReconRunsLikeTheTwin()
+    {
+        ExternalTools.RequirePython("torch", "numpy");
+        using var tmp = new TempDir();
+        WriteToyTrainingSet(tmp);
+        // What a deeper prior needs on a device machine: a fresh architecture from the command line, and float16 files
+        // (a device call returns files of at most 16 MiB; a 4-level prior is 24–29 MB in float32).
+        var (code, stdout, err) = TrainTwin(tmp, "--out", tmp["deep.safetensors"], "--max-steps", "4", "--denoiser-fraction", "1",
+            "--widths", "8,8,16,16", "--half");
+        Assert.True(code == 0, $"train_twin failed ({code}): {err}\n{stdout}");
+        var (f, meta) = ModelIO.Load(tmp["deep-denoiser.safetensors"]);
+        using (f)
+        using (torch.no_grad())
+        {
+            Assert.True(meta.Architecture.SameArchitecture(new UNetConfig { Widths = new[] { 8, 8, 16, 16 }, ResBlocksPerLevel = 1 }),
+                "the file's architecture is not the --widths one");
+            Assert.Equal(4, meta.Steps);
+            // Float16 on disk: 2 bytes per parameter plus the header.
+            long parameters = f.Network.parameters().Sum(p => p.numel());
+            long bytes = new FileInfo(tmp["deep-denoiser.safetensors"]).Length;
+            Assert.InRange(bytes, 2 * parameters, 2 * parameters + 20_000);
+            // The same outputs in both networks, on an input that is not a multiple of 8 (three halvings: padding).
+            using var x = torch.randn(new long[] { 1, 1, 38, 50 }, generator: new torch.Generator(5)) * 0.6 - 0.2;
+            Npy.Write(tmp["x.npy"], x);
+            using var mine = f.Forward(x, 0.7);
+            Twin("forward", tmp["deep-denoiser.safetensors"], tmp["x.npy"], "0.7", tmp["y.npy"]);
+            using var theirs = Npy.Read(tmp["y.npy"]);
+            Assert.Equal(mine.shape, theirs.shape);
+            double maxDiff = (mine - theirs).abs().max().item<float>(), scale = mine.abs().max().item<float>();
+            Assert.True(maxDiff <= 1e-4 * Math.Max(1, scale), $"max |C# − twin| = {maxDiff:E2} (output scale {scale:F3})");
+            Assert.True((mine - x).abs().max().item<float>() > 0, "the network did not train: still the identity");
+        }
+
+        // --widths belongs to a fresh run: with --init the architecture is the file's, and nothing is written.
+        (code, _, err) = TrainTwin(tmp, "--out", tmp["bad.safetensors"], "--init", tmp["deep-denoiser.safetensors"], "--widths", "8,16");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--widths", err);
+        Assert.False(File.Exists(tmp["bad-denoiser.safetensors"]));
     }
 
     [SkippableFact]
