@@ -8,7 +8,9 @@ are also drawn from 2x average-pooled slices, because 512² scanner slices are r
 
 Input: the folder or npz written from `medrecon train --export-data` (normalised training slices, held-out slices
 excluded, and the phantom pool). Output: NAME-denoiser.safetensors (EMA at the end of the denoiser stage, the
-diffusion baseline) and NAME.safetensors (EMA after consistency tuning), both loadable by MedRecon, plus a JSON log.
+diffusion baseline) and, when --denoiser-fraction is below 1, NAME.safetensors (EMA after consistency tuning), both
+loadable by MedRecon (float16 with --half), plus NAME-log.json. A fresh run takes its architecture from --widths, else
+from the manifest; a run with --init from the file.
 """
 import argparse
 import json
@@ -134,8 +136,8 @@ def main():
             widths = [int(w) for w in args.widths.split(",")]
         except ValueError:
             ap.error(f"--widths {args.widths}: comma-separated integers, e.g. 32,64,128,128")
-        if not (1 <= len(widths) <= 6) or any(w < 1 or w > 1024 for w in widths):
-            ap.error(f"--widths {args.widths}: 1 to 6 levels of 1 to 1024 channels")
+        if not (1 <= len(widths) <= 6) or any(w < 4 or w > 1024 for w in widths):
+            ap.error(f"--widths {args.widths}: 1 to 6 levels of 4 to 1024 channels")
 
     dev = torch.device(args.device)
     torch.manual_seed(args.seed)
@@ -249,13 +251,11 @@ def main():
                  "consistency" if denoiser_done else "denoiser", step)
             last_save = time.time()
             json.dump(log, open(log_path, "w"), indent=1)
-    if not denoiser_done:
-        save(base + "-denoiser.safetensors", "denoiser", step)
-    else:
-        save(args.out, "consistency", step)
+    written = args.out if denoiser_done else base + "-denoiser.safetensors"
+    save(written, "consistency" if denoiser_done else "denoiser", step)
     log.update(steps=step, seconds=round(time.time() - t0, 1), consistencySteps=(step - cm_start_step) if cm_start_step is not None else 0)
     json.dump(log, open(log_path, "w"), indent=1)
-    print(f"{modality}: {step} steps in {time.time() - t0:.0f} s -> {args.out}", flush=True)
+    print(f"{modality}: {step} steps in {time.time() - t0:.0f} s -> {written}", flush=True)
 
 
 if __name__ == "__main__":
