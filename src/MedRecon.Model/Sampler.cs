@@ -21,25 +21,41 @@ public sealed class Sampler
     /// <summary>
     /// Runs the loop. <paramref name="start"/> must already be at noise level <c>sigmas[0]</c> (e.g. σ_max·z for
     /// generation, or A⁺y + sqrt(σ_0² − σ_min²)·z via <see cref="AddNoise"/>). <paramref name="dataConsistency"/> is
-    /// called once per step with (x̂, step index) and returns the corrected x̂. The result is the last x̂.
+    /// called once per step (twice with momentum) with (x̂, step index) and returns the corrected x̂. The result is the last x̂.
     /// <paramref name="networkSigmaScale"/> c ≥ 1 tells the network the input is noisier than the noise added
     /// (f(x, c·σ_i), at most σ_max): with a data-consistency hook the estimate that gets re-noised still carries the error
     /// the last step left (unmeasured content, aliasing), so the input's distance from a clean image is more than σ_i.
+    /// <para><paramref name="momentum"/> β ≥ 0 extrapolates each step's data-consistent estimate along its change from the
+    /// previous step's, x̂ ← DC(x̂ + β(x̂ − x̂_prev)) (Nesterov-style, as in accelerated proximal gradient methods): with a
+    /// data-consistency hook the loop is an alternation of denoising and projection that a few steps leave far from
+    /// its fixed point, and the extrapolation covers more of the way per network evaluation. The hook is then called a
+    /// second time in the same step, so the result is as data-consistent as without momentum. 0: off.</para>
     /// </summary>
     public Tensor Sample(Tensor start, IReadOnlyList<double> sigmas, Func<Tensor, int, Tensor>? dataConsistency, torch.Generator gen,
-        double networkSigmaScale = 1)
+        double networkSigmaScale = 1, double momentum = 0)
     {
         CheckSchedule(sigmas);
         CheckNetworkSigmaScale(networkSigmaScale);
+        CheckMomentum(momentum);
 
         using var noGrad = torch.no_grad();
         Tensor x = start.alias();
-        Tensor? xhat = null;
+        Tensor? xhat = null, previous = null;
         for (int i = 0; i < sigmas.Count; i++)
         {
             using var scope = NewDisposeScope();
             xhat = F.Forward(x, networkSigmaScale == 1 ? sigmas[i] : Math.Min(sigmas[i] * networkSigmaScale, Noise.SigmaMax));
             if (dataConsistency != null) xhat = dataConsistency(xhat, i);
+            if (momentum > 0 && previous is not null)
+            {
+                // Extrapolate between data-consistent estimates, then make the result consistent again (a second hook
+                // call, same step): extrapolating the raw network output instead measured no gain for MRI, whose prior
+                // sees a magnitude, so the two are not the same there.
+                xhat = xhat + (xhat - previous) * momentum;
+                if (dataConsistency != null) xhat = dataConsistency(xhat, i);
+            }
+            previous?.Dispose();
+            previous = momentum > 0 && i < sigmas.Count - 1 ? xhat.detach().clone().MoveToOuterDisposeScope() : null;
             if (i < sigmas.Count - 1)
             {
                 var next = AddNoise(xhat, sigmas[i + 1], gen);
@@ -49,7 +65,19 @@ public sealed class Sampler
             else xhat.MoveToOuterDisposeScope();
         }
         x.Dispose();
+        previous?.Dispose();
         return xhat!;
+    }
+
+    /// <summary>Largest momentum <see cref="Sample"/> takes: beyond 1 the extrapolation overshoots (measured: 1.5 loses
+    /// 0.3 dB and SSIM against 0.6–1 at MRI 8x; docs/zero-shot.md).</summary>
+    public const double MaxMomentum = 1;
+
+    /// <summary>Refuses a momentum outside [0, <see cref="MaxMomentum"/>].</summary>
+    public static void CheckMomentum(double beta)
+    {
+        if (!(beta >= 0) || beta > MaxMomentum)
+            throw new ArgumentOutOfRangeException(nameof(beta), $"momentum {beta}: must be in [0, {MaxMomentum}]");
     }
 
     /// <summary>Largest network σ scale <see cref="Sample"/> takes (beyond it the network would see mostly its σ_max).</summary>

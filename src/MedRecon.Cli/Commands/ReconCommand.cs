@@ -302,7 +302,10 @@ sealed class ZeroShotCliOptions
             NoiseSigma = schedule.NoiseSigma,
             EstimateNoise = schedule.EstimateNoise,
             Photons = schedule.Photons,
+            Momentum = schedule.Momentum,
         };
+        if (schedule.Momentum is not null && m == ZeroShotMethod.Diffusion)
+            throw new CliException("--momentum applies to --method cm (the diffusion baseline's Euler steps are another loop)");
         if (schedule.SigmaEnd is not null && options.Nfe == 1)
             throw new CliException("--sigma-end: a single network evaluation uses only the starting σ (give --nfe 2 or more)");
         if (startIterations is int it)
@@ -325,12 +328,13 @@ sealed class ZeroShotCliOptions
             : o.NoiseSigma is > 0 ? string.Format(inv, "noise-aware data consistency, noise sigma {0:G3}", o.NoiseSigma)
             : o.Photons is > 0 and var i0 ? string.Format(inv, "noise-aware data consistency, rays weighted by their counts (I0 {0:G3})", i0)
             : o.ConsistencyWeight is > 0 ? string.Format(inv, "data-consistency weight {0:G3}", o.ConsistencyWeight) : "exact data consistency";
-        string text = string.Format(inv, "{0}, {1} NFE x {2} sample(s), seed {3}, {4}, sigma0 {5}, sigma_end {6:G3}{7}{8}, {9}{10}, model sha256 {11}",
+        string text = string.Format(inv, "{0}, {1} NFE x {2} sample(s), seed {3}, {4}, sigma0 {5}, sigma_end {6:G3}{7}{8}{12}, {9}{10}, model sha256 {11}",
             o.Method == ZeroShotMethod.Diffusion ? "diffusion (Euler)" : "consistency model", o.Nfe, o.Samples, o.Seed, startText,
             o.SigmaStart is double s0 ? s0.ToString("G3", inv) : "task default", ZeroShotDefaults.SigmaEndFor(o),
             o.Rho is double rho ? string.Format(inv, ", rho {0:G3}", rho) : "",
             o.Method == ZeroShotMethod.Consistency ? string.Format(inv, ", network sigma x{0:G3}", ZeroShotDefaults.SigmaInflationFor(o, mri)) : "",
-            dc, conjugateGradient ? $" ({(o.CgIterations > 0 ? o.CgIterations : mri ? ZeroShotDefaults.SenseCgIterations : ZeroShotDefaults.CtCgIterations)} CG steps)" : "", modelSha256.Length > 16 ? modelSha256[..16] : modelSha256);
+            dc, conjugateGradient ? $" ({(o.CgIterations > 0 ? o.CgIterations : mri ? ZeroShotDefaults.SenseCgIterations : ZeroShotDefaults.CtCgIterations)} CG steps)" : "", modelSha256.Length > 16 ? modelSha256[..16] : modelSha256,
+            o.Method != ZeroShotMethod.Consistency ? "" : o.Momentum is double b ? string.Format(inv, ", momentum {0:G3}", b) : ", momentum task default");
         return text;
     }
 
@@ -355,10 +359,10 @@ sealed class ZeroShotCliOptions
 
 /// <summary>The zero-shot loop's schedule and data-consistency settings (null: the tuned task default).</summary>
 public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho = null, double? ConsistencyWeight = null, int? CgIterations = null,
-    double? NoiseSigma = null, bool EstimateNoise = false, double? Photons = null)
+    double? NoiseSigma = null, bool EstimateNoise = false, double? Photons = null, double? Momentum = null)
 {
     public bool IsEmpty => SigmaEnd is null && Rho is null && ConsistencyWeight is null && CgIterations is null && NoiseSigma is null && !EstimateNoise
-        && Photons is null;
+        && Photons is null && Momentum is null;
 
     /// <summary>--noise-sigma: a number, or "auto" (estimated from the measured outer k-space).</summary>
     public static (double? Sigma, bool Estimate) ParseNoise(string? text)
@@ -376,6 +380,8 @@ public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho =
         if (SigmaEnd is double e && !(e >= 0.002 && e < (sigmaStart ?? 80)))
             throw new CliException($"--sigma-end {e}: must be at least σ_min 0.002 and below the starting σ{(sigmaStart is null ? "" : $" {sigmaStart}")}");
         if (Rho is double r && !(r > 0 && r <= 100)) throw new CliException($"--rho {r}: must be in (0, 100]");
+        if (Momentum is double b && !(b >= 0 && b <= MedRecon.Model.Sampler.MaxMomentum))
+            throw new CliException($"--momentum {b}: must be in [0, {MedRecon.Model.Sampler.MaxMomentum}] (0: off)");
         if (ConsistencyWeight is double w && !(w >= 0 && w <= 1e6)) throw new CliException($"--consistency-weight {w}: must be in [0, 1e6]");
         if (CgIterations is int n && (n < 1 || n > 1000)) throw new CliException($"--cg-iterations {n}: must be between 1 and 1000");
         if (NoiseSigma is double s && !(s >= 0 && double.IsFinite(s))) throw new CliException($"--noise-sigma {s}: must be finite and ≥ 0");
@@ -396,9 +402,16 @@ public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho =
 /// <summary>The command-line options of <see cref="ZeroShotLoopSettings"/>, shared by `recon mri|ct` and `run`.</summary>
 sealed class ZeroShotLoopOptions
 {
-    public const string Names = "--sigma-end/--rho/--consistency-weight/--cg-iterations/--noise-sigma/--photons";
+    public const string Names = "--sigma-end/--rho/--momentum/--consistency-weight/--cg-iterations/--noise-sigma/--photons";
     readonly Option<double?> sigmaEnd = new("--sigma-end") { Description = $"cm/diffusion: last noise level of the schedule (default {ZeroShotDefaults.SigmaEnd})." };
     readonly Option<double?> rho = new("--rho") { Description = "cm/diffusion: Karras schedule exponent ρ (default: the model's, 7); smaller spends more steps at high σ." };
+    readonly Option<double?> momentum = new("--momentum")
+    {
+        Description = $"cm: extrapolate each network estimate by β along its change from the previous step before data consistency " +
+                      $"(Nesterov-style; more of the way per network evaluation). 0: off. Default: MRI {ZeroShotDefaults.MriLineMomentum} " +
+                      $"with 1-D masks, {ZeroShotDefaults.MriPointMomentum} with 2-D; CT {ZeroShotDefaults.CtMomentum} up to 30 views and over " +
+                      $"limited arcs, none from 60 views. docs/zero-shot.md",
+    };
     readonly Option<double?> weight = new("--consistency-weight")
     {
         Description = "cm/diffusion: a constant data-consistency weight w on ‖x − x̂‖² against ‖Ax − y‖², relative to ‖A‖²: w > 0 keeps " +
@@ -425,7 +438,7 @@ sealed class ZeroShotLoopOptions
 
     public void AddTo(Command cmd)
     {
-        foreach (var o in new Option[] { sigmaEnd, rho, weight, cg, noise, photons }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { sigmaEnd, rho, momentum, weight, cg, noise, photons }) cmd.Options.Add(o);
     }
 
     /// <summary>--photons as given (also read for the classical TV).</summary>
@@ -434,7 +447,7 @@ sealed class ZeroShotLoopOptions
     public ZeroShotLoopSettings Read(ParseResult p)
     {
         var (sigma, estimate) = ZeroShotLoopSettings.ParseNoise(p.GetValue(noise));
-        return new(p.GetValue(sigmaEnd), p.GetValue(rho), p.GetValue(weight), p.GetValue(cg), sigma, estimate, p.GetValue(photons));
+        return new(p.GetValue(sigmaEnd), p.GetValue(rho), p.GetValue(weight), p.GetValue(cg), sigma, estimate, p.GetValue(photons), p.GetValue(momentum));
     }
 }
 

@@ -354,6 +354,7 @@ public static class RunCommand
                     : mri ? "zero-filled" : "fbp (ramp)",
                 ["startIterations"] = zs?.StartIterations,
                 ["sigmaInflation"] = zs is null ? null : ZeroShotDefaults.SigmaInflationFor(zs, mri),
+                ["momentum"] = zs is null || zs.Method == ZeroShotMethod.Diffusion ? null : zs.Momentum, // null: the task default
                 ["sigmaEnd"] = zs is null ? null : ZeroShotDefaults.SigmaEndFor(zs),
                 ["rho"] = zs?.Rho,
                 ["consistencyWeight"] = zs is null || zs.EstimateNoise || zs.NoiseSigma is > 0 || zs.Photons is not null ? null : zs.ConsistencyWeight ?? 0,

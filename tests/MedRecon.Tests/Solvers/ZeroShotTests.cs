@@ -353,6 +353,42 @@ public class ZeroShotTests
     }
 
     [Fact]
+    public void MomentumIsTheConsistencyDefaultFollowsTheMaskAndKeepsTheDataExact()
+    {
+        using var scope = NewDisposeScope();
+        var (prior, _) = ModelIO.Load(PriorPath);
+        using var _p = prior;
+        var (truth, a, k) = Phantom128();
+        using var __ = a;
+        var o = new ZeroShotOptions { Nfe = 3, StartIterations = 30 };
+        var byDefault = ZeroShotSolver.ReconstructMri(prior, a, k, o);
+        var explicitDefault = ZeroShotSolver.ReconstructMri(prior, a, k, o with { Momentum = ZeroShotDefaults.MriLineMomentum });
+        var none = ZeroShotSolver.ReconstructMri(prior, a, k, o with { Momentum = 0 });
+        Assert.True((byDefault.Mean == explicitDefault.Mean).all().item<bool>(), "no Momentum with a 1-D mask → the line default, bit for bit");
+        Assert.True(Tensors.Norm(byDefault.Mean - none.Mean) > 1e-4 * Tensors.Norm(none.Mean), "momentum must change the image");
+        Assert.True(RelativeResidual(a, byDefault.Mean, k) < 1e-5, "replacement still makes A x = y");
+        double pZf = Metrics.Psnr(truth, ZeroFilled.Reconstruct(a, k).abs()), pCm = Metrics.Psnr(truth, byDefault.Mean.abs());
+        Assert.True(pCm > pZf + 3.0, $"CM with momentum {pCm:F2} dB vs zero-filled {pZf:F2} dB");
+        // The default follows the mask: 1-D lines or 2-D points; the diffusion baseline refuses one and otherwise uses 0.
+        using var lines = SamplingMasks.Create(MaskKind.Random, 64, 64, 4, 0.08, 0).Mask;
+        using var points = SamplingMasks.Create(MaskKind.Poisson, 64, 64, 6, 0.08, 0).Mask;
+        Assert.Equal(ZeroShotDefaults.MriLineMomentum, ZeroShotDefaults.MriMomentumFor(lines));
+        Assert.Equal(ZeroShotDefaults.MriPointMomentum, ZeroShotDefaults.MriMomentumFor(points));
+        Assert.Equal(ZeroShotDefaults.MriLineMomentum, ZeroShotDefaults.MriMomentumFor(lines.t()));
+        Assert.Equal(0.0, ZeroShotDefaults.MomentumFor(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion }, 0.6));
+        Assert.Throws<ArgumentException>(() => ZeroShotDefaults.MomentumFor(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion, Momentum = 0.3 }, 0.6));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ZeroShotSolver.ReconstructMri(prior, a, k, o with { Momentum = 2 }));
+        // CT: from the angular sampling — sparse views and limited arcs get it, dense full arcs and unknown angles none.
+        static double[] Angles(int views, double arcDegrees) => Enumerable.Range(0, views).Select(i => i * arcDegrees / views * Math.PI / 180).ToArray();
+        Assert.Equal(ZeroShotDefaults.CtMomentum, ZeroShotDefaults.CtMomentumFor(Angles(30, 180)));
+        Assert.Equal(ZeroShotDefaults.CtMomentum, ZeroShotDefaults.CtMomentumFor(Angles(20, 180)));
+        Assert.Equal(ZeroShotDefaults.CtMomentum / 3, ZeroShotDefaults.CtMomentumFor(Angles(45, 180)), 12);
+        Assert.Equal(0.0, ZeroShotDefaults.CtMomentumFor(Angles(60, 180)));
+        Assert.Equal(ZeroShotDefaults.CtMomentum, ZeroShotDefaults.CtMomentumFor(Angles(90, 120)));
+        Assert.Equal(0.0, ZeroShotDefaults.CtMomentumFor(null));
+    }
+
+    [Fact]
     public void SameSeedGivesTheSameImageAndSamplesDifferOnlyWhereDataAreMissing()
     {
         using var scope = NewDisposeScope();
