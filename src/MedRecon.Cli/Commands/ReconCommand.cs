@@ -409,7 +409,7 @@ sealed class ZeroShotLoopOptions
     {
         Description = $"cm: extrapolate each network estimate by β along its change from the previous step before data consistency " +
                       $"(Nesterov-style; more of the way per network evaluation). 0: off. Default: MRI {ZeroShotDefaults.MriLineMomentum} " +
-                      $"with 1-D masks, {ZeroShotDefaults.MriPointMomentum} with 2-D; CT {ZeroShotDefaults.CtMomentum} up to 30 views and over " +
+                      $"with 1-D masks, {ZeroShotDefaults.MriPointMomentum} with 2-D, none for coil data weighted by its noise; CT {ZeroShotDefaults.CtMomentum} up to 30 views and over " +
                       $"limited arcs, none from 60 views. docs/zero-shot.md",
     };
     readonly Option<double?> weight = new("--consistency-weight")

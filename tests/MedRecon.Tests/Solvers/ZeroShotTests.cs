@@ -375,6 +375,7 @@ public class ZeroShotTests
         Assert.Equal(ZeroShotDefaults.MriLineMomentum, ZeroShotDefaults.MriMomentumFor(lines));
         Assert.Equal(ZeroShotDefaults.MriPointMomentum, ZeroShotDefaults.MriMomentumFor(points));
         Assert.Equal(ZeroShotDefaults.MriLineMomentum, ZeroShotDefaults.MriMomentumFor(lines.t()));
+        Assert.Equal(0.0, ZeroShotDefaults.MriMomentumFor(lines, coilsWithNoise: true));
         Assert.Equal(0.0, ZeroShotDefaults.MomentumFor(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion }, 0.6));
         Assert.Throws<ArgumentException>(() => ZeroShotDefaults.MomentumFor(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion, Momentum = 0.3 }, 0.6));
         Assert.Throws<ArgumentOutOfRangeException>(() => ZeroShotSolver.ReconstructMri(prior, a, k, o with { Momentum = 2 }));
