@@ -6,7 +6,7 @@ namespace MedRecon.Model;
 /// <summary>
 /// Multistep consistency sampling (Song et al. 2023, Algorithm 1/4), the loop written once:
 /// <code>
-/// for i: x̂ ← f(x, σ_i); x̂ ← DC(x̂, i); if not last: x ← x̂ + sqrt(σ_{i+1}² − σ_min²) z
+/// for i: x̂ ← f(x, σ_i); x̂ ← DC(x̂, i); [momentum β, i > 0: x̂ ← DC(x̂ + β(x̂ − x̂_prev), i)]; if not last: x ← x̂ + sqrt(σ_{i+1}² − σ_min²) z
 /// </code>
 /// One-step generation, multistep generation, zero-shot reconstruction (DC = data consistency / replacement) and
 /// SDEdit-style editing are all this loop with a different start, schedule and hook.

@@ -407,10 +407,10 @@ sealed class ZeroShotLoopOptions
     readonly Option<double?> rho = new("--rho") { Description = "cm/diffusion: Karras schedule exponent ρ (default: the model's, 7); smaller spends more steps at high σ." };
     readonly Option<double?> momentum = new("--momentum")
     {
-        Description = $"cm: extrapolate each network estimate by β along its change from the previous step before data consistency " +
-                      $"(Nesterov-style; more of the way per network evaluation). 0: off. Default: MRI {ZeroShotDefaults.MriLineMomentum} " +
+        Description = $"cm: extrapolate each step's data-consistent estimate by β along its change from the previous step, then make it " +
+                      $"consistent again (Nesterov-style; more of the way per network evaluation). 0: off. Default: MRI {ZeroShotDefaults.MriLineMomentum} " +
                       $"with 1-D masks, {ZeroShotDefaults.MriPointMomentum} with 2-D, none for coil data weighted by its noise; CT {ZeroShotDefaults.CtMomentum} up to 30 views and over " +
-                      $"limited arcs, none from 60 views. docs/zero-shot.md",
+                      $"limited arcs, less up to 60 views, none from 60 or with --photons/--noise-sigma. docs/zero-shot.md",
     };
     readonly Option<double?> weight = new("--consistency-weight")
     {

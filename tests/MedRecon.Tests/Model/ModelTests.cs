@@ -205,7 +205,18 @@ public class SamplerTests
         using var none = sampler.Sample(start, sigmas, null, new torch.Generator(3));
         using var zero = sampler.Sample(start, sigmas, null, new torch.Generator(3), momentum: 0);
         Assert.True(Bits.Same(none, zero));
-        Assert.True(Bits.Same(r0, sampler.Sample(start, sigmas, (x, i) => x * 0.5, new torch.Generator(3))));
+        // … and the loop as it was: f, hook, re-noise, written out by hand.
+        using (var scope = torch.NewDisposeScope())
+        {
+            var gen = new torch.Generator(3);
+            Tensor x = start.alias(), xhat = null!;
+            for (int i = 0; i < sigmas.Length; i++)
+            {
+                xhat = f.Forward(x, sigmas[i]) * 0.5;
+                if (i < sigmas.Length - 1) x = sampler.AddNoise(xhat, sigmas[i + 1], gen);
+            }
+            Assert.True(Bits.Same(r0, xhat), "β = 0 must be the loop without momentum");
+        }
         foreach (double bad in new[] { -0.1, 1.5, double.NaN })
             Assert.Throws<ArgumentOutOfRangeException>(() => sampler.Sample(start, sigmas, null, new torch.Generator(3), momentum: bad));
         foreach (var c in plain.Concat(fast)) c.Input.Dispose();

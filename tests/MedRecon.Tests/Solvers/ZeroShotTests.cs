@@ -387,6 +387,7 @@ public class ZeroShotTests
         Assert.Equal(0.0, ZeroShotDefaults.CtMomentumFor(Angles(60, 180)));
         Assert.Equal(ZeroShotDefaults.CtMomentum, ZeroShotDefaults.CtMomentumFor(Angles(90, 120)));
         Assert.Equal(0.0, ZeroShotDefaults.CtMomentumFor(null));
+        Assert.Equal(0.0, ZeroShotDefaults.CtMomentumFor(Angles(30, 180), weightedByNoise: true));
     }
 
     [Fact]
