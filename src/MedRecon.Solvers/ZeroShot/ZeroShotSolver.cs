@@ -375,14 +375,8 @@ public static class ZeroShotSolver
     {
         // Options first (before the TV start's seconds): the network σ scale of the modality.
         ArgumentNullException.ThrowIfNull(o);
-        o = o with
-        {
-            SigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, mri: true),
-            Momentum = ZeroShotDefaults.MomentumFor(o, ZeroShotDefaults.MriMomentumFor(a.Mask,
-                coilsWithNoise: a.OutputShape[0] > 1 && (o.EstimateNoise || o.NoiseSigma is > 0))),
-        };
-        CheckSigmaInflation(o);
-        Sampler.CheckMomentum(o.Momentum!.Value);
+        o = WithLoopDefaults(o, mri: true, ZeroShotDefaults.MriMomentumFor(a.Mask,
+            coilsWithNoise: a.OutputShape[0] > 1 && (o.EstimateNoise || o.NoiseSigma is > 0)));
         CheckConsistencyOptions(o, mri: true);
         using var scope = NewDisposeScope();
         var k = kspace.dim() == 2 && a.OutputShape.Length == 3 && a.OutputShape[0] == 1 ? kspace.unsqueeze(0) : kspace;
@@ -429,14 +423,8 @@ public static class ZeroShotSolver
         double? muWater, ZeroShotOptions o, IProgress<SolverProgress>? progress = null, IReadOnlyList<double>? anglesRadians = null)
     {
         ArgumentNullException.ThrowIfNull(o);
-        o = o with
-        {
-            SigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, mri: false),
-            Momentum = ZeroShotDefaults.MomentumFor(o, ZeroShotDefaults.CtMomentumFor(anglesRadians,
-                weightedByNoise: o.Photons is > 0 || o.NoiseSigma is > 0)),
-        };
-        CheckSigmaInflation(o);
-        Sampler.CheckMomentum(o.Momentum!.Value);
+        o = WithLoopDefaults(o, mri: false, ZeroShotDefaults.CtMomentumFor(anglesRadians,
+            weightedByNoise: o.Photons is > 0 || o.NoiseSigma is > 0));
         CheckConsistencyOptions(o, mri: false);
         using var scope = NewDisposeScope();
         if (sinogram.is_complex() || initial.is_complex()) throw new ArgumentException("CT sinogram and initial estimate must be real");
@@ -526,6 +514,16 @@ public static class ZeroShotSolver
         if (!(p > 0) || !double.IsFinite(p)) p = mag.max().item<float>();
         if (!(p > 0) || !double.IsFinite(p)) p = 1;
         return p;
+    }
+
+    /// <summary>The modality's network σ scale and the task's momentum filled in where <paramref name="o"/> leaves them
+    /// unset, both checked as the sampler would, but before any work (a TV start takes seconds).</summary>
+    static ZeroShotOptions WithLoopDefaults(ZeroShotOptions o, bool mri, double taskMomentum)
+    {
+        o = o with { SigmaInflation = ZeroShotDefaults.SigmaInflationFor(o, mri), Momentum = ZeroShotDefaults.MomentumFor(o, taskMomentum) };
+        CheckSigmaInflation(o);
+        Sampler.CheckMomentum(o.Momentum!.Value);
+        return o;
     }
 
     /// <summary>The network σ scale of <paramref name="o"/> (1 when unset here), checked as the sampler would, but before any work.</summary>
