@@ -110,6 +110,7 @@ public static class ReconCommand
             Tensor? std = null;
             var parts = new List<Tensor>();
             var stds = new List<Tensor>();
+            ZeroShotSettings? used = null;
             for (int i = 0; i < nSlices; i++)
             {
                 var ki = stacked ? k[i] : k;
@@ -118,6 +119,7 @@ public static class ReconCommand
                 {
                     var zr = CliSupport.RetryNativeOnce(() => MriPipeline.ReconstructZeroShot(ki, m, s, zs!.Value.Options, prior!.Function, progress), label);
                     parts.Add(zr.Mean);
+                    used = zr.Settings;
                     if (zr.StandardDeviation is not null) stds.Add(zr.StandardDeviation);
                     if (zs!.Value.Options.EstimateNoise && !ConsoleProgress.Quiet)
                         Console.Error.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
@@ -133,10 +135,11 @@ public static class ReconCommand
             {
                 label += $" {zs.Value.Options.Nfe} NFE" + (zs.Value.Options.Samples > 1 ? $" x {zs.Value.Options.Samples} samples" : "");
                 Console.Error.WriteLine($"model {prior!.Path} ({prior.Metadata.Stage}, step {prior.Metadata.Steps}, sha256 {prior.Sha256[..16]})");
+                if (used is not null && !ConsoleProgress.Quiet) Console.Error.WriteLine($"settings used: {ZeroShotCliOptions.SettingsText(used, mri: true)}");
             }
             if (target is not null)
             {
-                string derivation = DerivationText(label, p.GetValue(lambda), p.GetValue(iters), k, s, simulation, zs?.Options, prior?.Sha256);
+                string derivation = DerivationText(label, p.GetValue(lambda), p.GetValue(iters), k, s, simulation, zs?.Options, prior?.Sha256, used);
                 int count = 0;
                 // The mean and the standard-deviation series appear together or not at all.
                 CliSupport.WriteWithStandardDeviation(outPath, tmp => count = target.Write(x, derivation, tmp).Count,
@@ -162,7 +165,8 @@ public static class ReconCommand
     }
 
     /// <summary>DerivationDescription: method and settings, operator, and the simulation when known.</summary>
-    static string DerivationText(string method, double? lambda, int? iters, Tensor k, Tensor? maps, SimulationInfo? sim, ZeroShotOptions? zeroShot, string? modelSha256)
+    static string DerivationText(string method, double? lambda, int? iters, Tensor k, Tensor? maps, SimulationInfo? sim, ZeroShotOptions? zeroShot, string? modelSha256,
+        ZeroShotSettings? used)
     {
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         long coils = k.dim() == 4 ? k.shape[1] : k.dim() == 3 ? k.shape[0] : 1;
@@ -170,7 +174,7 @@ public static class ReconCommand
         string settings = method.Split(' ')[0] switch
         {
             "cm" or "diffusion" => "zero-shot with the MR prior on the magnitude, phase from the k-space centre: " +
-                                   ZeroShotCliOptions.Describe(zeroShot!, mri: true, modelSha256!, conjugateGradient: !singleCoil),
+                                   ZeroShotCliOptions.Describe(zeroShot!, mri: true, modelSha256!, conjugateGradient: !singleCoil, used),
             "zf" => "zero-filled adjoint",
             "cg" => string.Format(inv, "CG-SENSE, {0} iterations, Tikhonov {1}", iters ?? 30, lambda ?? 0.0),
             "tv" => string.Format(inv, "TV (PDHG), lambda {0} x max|A^H y|, {1} iterations", lambda ?? Solvers.TotalVariationOptions.DefaultLambda, iters ?? Solvers.TotalVariationOptions.DefaultIterations),
@@ -318,24 +322,43 @@ sealed class ZeroShotCliOptions
     }
 
     /// <summary>The zero-shot settings in one line for DICOM Derivation Description and logs (model, start, schedule,
-    /// data consistency, seed), so a derived series says how it was made.</summary>
-    public static string Describe(ZeroShotOptions o, bool mri, string modelSha256, bool conjugateGradient)
+    /// data consistency, seed), so a derived series says how it was made. With <paramref name="used"/> (the run's
+    /// <see cref="ZeroShotResult.Settings"/>) the task defaults appear as the values they resolved to.</summary>
+    public static string Describe(ZeroShotOptions o, bool mri, string modelSha256, bool conjugateGradient, ZeroShotSettings? used = null)
     {
         var inv = System.Globalization.CultureInfo.InvariantCulture;
-        var start = ZeroShotDefaults.StartFor(o);
-        string startText = start == ZeroShotStart.TotalVariation ? $"TV start ({o.StartIterations ?? (mri ? Solvers.TotalVariationOptions.DefaultIterations : Solvers.Ct.CtIterative.DefaultTvIterations)} iterations)" : mri ? "zero-filled start" : "FBP start";
+        var start = used?.Start ?? ZeroShotDefaults.StartFor(o);
+        int? startIterations = used?.StartIterations ?? o.StartIterations;
+        string startText = start == ZeroShotStart.TotalVariation ? $"TV start ({startIterations ?? (mri ? Solvers.TotalVariationOptions.DefaultIterations : Solvers.Ct.CtIterative.DefaultTvIterations)} iterations)" : mri ? "zero-filled start" : "FBP start";
         string dc = o.EstimateNoise ? "noise-aware data consistency, noise sigma estimated from the outer k-space"
             : o.NoiseSigma is > 0 ? string.Format(inv, "noise-aware data consistency, noise sigma {0:G3}", o.NoiseSigma)
             : o.Photons is > 0 and var i0 ? string.Format(inv, "noise-aware data consistency, rays weighted by their counts (I0 {0:G3})", i0)
             : o.ConsistencyWeight is > 0 ? string.Format(inv, "data-consistency weight {0:G3}", o.ConsistencyWeight) : "exact data consistency";
+        double? sigmaStart = used?.SigmaStart ?? o.SigmaStart, rho = used?.Rho ?? o.Rho, momentum = used is null ? o.Momentum : used.Momentum;
+        bool consistency = o.Method == ZeroShotMethod.Consistency;
         string text = string.Format(inv, "{0}, {1} NFE x {2} sample(s), seed {3}, {4}, sigma0 {5}, sigma_end {6:G3}{7}{8}{12}, {9}{10}, model sha256 {11}",
-            o.Method == ZeroShotMethod.Diffusion ? "diffusion (Euler)" : "consistency model", o.Nfe, o.Samples, o.Seed, startText,
-            o.SigmaStart is double s0 ? s0.ToString("G3", inv) : "task default", ZeroShotDefaults.SigmaEndFor(o),
-            o.Rho is double rho ? string.Format(inv, ", rho {0:G3}", rho) : "",
-            o.Method == ZeroShotMethod.Consistency ? string.Format(inv, ", network sigma x{0:G3}", ZeroShotDefaults.SigmaInflationFor(o, mri)) : "",
+            consistency ? "consistency model" : "diffusion (Euler)", o.Nfe, o.Samples, o.Seed, startText,
+            sigmaStart is double s0 ? s0.ToString("G3", inv) : "task default", used?.SigmaEnd ?? ZeroShotDefaults.SigmaEndFor(o),
+            rho is double r ? string.Format(inv, ", rho {0:G3}", r) : "",
+            consistency ? string.Format(inv, ", network sigma x{0:G3}", used?.SigmaInflation ?? ZeroShotDefaults.SigmaInflationFor(o, mri)) : "",
             dc, conjugateGradient ? $" ({(o.CgIterations > 0 ? o.CgIterations : mri ? ZeroShotDefaults.SenseCgIterations : ZeroShotDefaults.CtCgIterations)} CG steps)" : "", modelSha256.Length > 16 ? modelSha256[..16] : modelSha256,
-            o.Method != ZeroShotMethod.Consistency ? "" : o.Momentum is double b ? string.Format(inv, ", momentum {0:G3}", b) : ", momentum task default");
+            !consistency ? "" : momentum is double b ? string.Format(inv, ", momentum {0:G3}", b) : ", momentum task default");
         return text;
+    }
+
+    /// <summary>The resolved loop settings in one line (logs), in the options' names, so a run can be repeated with them.</summary>
+    public static string SettingsText(ZeroShotSettings used, bool mri)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        string start = used.Start switch
+        {
+            ZeroShotStart.TotalVariation => $"--start tv --start-iterations {used.StartIterations}",
+            ZeroShotStart.Direct => mri ? "--start zf" : "--start fbp",
+            _ => "the given start",
+        };
+        return string.Format(inv, "{0} --sigma-start {1:G4} --sigma-end {2:G4} --rho {3:G4}{4}{5}", start, used.SigmaStart, used.SigmaEnd, used.Rho,
+            used.SigmaInflation is double c ? string.Format(inv, " --sigma-inflation {0:G4}", c) : "",
+            used.Momentum is double b ? string.Format(inv, " --momentum {0:G4}", b) : "");
     }
 
     /// <summary>A run that writes no standard deviation (one sample, or a classical method) leaves an earlier run's

@@ -147,6 +147,7 @@ public static class ReconCtCommand
             if (it is < 0) throw new CliException($"--iters {it}: must be ≥ 0");
             Tensor image;
             Tensor? std = null;
+            ZeroShotSettings? used = null;
             // HU-derived sinograms (simulate ct from a DICOM CT) give the prior its fixed HU map; otherwise the scale is estimated.
             bool huSource = HuRecord(p.GetValue(sinogram));
             if (zs is not null)
@@ -155,8 +156,10 @@ public static class ReconCtCommand
                     prior!.Function, FilteredBackProjection.ParseFilter(p.GetValue(filter)!), new ConsoleProgress(m)), m);
                 image = r.Mean;
                 std = r.StandardDeviation;
+                used = r.Settings;
                 m += $" {zs.Value.Options.Nfe} NFE" + (zs.Value.Options.Samples > 1 ? $" x {zs.Value.Options.Samples} samples" : "");
-                Console.Error.WriteLine($"model {prior.Path} ({prior.Metadata.Stage}, step {prior.Metadata.Steps}, sha256 {prior.Sha256[..16]})");
+                Console.Error.WriteLine($"model {prior!.Path} ({prior.Metadata.Stage}, step {prior.Metadata.Steps}, sha256 {prior.Sha256[..16]})");
+                if (used is not null && !ConsoleProgress.Quiet) Console.Error.WriteLine($"settings used: {ZeroShotCliOptions.SettingsText(used, mri: false)}");
             }
             else
                 image = CtReconstruction.Run(m, sino, g, angles, FilteredBackProjection.ParseFilter(p.GetValue(filter)!), it,
@@ -164,7 +167,7 @@ public static class ReconCtCommand
             sw.Stop();
             if (dicomOut)
             {
-                string desc = $"MedRecon recon ct: " + (zs is not null ? ZeroShotCliOptions.Describe(zs.Value.Options, mri: false, prior!.Sha256, conjugateGradient: true)
+                string desc = $"MedRecon recon ct: " + (zs is not null ? ZeroShotCliOptions.Describe(zs.Value.Options, mri: false, prior!.Sha256, conjugateGradient: true, used)
                               : m + (m == "fbp" ? $" ({p.GetValue(filter)} filter)" : $", {it?.ToString() ?? "default"} iterations, lambda {p.GetValue(lambda)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}")
                                 + (m == "tv" && dose is > 0 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $", rays weighted by their counts (I0 {dose:G3})") : "")) +
                               $"; operator: {g.Beam} beam, {angles.Length} views, {g.Detectors} detectors";

@@ -216,6 +216,7 @@ public static class RunCommand
 
             var results = new List<Tensor>();
             var stds = new List<Tensor>();
+            ZeroShotSettings? used = null; // the last slice's resolved settings (the rules follow the mask and views, the same for every slice)
             var montageImages = new List<Tensor>();
             var overall = Stopwatch.StartNew();
             for (int i = 0; i < indices.Length; i++)
@@ -240,8 +241,9 @@ public static class RunCommand
                         result = r.Mean.abs();
                         std = r.StandardDeviation;
                         sliceNoise = r.NoiseSigma;
+                        used = r.Settings;
                         if (zs!.EstimateNoise) log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"slice {indices[i]}: k-space noise σ estimated from the outer k-space: {r.NoiseSigma ?? 0:G4}"));
-                        derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(zs!, mri, prior!.Sha256, conjugateGradient: maps is not null)}";
+                        derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(zs!, mri, prior!.Sha256, conjugateGradient: maps is not null, used)}";
                     }
                     else
                     {
@@ -270,7 +272,8 @@ public static class RunCommand
                         muResult = r.Mean;
                         std = r.StandardDeviation;
                         if (std is not null && ctSource) std = std * (1000.0 / CtDicom.MuWaterPerMm); // σ in HU
-                        derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(zs!, mri, prior!.Sha256, conjugateGradient: true)}";
+                        used = r.Settings;
+                        derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(zs!, mri, prior!.Sha256, conjugateGradient: true, used)}";
                     }
                     else
                     {
@@ -352,11 +355,13 @@ public static class RunCommand
                 ["start"] = zs is null ? null
                     : ZeroShotDefaults.StartFor(zs) == ZeroShotStart.TotalVariation ? "tv"
                     : mri ? "zero-filled" : "fbp (ramp)",
-                ["startIterations"] = zs?.StartIterations,
-                ["sigmaInflation"] = zs is null ? null : ZeroShotDefaults.SigmaInflationFor(zs, mri),
-                ["momentum"] = zs is null || zs.Method == ZeroShotMethod.Diffusion ? null : zs.Momentum, // null: the task default
-                ["sigmaEnd"] = zs is null ? null : ZeroShotDefaults.SigmaEndFor(zs),
-                ["rho"] = zs?.Rho,
+                // The values the run used, task defaults resolved (null: not applicable to the method).
+                ["startIterations"] = used?.StartIterations,
+                ["sigmaStart"] = used?.SigmaStart,
+                ["sigmaInflation"] = used?.SigmaInflation,
+                ["momentum"] = used?.Momentum,
+                ["sigmaEnd"] = used?.SigmaEnd,
+                ["rho"] = used?.Rho,
                 ["consistencyWeight"] = zs is null || zs.EstimateNoise || zs.NoiseSigma is > 0 || zs.Photons is not null ? null : zs.ConsistencyWeight ?? 0,
                 ["cgIterations"] = zs is null || zs.CgIterations == 0 ? null : zs.CgIterations,
                 ["noiseSigma"] = zs is null ? null : zs.EstimateNoise ? "auto" : zs.NoiseSigma,

@@ -70,7 +70,7 @@ public sealed class ZeroShotValidationMethod(string id, string label, Modality m
               + (c.Task.Dose is not null ? ", noise-aware data consistency (rays weighted by their counts, the simulated I0)" : "")
             : c.NoiseSigma > 0 ? ", noise-aware data consistency (the simulated σ)" : "";
         return new MethodOutput(r.Mean, r.NfePerSample * r.Samples, 0,
-            Settings: $"{(method == ZeroShotMethod.Consistency ? "multistep CM" : "Euler")}, {nfe} NFE, 1 sample, from {from}, solver defaults{units}; {Path.GetFileName(prior.Path)}");
+            Settings: $"{(method == ZeroShotMethod.Consistency ? "multistep CM" : "Euler")}, {nfe} NFE, 1 sample, from {from}, solver defaults{units} ({ZeroShotCliOptions.SettingsText(r.Settings!, modality == Modality.Mri)}); {Path.GetFileName(prior.Path)}");
     }
 }
 

@@ -101,7 +101,18 @@ public sealed record ZeroShotResult(Tensor Mean, Tensor? StandardDeviation, int 
 {
     /// <summary>MRI: the k-space noise σ the data consistency was weighted by (given or estimated); null when exact.</summary>
     public double? NoiseSigma { get; init; }
+    /// <summary>The loop settings the run used, task defaults resolved (what a derived series and metrics record).</summary>
+    public ZeroShotSettings? Settings { get; init; }
 }
+
+/// <summary>
+/// The settings a zero-shot run used, with every task default resolved, so that the run can be repeated with explicit
+/// options (the defaults follow the mask, the coils, the views and the arc, which options alone do not tell).
+/// <see cref="Start"/> null: the caller's initial estimate (the generic loop); <see cref="StartIterations"/> null: no
+/// TV start; <see cref="SigmaInflation"/> and <see cref="Momentum"/> null: the diffusion baseline, which has neither.
+/// </summary>
+public sealed record ZeroShotSettings(ZeroShotStart? Start, int? StartIterations, double SigmaStart, double SigmaEnd, double Rho,
+    double? SigmaInflation, double? Momentum);
 
 /// <summary>Tuned defaults (phantoms and training slices only; see docs/zero-shot.md).</summary>
 public static class ZeroShotDefaults
@@ -360,8 +371,17 @@ public static class ZeroShotSolver
         clock.Stop();
         mean.MoveToOuterDisposeScope();
         std?.MoveToOuterDisposeScope();
-        return new ZeroShotResult(mean, std, o.Nfe, o.Samples, clock.Elapsed.TotalSeconds);
+        bool consistency = o.Method == ZeroShotMethod.Consistency;
+        return new ZeroShotResult(mean, std, o.Nfe, o.Samples, clock.Elapsed.TotalSeconds)
+        {
+            Settings = new ZeroShotSettings(null, null, sigmaStart, sigmaEnd, o.Rho ?? noise.Rho,
+                consistency ? sigmaInflation : null, consistency ? momentum : null),
+        };
     }
+
+    /// <summary>The result with the modality's start recorded in its settings.</summary>
+    static ZeroShotResult WithStart(ZeroShotResult r, ZeroShotStart start, int? iterations) =>
+        r with { Settings = r.Settings! with { Start = start, StartIterations = start == ZeroShotStart.TotalVariation ? iterations : null } };
 
     /// <summary>
     /// Cartesian MRI (single coil or SENSE): starts from the TV reconstruction (the consistency model's default) or the
@@ -393,8 +413,9 @@ public static class ZeroShotSolver
         CheckSigmas(prior.Noise, s0, s1);
         double? noise = o.EstimateNoise ? KSpaceNoise.Estimate(y, a.Mask) : o.NoiseSigma;
         // A TV start leaves the prior less aliasing to undo (measured +1.6 dB at 4x, 8 NFE; docs/zero-shot.md).
+        int startIterations = o.StartIterations ?? TotalVariationOptions.DefaultIterations;
         var initial = start == ZeroShotStart.TotalVariation
-            ? TotalVariation.Reconstruct(a, y, iterations: o.StartIterations ?? TotalVariationOptions.DefaultIterations, progress: StageProgress.For(progress, "TV start"))
+            ? TotalVariation.Reconstruct(a, y, iterations: startIterations, progress: StageProgress.For(progress, "TV start"))
             : zeroFilled;
         var domain = o.Phase == MriPhase.Estimate ? new MagnitudePhaseDomain(p) : new MagnitudePhaseDomain(p, CentrePhase(a, y));
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.SenseCgIterations;
@@ -405,7 +426,7 @@ public static class ZeroShotSolver
         var r = Reconstruct(prior, a, y, initial, dc, domain, o, s0, s1, progress);
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
-        return r with { NoiseSigma = noise is > 0 ? noise : null };
+        return WithStart(r, start, startIterations) with { NoiseSigma = noise is > 0 ? noise : null };
     }
 
     /// <summary>
@@ -448,13 +469,14 @@ public static class ZeroShotSolver
         var (s0, s1) = Sigmas(o, taskSigma);
         CheckSigmas(prior.Noise, s0, s1); // before the TV start's seconds
         // A TV start leaves the prior no streaks to undo (measured +0.4 to +2.5 dB at 8 NFE; docs/zero-shot.md).
+        int startIterations = o.StartIterations ?? CtIterative.DefaultTvIterations;
         var start = startKind == ZeroShotStart.TotalVariation
-            ? CtIterative.Tv(projector, y, iterations: o.StartIterations ?? CtIterative.DefaultTvIterations, progress: StageProgress.For(progress, "TV start"))
+            ? CtIterative.Tv(projector, y, iterations: startIterations, progress: StageProgress.For(progress, "TV start"))
             : x0;
         var r = Reconstruct(prior, projector, y, start, dc, domain, o, s0, s1, progress);
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
-        return r;
+        return WithStart(r, startKind, startIterations);
     }
 
     /// <summary>

@@ -342,6 +342,12 @@ public class ZeroShotTests
         var explicitRun = ZeroShotSolver.ReconstructMri(prior, a, k, explicitDefault);
         var none = ZeroShotSolver.ReconstructMri(prior, a, k, off);
         Assert.True((byDefault.Mean == explicitRun.Mean).all().item<bool>(), $"no {what} → the MRI default, bit for bit");
+        // The result records the default as the value it resolved to, so the run can be repeated with explicit options.
+        Assert.Equal(explicitRun.Settings, byDefault.Settings);
+        Assert.NotEqual(none.Settings, byDefault.Settings);
+        Assert.Equal(ZeroShotStart.TotalVariation, byDefault.Settings!.Start);
+        Assert.Equal(o.StartIterations ?? TotalVariationOptions.DefaultIterations, byDefault.Settings.StartIterations);
+        Assert.Equal(ZeroShotDefaults.MriTvSigmaStartFor(a.Mask), byDefault.Settings.SigmaStart);
         Assert.True(Tensors.Norm(byDefault.Mean - none.Mean) > 1e-4 * Tensors.Norm(none.Mean), $"the default {what} must change the image");
         Assert.True(RelativeResidual(a, byDefault.Mean, k) < 1e-5, "replacement still makes A x = y");
         double pZf = Metrics.Psnr(truth, ZeroFilled.Reconstruct(a, k).abs()), pCm = Metrics.Psnr(truth, byDefault.Mean.abs());
