@@ -6,7 +6,7 @@ namespace MedRecon.Model;
 /// <summary>
 /// Multistep consistency sampling (Song et al. 2023, Algorithm 1/4), the loop written once:
 /// <code>
-/// for i: x̂ ← f(x, σ_i); x̂ ← DC(x̂, i); [momentum β, i > 0: x̂ ← DC(x̂ + β(x̂ − x̂_prev), i)]; if not last: x ← x̂ + sqrt(σ_{i+1}² − σ_min²) z
+/// for i: x̂ ← f(x, σ_i); x̂ ← DC(x̂, i); [momentum β, x̂_prev known: x̂ ← DC(x̂ + β(x̂ − x̂_prev), i)]; if not last: x ← x̂ + sqrt(σ_{i+1}² − σ_min²) z
 /// </code>
 /// One-step generation, multistep generation, zero-shot reconstruction (DC = data consistency / replacement) and
 /// SDEdit-style editing are all this loop with a different start, schedule and hook.
@@ -29,10 +29,13 @@ public sealed class Sampler
     /// previous step's, x̂ ← DC(x̂ + β(x̂ − x̂_prev)) (Nesterov-style, as in accelerated proximal gradient methods): with a
     /// data-consistency hook the loop is an alternation of denoising and projection that a few steps leave far from
     /// its fixed point, and the extrapolation covers more of the way per network evaluation. The hook is then called a
-    /// second time in the same step, so the result is as data-consistent as without momentum. 0: off.</para>
+    /// second time in the same step, so the result is as data-consistent as without momentum. 0: off.
+    /// <paramref name="startEstimate"/>: the clean estimate <paramref name="start"/> was made from by adding noise (in
+    /// the prior's units; e.g. the data-consistent TV or zero-filled image), which then serves as x̂_prev of the first
+    /// step, so momentum acts from the first step on (null: from the second).</para>
     /// </summary>
     public Tensor Sample(Tensor start, IReadOnlyList<double> sigmas, Func<Tensor, int, Tensor>? dataConsistency, torch.Generator gen,
-        double networkSigmaScale = 1, double momentum = 0)
+        double networkSigmaScale = 1, double momentum = 0, Tensor? startEstimate = null)
     {
         CheckSchedule(sigmas);
         CheckNetworkSigmaScale(networkSigmaScale);
@@ -40,7 +43,9 @@ public sealed class Sampler
 
         using var noGrad = torch.no_grad();
         Tensor x = start.alias();
-        Tensor? xhat = null, previous = null;
+        if (startEstimate is not null && !startEstimate.shape.SequenceEqual(start.shape))
+            throw new ArgumentException($"start estimate has shape [{string.Join(", ", startEstimate.shape)}], the start [{string.Join(", ", start.shape)}]");
+        Tensor? xhat = null, previous = momentum > 0 ? startEstimate?.detach().clone() : null;
         for (int i = 0; i < sigmas.Count; i++)
         {
             using var scope = NewDisposeScope();

@@ -219,7 +219,21 @@ public class SamplerTests
         }
         foreach (double bad in new[] { -0.1, 1.5, double.NaN })
             Assert.Throws<ArgumentOutOfRangeException>(() => sampler.Sample(start, sigmas, null, new torch.Generator(3), momentum: bad));
-        foreach (var c in plain.Concat(fast)) c.Input.Dispose();
+        // With the estimate the start was made from, step 0 extrapolates from it as well (two hook calls in every step);
+        // without momentum it is ignored; of another shape it is refused.
+        using var before = torch.randn(new long[] { 1, 1, 8, 8 }, generator: new torch.Generator(9));
+        var fromStart = new List<(int Step, Tensor Input)>();
+        using var r2 = sampler.Sample(start, sigmas, (x, i) => { fromStart.Add((i, x.clone().DetachFromDisposeScope())); return x * 0.5; },
+            new torch.Generator(3), momentum: 0.6, startEstimate: before);
+        Assert.Equal(new[] { 0, 0, 1, 1, 2, 2 }, fromStart.Select(c => c.Step));
+        using (var consistent = fromStart[0].Input * 0.5)
+        using (var expected = consistent + (consistent - before) * 0.6)
+            Assert.True((fromStart[1].Input - expected).abs().max().item<float>() < 1e-5, "step 0: not x̂ + β(x̂ − start estimate)");
+        using (var ignored = sampler.Sample(start, sigmas, null, new torch.Generator(3), momentum: 0, startEstimate: before))
+            Assert.True(Bits.Same(none, ignored), "without momentum the start estimate changes nothing");
+        Assert.Throws<ArgumentException>(() => sampler.Sample(start, sigmas, null, new torch.Generator(3), momentum: 0.6,
+            startEstimate: torch.zeros(1, 1, 4, 4)));
+        foreach (var c in plain.Concat(fast).Concat(fromStart)) c.Input.Dispose();
         r0.Dispose();
         r1.Dispose();
     }
