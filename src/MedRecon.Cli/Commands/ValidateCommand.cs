@@ -84,12 +84,18 @@ public static class ValidateCommand
                     var info = new RunInfo(DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), Machine(loadStart), commit,
                         command, Models(res, context), q, n, k, kd, res.TotalSeconds);
                     md = ValidationReport.Markdown(res, info, summary);
-                    CliSupport.WriteFolder(outDir, tmp =>
+                    // The report's montages are torch work too: a rare native error there (docs/zero-shot.md) must not end
+                    // a run of many minutes, so the write is tried twice (it replaces the folder as a whole).
+                    CliSupport.RetryNativeOnce(() =>
                     {
-                        ValidationReport.WriteJson(Path.Combine(tmp, "validation.json"), res, info, summary);
-                        File.WriteAllText(Path.Combine(tmp, "validation.md"), md);
-                        File.WriteAllText(Path.Combine(tmp, "report.html"), ValidationReport.Html(res, info, summary, work));
-                    });
+                        CliSupport.WriteFolder(outDir, tmp =>
+                        {
+                            ValidationReport.WriteJson(Path.Combine(tmp, "validation.json"), res, info, summary);
+                            File.WriteAllText(Path.Combine(tmp, "validation.md"), md);
+                            File.WriteAllText(Path.Combine(tmp, "report.html"), ValidationReport.Html(res, info, summary, work));
+                        });
+                        return 0;
+                    }, "validate report");
                 }
                 // The report is rewritten after every task, so a stopped long run keeps what it finished.
                 var result = ValidationRunner.Run(options, context, Console.Error, Write);
