@@ -426,7 +426,7 @@ public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho =
 sealed class ZeroShotLoopOptions
 {
     public const string Names = "--sigma-end/--rho/--momentum/--consistency-weight/--cg-iterations/--noise-sigma/--photons";
-    readonly Option<double?> sigmaEnd = new("--sigma-end") { Description = $"cm/diffusion: last noise level of the schedule (default {ZeroShotDefaults.SigmaEnd}; cm with a 1-D mask and one coil: rising with the undersampling to {ZeroShotDefaults.MriUndersampledSigmaEnd} at 8x). docs/zero-shot.md" };
+    readonly Option<double?> sigmaEnd = new("--sigma-end") { Description = $"cm/diffusion: last noise level of the schedule (default {ZeroShotDefaults.SigmaEnd})." };
     readonly Option<double?> rho = new("--rho") { Description = "cm/diffusion: Karras schedule exponent ρ (default: the model's, 7); smaller spends more steps at high σ." };
     readonly Option<double?> momentum = new("--momentum")
     {

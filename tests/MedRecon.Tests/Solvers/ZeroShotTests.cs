@@ -398,41 +398,6 @@ public class ZeroShotTests
         Assert.Equal(0.0, ZeroShotDefaults.CtMomentumFor(Angles(30, 180), weightedByNoise: true));
     }
 
-    /// <summary>The consistency model's last noise level follows the sampling: 0.01 at 4x with 1-D lines, rising to 0.03 at
-    /// 8x with one coil; 0.01 for 2-D masks, coil data and the diffusion baseline; a run records it, and giving it explicitly
-    /// repeats the run bit for bit.</summary>
-    [Fact]
-    public void LastNoiseLevelFollowsTheMaskForOneCoilAndIsRecorded()
-    {
-        using var scope = NewDisposeScope();
-        Tensor Lines(double accel, double centre) => SamplingMasks.Create(MaskKind.Random, 256, 256, accel, centre, 0).Mask;
-        Assert.Equal(ZeroShotDefaults.SigmaEnd, ZeroShotDefaults.MriSigmaEndFor(Lines(4, 0.08), multiCoil: false), 12);
-        Assert.Equal(ZeroShotDefaults.MriUndersampledSigmaEnd, ZeroShotDefaults.MriSigmaEndFor(Lines(8, 0.04), multiCoil: false), 12);
-        Assert.InRange(ZeroShotDefaults.MriSigmaEndFor(Lines(6, 0.06), multiCoil: false), 0.015, 0.024);
-        Assert.Equal(ZeroShotDefaults.SigmaEnd, ZeroShotDefaults.MriSigmaEndFor(Lines(8, 0.04), multiCoil: true));
-        Assert.Equal(ZeroShotDefaults.SigmaEnd, ZeroShotDefaults.MriSigmaEndFor(SamplingMasks.Create(MaskKind.Poisson, 256, 256, 8, 0.04, 0).Mask, multiCoil: false));
-        // An explicit value wins; the diffusion baseline keeps the plain one.
-        Assert.Equal(0.05, ZeroShotDefaults.SigmaEndFor(new ZeroShotOptions { SigmaEnd = 0.05 }, 0.03));
-        Assert.Equal(ZeroShotDefaults.SigmaEnd, ZeroShotDefaults.SigmaEndFor(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion }, 0.03));
-
-        var (prior, _) = ModelIO.Load(PriorPath);
-        using var _p = prior;
-        var (_, a, k) = Phantom128(accel: 8);
-        using var __ = a;
-        double expected = ZeroShotDefaults.MriSigmaEndFor(a.Mask, multiCoil: false);
-        Assert.True(expected > ZeroShotDefaults.SigmaEnd, $"8x lines, one coil: {expected}");
-        var o = new ZeroShotOptions { Nfe = 2, StartIterations = 20 };
-        var byDefault = ZeroShotSolver.ReconstructMri(prior, a, k, o);
-        Assert.Equal(expected, byDefault.Settings!.SigmaEnd, 12);
-        var explicitRun = ZeroShotSolver.ReconstructMri(prior, a, k, o with { SigmaEnd = expected });
-        Assert.True((byDefault.Mean == explicitRun.Mean).all().item<bool>(), "the recorded last level repeats the run bit for bit");
-        var plain = ZeroShotSolver.ReconstructMri(prior, a, k, o with { SigmaEnd = ZeroShotDefaults.SigmaEnd });
-        Assert.True(Tensors.Norm(plain.Mean - byDefault.Mean) > 1e-4 * Tensors.Norm(plain.Mean), "the last level must change the image");
-        Assert.True(RelativeResidual(a, byDefault.Mean, k) < 1e-5, "replacement still makes A x = y");
-        // A starting σ below the task's last level: the plain last level instead of a refusal.
-        Assert.Equal(ZeroShotDefaults.SigmaEnd, ZeroShotSolver.ReconstructMri(prior, a, k, o with { SigmaStart = 0.02 }).Settings!.SigmaEnd, 12);
-    }
-
     [Fact]
     public void SameSeedGivesTheSameImageAndSamplesDifferOnlyWhereDataAreMissing()
     {
