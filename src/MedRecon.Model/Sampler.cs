@@ -41,10 +41,11 @@ public sealed class Sampler
         CheckNetworkSigmaScale(networkSigmaScale);
         CheckMomentum(momentum);
 
-        using var noGrad = torch.no_grad();
-        Tensor x = start.alias();
         if (startEstimate is not null && !startEstimate.shape.SequenceEqual(start.shape))
             throw new ArgumentException($"start estimate has shape [{string.Join(", ", startEstimate.shape)}], the start [{string.Join(", ", start.shape)}]");
+
+        using var noGrad = torch.no_grad();
+        Tensor x = start.alias();
         Tensor? xhat = null, previous = momentum > 0 ? startEstimate?.detach().clone() : null;
         for (int i = 0; i < sigmas.Count; i++)
         {
