@@ -174,7 +174,7 @@ public static class ReconCommand
         string settings = method.Split(' ')[0] switch
         {
             "cm" or "diffusion" => "zero-shot with the MR prior on the magnitude, phase from the k-space centre: " +
-                                   ZeroShotCliOptions.Describe(zeroShot!, mri: true, modelSha256!, conjugateGradient: !singleCoil, used),
+                                   ZeroShotCliOptions.Describe(zeroShot!, used!, mri: true, modelSha256!, conjugateGradient: !singleCoil),
             "zf" => "zero-filled adjoint",
             "cg" => string.Format(inv, "CG-SENSE, {0} iterations, Tikhonov {1}", iters ?? 30, lambda ?? 0.0),
             "tv" => string.Format(inv, "TV (PDHG), lambda {0} x max|A^H y|, {1} iterations", lambda ?? Solvers.TotalVariationOptions.DefaultLambda, iters ?? Solvers.TotalVariationOptions.DefaultIterations),
@@ -322,27 +322,22 @@ sealed class ZeroShotCliOptions
     }
 
     /// <summary>The zero-shot settings in one line for DICOM Derivation Description and logs (model, start, schedule,
-    /// data consistency, seed), so a derived series says how it was made. With <paramref name="used"/> (the run's
-    /// <see cref="ZeroShotResult.Settings"/>) the task defaults appear as the values they resolved to.</summary>
-    public static string Describe(ZeroShotOptions o, bool mri, string modelSha256, bool conjugateGradient, ZeroShotSettings? used = null)
+    /// data consistency, seed), so a derived series says how it was made: the loop's values are the run's
+    /// (<see cref="ZeroShotResult.Settings"/>), task defaults resolved.</summary>
+    public static string Describe(ZeroShotOptions o, ZeroShotSettings used, bool mri, string modelSha256, bool conjugateGradient)
     {
         var inv = System.Globalization.CultureInfo.InvariantCulture;
-        var start = used?.Start ?? ZeroShotDefaults.StartFor(o);
-        int? startIterations = used?.StartIterations ?? o.StartIterations;
-        string startText = start == ZeroShotStart.TotalVariation ? $"TV start ({startIterations ?? (mri ? Solvers.TotalVariationOptions.DefaultIterations : Solvers.Ct.CtIterative.DefaultTvIterations)} iterations)" : mri ? "zero-filled start" : "FBP start";
+        string startText = used.Start == ZeroShotStart.TotalVariation ? $"TV start ({used.StartIterations} iterations)" : mri ? "zero-filled start" : "FBP start";
         string dc = o.EstimateNoise ? "noise-aware data consistency, noise sigma estimated from the outer k-space"
             : o.NoiseSigma is > 0 ? string.Format(inv, "noise-aware data consistency, noise sigma {0:G3}", o.NoiseSigma)
             : o.Photons is > 0 and var i0 ? string.Format(inv, "noise-aware data consistency, rays weighted by their counts (I0 {0:G3})", i0)
             : o.ConsistencyWeight is > 0 ? string.Format(inv, "data-consistency weight {0:G3}", o.ConsistencyWeight) : "exact data consistency";
-        double? sigmaStart = used?.SigmaStart ?? o.SigmaStart, rho = used?.Rho ?? o.Rho, momentum = used is null ? o.Momentum : used.Momentum;
-        bool consistency = o.Method == ZeroShotMethod.Consistency;
-        string text = string.Format(inv, "{0}, {1} NFE x {2} sample(s), seed {3}, {4}, sigma0 {5}, sigma_end {6:G3}{7}{8}{12}, {9}{10}, model sha256 {11}",
-            consistency ? "consistency model" : "diffusion (Euler)", o.Nfe, o.Samples, o.Seed, startText,
-            sigmaStart is double s0 ? s0.ToString("G3", inv) : "task default", used?.SigmaEnd ?? ZeroShotDefaults.SigmaEndFor(o),
-            rho is double r ? string.Format(inv, ", rho {0:G3}", r) : "",
-            consistency ? string.Format(inv, ", network sigma x{0:G3}", used?.SigmaInflation ?? ZeroShotDefaults.SigmaInflationFor(o, mri)) : "",
+        string text = string.Format(inv, "{0}, {1} NFE x {2} sample(s), seed {3}, {4}, sigma0 {5:G3}, sigma_end {6:G3}, rho {7:G3}{8}{12}, {9}{10}, model sha256 {11}",
+            o.Method == ZeroShotMethod.Consistency ? "consistency model" : "diffusion (Euler)", o.Nfe, o.Samples, o.Seed, startText,
+            used.SigmaStart, used.SigmaEnd, used.Rho,
+            used.SigmaInflation is double c ? string.Format(inv, ", network sigma x{0:G3}", c) : "",
             dc, conjugateGradient ? $" ({(o.CgIterations > 0 ? o.CgIterations : mri ? ZeroShotDefaults.SenseCgIterations : ZeroShotDefaults.CtCgIterations)} CG steps)" : "", modelSha256.Length > 16 ? modelSha256[..16] : modelSha256,
-            !consistency ? "" : momentum is double b ? string.Format(inv, ", momentum {0:G3}", b) : ", momentum task default");
+            used.Momentum is double b ? string.Format(inv, ", momentum {0:G3}", b) : "");
         return text;
     }
 

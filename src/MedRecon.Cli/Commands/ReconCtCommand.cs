@@ -167,7 +167,7 @@ public static class ReconCtCommand
             sw.Stop();
             if (dicomOut)
             {
-                string desc = $"MedRecon recon ct: " + (zs is not null ? ZeroShotCliOptions.Describe(zs.Value.Options, mri: false, prior!.Sha256, conjugateGradient: true, used)
+                string desc = $"MedRecon recon ct: " + (zs is not null ? ZeroShotCliOptions.Describe(zs.Value.Options, used!, mri: false, prior!.Sha256, conjugateGradient: true)
                               : m + (m == "fbp" ? $" ({p.GetValue(filter)} filter)" : $", {it?.ToString() ?? "default"} iterations, lambda {p.GetValue(lambda)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}")
                                 + (m == "tv" && dose is > 0 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $", rays weighted by their counts (I0 {dose:G3})") : "")) +
                               $"; operator: {g.Beam} beam, {angles.Length} views, {g.Detectors} detectors";

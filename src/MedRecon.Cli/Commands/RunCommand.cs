@@ -243,7 +243,7 @@ public static class RunCommand
                         sliceNoise = r.NoiseSigma;
                         used = r.Settings;
                         if (zs!.EstimateNoise) log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"slice {indices[i]}: k-space noise σ estimated from the outer k-space: {r.NoiseSigma ?? 0:G4}"));
-                        derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(zs!, mri, prior!.Sha256, conjugateGradient: maps is not null, used)}";
+                        derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(zs!, used!, mri, prior!.Sha256, conjugateGradient: maps is not null)}";
                     }
                     else
                     {
@@ -273,7 +273,7 @@ public static class RunCommand
                         std = r.StandardDeviation;
                         if (std is not null && ctSource) std = std * (1000.0 / CtDicom.MuWaterPerMm); // σ in HU
                         used = r.Settings;
-                        derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(zs!, mri, prior!.Sha256, conjugateGradient: true, used)}";
+                        derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(zs!, used!, mri, prior!.Sha256, conjugateGradient: true)}";
                     }
                     else
                     {
