@@ -272,6 +272,8 @@ sealed class ZeroShotCliOptions
             throw new CliException("--noise-sigma (Gaussian sinogram noise) and --photons (Poisson): give one noise model");
         if (schedule.Photons is not null && modality != "ct")
             throw new CliException("--photons (the CT dose) applies to CT; MRI takes --noise-sigma");
+        if (schedule.Phase is not null && modality != "mr")
+            throw new CliException("--phase applies to MRI (the CT image is real)");
         if (sigmaInflation is double c)
         {
             if (method != "cm") throw new CliException("--sigma-inflation applies to --method cm (the diffusion baseline's Euler steps use the schedule's σ)");
@@ -307,6 +309,7 @@ sealed class ZeroShotCliOptions
             EstimateNoise = schedule.EstimateNoise,
             Photons = schedule.Photons,
             Momentum = schedule.Momentum,
+            Phase = schedule.Phase,
         };
         if (schedule.Momentum is not null && m == ZeroShotMethod.Diffusion)
             throw new CliException("--momentum applies to --method cm (the diffusion baseline's Euler steps are another loop)");
@@ -332,12 +335,19 @@ sealed class ZeroShotCliOptions
             : o.NoiseSigma is > 0 ? string.Format(inv, "noise-aware data consistency, noise sigma {0:G3}", o.NoiseSigma)
             : o.Photons is > 0 and var i0 ? string.Format(inv, "noise-aware data consistency, rays weighted by their counts (I0 {0:G3})", i0)
             : o.ConsistencyWeight is > 0 ? string.Format(inv, "data-consistency weight {0:G3}", o.ConsistencyWeight) : "exact data consistency";
-        string text = string.Format(inv, "{0}, {1} NFE x {2} sample(s), seed {3}, {4}, sigma0 {5:G3}, sigma_end {6:G3}, rho {7:G3}{8}{12}, {9}{10}, model sha256 {11}",
+        string text = string.Format(inv, "{0}, {1} NFE x {2} sample(s), seed {3}, {4}, sigma0 {5:G3}, sigma_end {6:G3}, rho {7:G3}{8}{12}{13}, {9}{10}, model sha256 {11}",
             o.Method == ZeroShotMethod.Consistency ? "consistency model" : "diffusion (Euler)", o.Nfe, o.Samples, o.Seed, startText,
             used.SigmaStart, used.SigmaEnd, used.Rho,
             used.SigmaInflation is double c ? string.Format(inv, ", network sigma x{0:G3}", c) : "",
             dc, conjugateGradient ? $" ({(o.CgIterations > 0 ? o.CgIterations : mri ? ZeroShotDefaults.SenseCgIterations : ZeroShotDefaults.CtCgIterations)} CG steps)" : "", modelSha256.Length > 16 ? modelSha256[..16] : modelSha256,
-            used.Momentum is double b ? string.Format(inv, ", momentum {0:G3}", b) : "");
+            used.Momentum is double b ? string.Format(inv, ", momentum {0:G3}", b) : "",
+            used.Phase switch
+            {
+                MriPhase.Constrained => ", prior on the part in phase with the k-space centre",
+                MriPhase.KSpaceCentre => ", prior on the magnitude, phase from the k-space centre",
+                MriPhase.Estimate => ", prior on the magnitude, phase from the estimate",
+                _ => "",
+            });
         return text;
     }
 
@@ -351,9 +361,10 @@ sealed class ZeroShotCliOptions
             ZeroShotStart.Direct => mri ? "--start zf" : "--start fbp",
             _ => "the given start",
         };
-        return string.Format(inv, "{0} --sigma-start {1:G4} --sigma-end {2:G4} --rho {3:G4}{4}{5}", start, used.SigmaStart, used.SigmaEnd, used.Rho,
+        return string.Format(inv, "{0} --sigma-start {1:G4} --sigma-end {2:G4} --rho {3:G4}{4}{5}{6}", start, used.SigmaStart, used.SigmaEnd, used.Rho,
             used.SigmaInflation is double c ? string.Format(inv, " --sigma-inflation {0:G4}", c) : "",
-            used.Momentum is double b ? string.Format(inv, " --momentum {0:G4}", b) : "");
+            used.Momentum is double b ? string.Format(inv, " --momentum {0:G4}", b) : "",
+            used.Phase is MriPhase ph ? " --phase " + ZeroShotLoopSettings.PhaseName(ph) : "");
     }
 
     /// <summary>A run that writes no standard deviation (one sample, or a classical method) leaves an earlier run's
@@ -377,10 +388,29 @@ sealed class ZeroShotCliOptions
 
 /// <summary>The zero-shot loop's schedule and data-consistency settings (null: the tuned task default).</summary>
 public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho = null, double? ConsistencyWeight = null, int? CgIterations = null,
-    double? NoiseSigma = null, bool EstimateNoise = false, double? Photons = null, double? Momentum = null)
+    double? NoiseSigma = null, bool EstimateNoise = false, double? Photons = null, double? Momentum = null, MriPhase? Phase = null)
 {
     public bool IsEmpty => SigmaEnd is null && Rho is null && ConsistencyWeight is null && CgIterations is null && NoiseSigma is null && !EstimateNoise
-        && Photons is null && Momentum is null;
+        && Photons is null && Momentum is null && Phase is null;
+
+    /// <summary>--phase: magnitude (the prior sees |x|, the phase from the k-space centre), constrained (the in-phase part),
+    /// or estimate (|x|, the phase of the current estimate).</summary>
+    public static MriPhase? ParsePhase(string? text) => text?.Trim().ToLowerInvariant() switch
+    {
+        null => null,
+        "magnitude" => MriPhase.KSpaceCentre,
+        "constrained" => MriPhase.Constrained,
+        "estimate" => MriPhase.Estimate,
+        _ => throw new CliException($"--phase {text}: magnitude, constrained or estimate"),
+    };
+
+    /// <summary>The --phase word of a setting (the inverse of <see cref="ParsePhase"/>).</summary>
+    public static string PhaseName(MriPhase phase) => phase switch
+    {
+        MriPhase.KSpaceCentre => "magnitude",
+        MriPhase.Constrained => "constrained",
+        _ => "estimate",
+    };
 
     /// <summary>--noise-sigma: a number, or "auto" (estimated from the measured outer k-space).</summary>
     public static (double? Sigma, bool Estimate) ParseNoise(string? text)
@@ -420,7 +450,7 @@ public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho =
 /// <summary>The command-line options of <see cref="ZeroShotLoopSettings"/>, shared by `recon mri|ct` and `run`.</summary>
 sealed class ZeroShotLoopOptions
 {
-    public const string Names = "--sigma-end/--rho/--momentum/--consistency-weight/--cg-iterations/--noise-sigma/--photons";
+    public const string Names = "--sigma-end/--rho/--momentum/--consistency-weight/--cg-iterations/--noise-sigma/--photons/--phase";
     readonly Option<double?> sigmaEnd = new("--sigma-end") { Description = $"cm/diffusion: last noise level of the schedule (default {ZeroShotDefaults.SigmaEnd})." };
     readonly Option<double?> rho = new("--rho") { Description = "cm/diffusion: Karras schedule exponent ρ (default: the model's, 7); smaller spends more steps at high σ." };
     readonly Option<double?> momentum = new("--momentum")
@@ -454,9 +484,17 @@ sealed class ZeroShotLoopOptions
                       "the sinogram (none: unweighted); run the simulated photons= (none: unweighted). docs/zero-shot.md",
     };
 
+    readonly Option<string?> phase = new("--phase")
+    {
+        Description = "cm/diffusion, MRI: what the real-valued prior sees of the complex image — constrained (the part in phase with the " +
+                      "low-resolution phase of the fully sampled k-space centre, so the quadrature aliasing and noise stay out; phase-" +
+                      "constrained, as in partial Fourier), magnitude (|x|, phase from the k-space centre) or estimate (|x|, phase of the current " +
+                      "estimate). Default: constrained with one coil, magnitude with coil data. docs/zero-shot.md",
+    };
+
     public void AddTo(Command cmd)
     {
-        foreach (var o in new Option[] { sigmaEnd, rho, momentum, weight, cg, noise, photons }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { sigmaEnd, rho, momentum, weight, cg, noise, photons, phase }) cmd.Options.Add(o);
     }
 
     /// <summary>--photons as given (also read for the classical TV).</summary>
@@ -465,7 +503,8 @@ sealed class ZeroShotLoopOptions
     public ZeroShotLoopSettings Read(ParseResult p)
     {
         var (sigma, estimate) = ZeroShotLoopSettings.ParseNoise(p.GetValue(noise));
-        return new(p.GetValue(sigmaEnd), p.GetValue(rho), p.GetValue(weight), p.GetValue(cg), sigma, estimate, p.GetValue(photons), p.GetValue(momentum));
+        return new(p.GetValue(sigmaEnd), p.GetValue(rho), p.GetValue(weight), p.GetValue(cg), sigma, estimate, p.GetValue(photons), p.GetValue(momentum),
+            ZeroShotLoopSettings.ParsePhase(p.GetValue(phase)));
     }
 }
 

@@ -21,18 +21,23 @@ public abstract class PriorDomain
 
 /// <summary>
 /// Complex MR images: the real-valued prior sees the magnitude, normalised as in training (x = 2|v|/p − 1 with p the
-/// 99.5th percentile of the initial estimate's magnitude), and the phase is kept from the current estimate.
-/// Magnitudes below 0 are clamped to 0.
+/// 99.5th percentile of the initial estimate's magnitude), and the phase is kept from the current estimate or fixed.
+/// With a fixed phase φ and <c>inPhase</c> the prior sees Re(v·e^(−iφ)) instead of |v| (phase-constrained): the
+/// quadrature part, aliasing and noise for an object of smooth phase, is left out rather than folded into a positive
+/// magnitude. Magnitudes below 0 are clamped to 0 on the way back.
 /// </summary>
 public sealed class MagnitudePhaseDomain : PriorDomain
 {
     /// <param name="scale">p: the magnitude that maps to 1.</param>
     /// <param name="phase">Optional fixed phase image (radians, or a complex image whose angle is used), e.g. from the
     /// fully sampled k-space centre; when null the phase of the current estimate is kept.</param>
-    public MagnitudePhaseDomain(double scale, Tensor? phase = null)
+    /// <param name="inPhase">The prior sees the component along the fixed phase, not the magnitude (needs <paramref name="phase"/>).</param>
+    public MagnitudePhaseDomain(double scale, Tensor? phase = null, bool inPhase = false)
     {
         if (!(scale > 0) || double.IsInfinity(scale)) throw new ArgumentOutOfRangeException(nameof(scale), "scale must be positive and finite");
+        if (inPhase && phase is null) throw new ArgumentException("the in-phase component needs a fixed phase", nameof(inPhase));
         Scale = scale;
+        InPhase = inPhase;
         if (phase is not null)
         {
             using var scope = NewDisposeScope();
@@ -46,12 +51,18 @@ public sealed class MagnitudePhaseDomain : PriorDomain
     /// <summary>p: the magnitude that maps to 1.</summary>
     public double Scale { get; }
 
-    public override string Description => FormattableString.Invariant($"magnitude, 2|x|/{Scale:G4} - 1, phase {(fixedPhasor is null ? "from the estimate" : "from the k-space centre")}");
+    /// <summary>The prior sees the component along the fixed phase (phase-constrained), not the magnitude.</summary>
+    public bool InPhase { get; }
+
+    public override string Description => InPhase
+        ? FormattableString.Invariant($"in-phase part, 2 Re(x exp(-i phase))/{Scale:G4} - 1, phase from the k-space centre")
+        : FormattableString.Invariant($"magnitude, 2|x|/{Scale:G4} - 1, phase {(fixedPhasor is null ? "from the estimate" : "from the k-space centre")}");
 
     public override Tensor ToPrior(Tensor image)
     {
         using var scope = NewDisposeScope();
-        var mag = image.is_complex() ? image.abs() : image.to(ScalarType.Float32).abs();
+        var mag = InPhase ? (image.to(ScalarType.ComplexFloat32) * fixedPhasor!.conj()).real
+            : image.is_complex() ? image.abs() : image.to(ScalarType.Float32).abs();
         return (mag * (2.0 / Scale) - 1.0).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
