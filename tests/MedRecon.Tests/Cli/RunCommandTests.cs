@@ -106,6 +106,9 @@ public class RunCommandTests
             Assert.Equal(momentum, root.GetProperty("momentum").GetDouble(), 12);
             Assert.Equal(inflation, root.GetProperty("sigmaInflation").GetDouble());
             Assert.Equal(20, root.GetProperty("startIterations").GetInt32());
+            // MRI with one coil: the phase-constrained prior input; CT: not applicable.
+            string? phase = name == "mri" ? "constrained" : null;
+            Assert.Equal(phase, root.GetProperty("phase").GetString());
             double sigmaStart = root.GetProperty("sigmaStart").GetDouble(), rho = root.GetProperty("rho").GetDouble(), sigmaEnd = root.GetProperty("sigmaEnd").GetDouble();
             Assert.InRange(sigmaStart, 0.01, 2);
             Assert.Equal(7, rho); // the shipped priors' ρ
@@ -113,10 +116,12 @@ public class RunCommandTests
             Assert.Contains(string.Format(inv, "sigma0 {0:G3}", sigmaStart), derivation);
             Assert.Contains(string.Format(inv, "momentum {0:G3}", momentum), derivation);
             Assert.DoesNotContain("task default", derivation);
+            if (phase is not null) Assert.Contains("prior on the part in phase with the k-space centre", derivation);
 
-            var again = CliRunner.Run("run", "--size", "64", "--simulate", simulate, "--method", "cm", "--nfe", "2", "--start", "tv", "--start-iterations", "20",
+            var again = CliRunner.Run(new[] { "run", "--size", "64", "--simulate", simulate, "--method", "cm", "--nfe", "2", "--start", "tv", "--start-iterations", "20",
                 "--sigma-start", sigmaStart.ToString("R", inv), "--sigma-end", sigmaEnd.ToString("R", inv), "--rho", rho.ToString("R", inv),
-                "--sigma-inflation", inflation.ToString("R", inv), "--momentum", momentum.ToString("R", inv), "--out", dir[$"{name}-again"]);
+                "--sigma-inflation", inflation.ToString("R", inv), "--momentum", momentum.ToString("R", inv), "--out", dir[$"{name}-again"] }
+                .Concat(phase is null ? [] : new[] { "--phase", phase }).ToArray());
             Ok(again);
             using var doc2 = JsonDocument.Parse(File.ReadAllText(dir[$"{name}-again/metrics.json"]));
             double p1 = root.GetProperty("mean").GetProperty("result").GetProperty("psnr").GetDouble();
@@ -130,6 +135,21 @@ public class RunCommandTests
             Assert.Equal(0.0, doc3.RootElement.GetProperty("momentum").GetDouble());
             Assert.NotEqual(p1, doc3.RootElement.GetProperty("mean").GetProperty("result").GetProperty("psnr").GetDouble());
         }
+        // Another prior input is another run too; --phase is refused for CT (its image is real) and when misspelt.
+        Ok(CliRunner.Run("run", "--size", "64", "--simulate", "mri:accel=4,center=0.08", "--method", "cm", "--nfe", "2", "--start-iterations", "20",
+            "--phase", "magnitude", "--out", dir["mri-magnitude"]));
+        using (var a = JsonDocument.Parse(File.ReadAllText(dir["mri/metrics.json"])))
+        using (var b = JsonDocument.Parse(File.ReadAllText(dir["mri-magnitude/metrics.json"])))
+        {
+            Assert.Equal("magnitude", b.RootElement.GetProperty("phase").GetString());
+            Assert.NotEqual(a.RootElement.GetProperty("mean").GetProperty("result").GetProperty("psnr").GetDouble(),
+                b.RootElement.GetProperty("mean").GetProperty("result").GetProperty("psnr").GetDouble());
+        }
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=20", "--method", "cm", "--phase", "constrained", "--out", dir["f"]),
+            "--phase", "MRI");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--phase", "real", "--out", dir["f"]), "--phase real", "constrained");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "tv", "--phase", "constrained", "--out", dir["f"]), "--phase");
+        AssertNothingWritten(dir, "f");
     }
 
     /// <summary>The zero-shot paths end to end through the CLI: CT with the shipped CT prior (beats its FBP input),
@@ -155,6 +175,8 @@ public class RunCommandTests
             if (name == "diffusion")
                 foreach (var none in new[] { "momentum", "sigmaInflation", "startIterations" })
                     Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty(none).ValueKind);
+            // The prior input follows the coils (the diffusion baseline shares it: the same network and domain).
+            Assert.Equal(name switch { "ct" => null, "coils" => "magnitude", _ => "constrained" }, doc.RootElement.GetProperty("phase").GetString());
             Assert.Single(Directory.GetFiles(dir[$"{name}/dicom"]));
         }
         // Simulated k-space noise: cm weighs its data consistency by the known noise by default (recorded); a classical

@@ -215,6 +215,23 @@ public class ZeroShotTests
         Assert.True(torch.allclose(n, x.abs() - 1.0, atol: 1e-6)); // 2|x|/2 − 1
         Assert.True(torch.allclose(d.FromPrior(n, x), x, atol: 1e-5));
 
+        // Phase-constrained: with the image's phase φ fixed, the prior sees the part in phase with it (2a/p − 1 for
+        // x = e^(iφ)(a + ib)), not the magnitude; the quadrature part b is left out, and the way back gives phase φ.
+        var g = new torch.Generator(5);
+        var inPhase = torch.randn(new long[] { 16, 16 }, generator: g).abs() + 0.1;
+        var quadrature = torch.randn(new long[] { 16, 16 }, generator: g) * 0.5;
+        var angle = torch.linspace(-3, 3, 16).unsqueeze(0).expand(16, 16) + torch.linspace(0, 1, 16).unsqueeze(1);
+        var phasor = torch.polar(torch.ones(16, 16), angle);
+        var image = phasor * torch.complex(inPhase, quadrature);
+        var c = new MagnitudePhaseDomain(2.0, angle, inPhase: true);
+        var seen = c.ToPrior(image);
+        Assert.False(seen.is_complex());
+        Assert.True(torch.allclose(seen, inPhase - 1.0, atol: 1e-5), "the prior sees the in-phase part");
+        Assert.False(torch.allclose(seen, image.abs() - 1.0, atol: 1e-2), "not the magnitude");
+        Assert.True(torch.allclose(c.FromPrior(seen, image), phasor * inPhase, atol: 1e-5));
+        Assert.Contains("in-phase", c.Description);
+        Assert.Throws<ArgumentException>(() => new MagnitudePhaseDomain(2.0, inPhase: true)); // needs the fixed phase
+
         // CT with μ_water: water → 0 HU, air (μ = 0) → −1000 HU, through the fixed map [−1024, 3071] → [−1, 1].
         var ct = ZeroShotSolver.CtDomain(torch.ones(4, 4), muWater: 0.02);
         var water = ct.ToPrior(torch.full(1, 1, 0.02)).item<float>();
@@ -364,6 +381,23 @@ public class ZeroShotTests
         Assert.Equal(1.0, ZeroShotDefaults.SigmaInflationFor(new ZeroShotOptions(), mri: false));
         Assert.Equal(1.0, ZeroShotDefaults.SigmaInflationFor(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion }, mri: true));
         Assert.Throws<ArgumentException>(() => ZeroShotDefaults.SigmaInflationFor(new ZeroShotOptions { Method = ZeroShotMethod.Diffusion, SigmaInflation = 1.25 }, mri: true));
+    }
+
+    [Fact]
+    public void PhaseConstrainedIsTheSingleCoilDefaultAndKeepsTheDataExact()
+    {
+        var o = new ZeroShotOptions { Nfe = 2, StartIterations = 30 };
+        AssertMriLoopDefault(o, o with { Phase = MriPhase.Constrained }, o with { Phase = MriPhase.KSpaceCentre }, "Phase");
+        // The default follows the coils: one coil phase-constrained, coil data the magnitude (measured worse there).
+        Assert.Equal(MriPhase.Constrained, ZeroShotDefaults.MriPhaseFor(1));
+        Assert.Equal(MriPhase.KSpaceCentre, ZeroShotDefaults.MriPhaseFor(8));
+        var (prior, _) = ModelIO.Load(PriorPath);
+        using (prior)
+        {
+            var (_, a, k) = Phantom128();
+            using (a)
+                Assert.Equal(MriPhase.Constrained, ZeroShotSolver.ReconstructMri(prior, a, k, o).Settings!.Phase);
+        }
     }
 
     [Fact]
