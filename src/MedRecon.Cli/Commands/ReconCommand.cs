@@ -289,7 +289,10 @@ sealed class ZeroShotCliOptions
         };
         if (nfe is < 1 or > 2000) throw new CliException($"--nfe {nfe}: must be between 1 and 2000");
         if (samples < 1 || samples > 100) throw new CliException($"--samples {samples}: must be between 1 and 100");
-        if (sigmaStart is double v && !(v > 0.002 && v <= 80)) throw new CliException($"--sigma-start {v}: must be in (0.002, 80]");
+        // The default noise range; a model with another range is checked again against its own before any work.
+        var range = new MedRecon.Model.NoiseParameters();
+        if (sigmaStart is double v && !(v > range.SigmaMin && v <= range.SigmaMax))
+            throw new CliException($"--sigma-start {v}: must be in ({range.SigmaMin}, {range.SigmaMax}]");
         var m = method == "diffusion" ? ZeroShotMethod.Diffusion : ZeroShotMethod.Consistency;
         var options = new ZeroShotOptions
         {
@@ -333,7 +336,7 @@ sealed class ZeroShotCliOptions
         string startText = used.Start == ZeroShotStart.TotalVariation ? $"TV start ({used.StartIterations} iterations)" : mri ? "zero-filled start" : "FBP start";
         string dc = o.EstimateNoise ? "noise-aware data consistency, noise sigma estimated from the outer k-space"
             : o.NoiseSigma is > 0 ? string.Format(inv, "noise-aware data consistency, noise sigma {0:G3}", o.NoiseSigma)
-            : o.Photons is > 0 and var i0 ? string.Format(inv, "noise-aware data consistency, rays weighted by their counts (I0 {0:G3})", i0)
+            : o.Photons is double i0 && i0 > 0 ? "noise-aware data consistency, " + NoiseAwareConsistency.CountWeighting(i0)
             : o.ConsistencyWeight is > 0 ? string.Format(inv, "data-consistency weight {0:G3}", o.ConsistencyWeight) : "exact data consistency";
         string text = string.Format(inv, "{0}, {1} NFE x {2} sample(s), seed {3}, {4}, sigma0 {5:G3}, sigma_end {6:G3}, rho {7:G3}{8}{12}{13}, {9}{10}, model sha256 {11}",
             o.Method == ZeroShotMethod.Consistency ? "consistency model" : "diffusion (Euler)", o.Nfe, o.Samples, o.Seed, startText,
@@ -425,8 +428,9 @@ public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho =
     /// <summary>Range checks with one-line messages (before any work).</summary>
     public void Check(double? sigmaStart)
     {
-        if (SigmaEnd is double e && !(e >= 0.002 && e < (sigmaStart ?? 80)))
-            throw new CliException($"--sigma-end {e}: must be at least σ_min 0.002 and below the starting σ{(sigmaStart is null ? "" : $" {sigmaStart}")}");
+        var range = new MedRecon.Model.NoiseParameters();
+        if (SigmaEnd is double e && !(e >= range.SigmaMin && e < (sigmaStart ?? range.SigmaMax)))
+            throw new CliException($"--sigma-end {e}: must be at least σ_min {range.SigmaMin} and below the starting σ{(sigmaStart is null ? "" : $" {sigmaStart}")}");
         if (Rho is double r && !(r > 0 && r <= 100)) throw new CliException($"--rho {r}: must be in (0, 100]");
         if (Momentum is double b && !(b >= 0 && b <= MedRecon.Model.Sampler.MaxMomentum))
             throw new CliException($"--momentum {b}: must be in [0, {MedRecon.Model.Sampler.MaxMomentum}] (0: off)");

@@ -169,7 +169,7 @@ public static class ReconCtCommand
             {
                 string desc = $"MedRecon recon ct: " + (zs is not null ? ZeroShotCliOptions.Describe(zs.Value.Options, used!, mri: false, prior!.Sha256, conjugateGradient: true)
                               : m + (m == "fbp" ? $" ({p.GetValue(filter)} filter)" : $", {it?.ToString() ?? "default"} iterations, lambda {p.GetValue(lambda)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}")
-                                + (m == "tv" && dose is > 0 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $", rays weighted by their counts (I0 {dose:G3})") : "")) +
+                                + (m == "tv" && dose is double i0 && i0 > 0 ? ", " + NoiseAwareConsistency.CountWeighting(i0) : "")) +
                               $"; operator: {g.Beam} beam, {angles.Length} views, {g.Detectors} detectors";
                 string source = p.GetValue(sinogram) ?? h5!;
                 int count = 0;

@@ -281,7 +281,7 @@ public static class RunCommand
                         tvDose = method == "tv" ? o.Schedule.Photons ?? ctSettings.Photons : null;
                         muResult = CtReconstruction.Run(method, sino, g, angles, photons: tvDose);
                         derivationText = $"MedRecon run: {method} (default settings" +
-                            (tvDose is > 0 ? string.Create(CultureInfo.InvariantCulture, $", rays weighted by their counts, I0 {tvDose:G3})") : ")");
+                            (tvDose is double weighted && weighted > 0 ? $", {NoiseAwareConsistency.CountWeighting(weighted)})" : ")");
                     }
                     input = ctSource ? CtDicom.MuToHu(fbp) : fbp;
                     result = ctSource ? CtDicom.MuToHu(muResult) : muResult;
@@ -352,8 +352,8 @@ public static class RunCommand
                 ["nfe"] = zs?.Nfe,
                 ["samples"] = zs?.Samples,
                 ["seed"] = zs?.Seed,
-                ["start"] = zs is null ? null
-                    : ZeroShotDefaults.StartFor(zs) == ZeroShotStart.TotalVariation ? "tv"
+                ["start"] = used?.Start is not ZeroShotStart start ? null
+                    : start == ZeroShotStart.TotalVariation ? "tv"
                     : mri ? "zero-filled" : "fbp (ramp)",
                 // The values the run used, task defaults resolved (null: not applicable to the method).
                 ["startIterations"] = used?.StartIterations,

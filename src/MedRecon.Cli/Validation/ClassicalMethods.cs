@@ -3,6 +3,7 @@ using MedRecon.Cli.Commands;
 using MedRecon.Cli.Pipelines;
 using MedRecon.Solvers;
 using MedRecon.Solvers.Ct;
+using MedRecon.Solvers.ZeroShot;
 using static TorchSharp.torch;
 
 namespace MedRecon.Cli.Validation;
@@ -71,7 +72,7 @@ public sealed class CtClassicalMethod(string id, string label, int iterations, d
         {
             "fbp" => "ramp filter",
             "tv" => FormattableString.Invariant($"λ {l:G3} (relative to max|Aᵀy|/‖A‖²), {it} iterations, x ≥ 0")
-                    + (dose is double i0 ? FormattableString.Invariant($", rays weighted by their counts (I0 {i0:G3})") : ""),
+                    + (dose is double i0 ? ", " + NoiseAwareConsistency.CountWeighting(i0) : ""),
             _ => $"{it} iterations, no constraint",
         };
         return new MethodOutput(img, 0, iterations == 0 ? 0 : it, Settings: settings);

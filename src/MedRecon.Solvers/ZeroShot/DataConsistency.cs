@@ -152,8 +152,12 @@ public sealed class NoiseAwareConsistency : IDataConsistency
     {
         var (weighted, data) = CtSimulation.WeightByCounts(projector, sinogram, incidentPhotons);
         return new NoiseAwareConsistency(weighted, data, 1.0, physicalPerPriorUnit, cgIterations,
-            errorScale ?? ZeroShotDefaults.CtNoiseErrorScale, FormattableString.Invariant($"rays weighted by their counts I0 e^-y (I0 {incidentPhotons:G3})"));
+            errorScale ?? ZeroShotDefaults.CtNoiseErrorScale, CountWeighting(incidentPhotons));
     }
+
+    /// <summary>How a dose-weighted reconstruction describes its weighting (logs, DICOM, reports): one wording everywhere.</summary>
+    public static string CountWeighting(double incidentPhotons) =>
+        FormattableString.Invariant($"rays weighted by their counts (I0 {incidentPhotons:G3})");
 
     /// <summary>λ_i for an estimate at noise level <paramref name="sigma"/> (prior units).</summary>
     public double LambdaFor(double sigma)
