@@ -312,7 +312,7 @@ sealed class ZeroShotCliOptions
             EstimateNoise = schedule.EstimateNoise,
             Photons = schedule.Photons,
             Momentum = schedule.Momentum,
-            Phase = schedule.Phase,
+            Phase = schedule.Phase ?? MriPhase.KSpaceCentre,
         };
         if (schedule.Momentum is not null && m == ZeroShotMethod.Diffusion)
             throw new CliException("--momentum applies to --method cm (the diffusion baseline's Euler steps are another loop)");
@@ -493,7 +493,7 @@ sealed class ZeroShotLoopOptions
         Description = "cm/diffusion, MRI: what the real-valued prior sees of the complex image — constrained (the part in phase with the " +
                       "low-resolution phase of the fully sampled k-space centre, so the quadrature aliasing and noise stay out; phase-" +
                       "constrained, as in partial Fourier), magnitude (|x|, phase from the k-space centre) or estimate (|x|, phase of the current " +
-                      "estimate). Default: constrained with one coil, magnitude with coil data. docs/zero-shot.md",
+                      "estimate). Default: magnitude (constrained gained 0.1–0.8 dB on phantoms but lost 0.03–0.34 dB on held-out real slices). docs/zero-shot.md",
     };
 
     public void AddTo(Command cmd)

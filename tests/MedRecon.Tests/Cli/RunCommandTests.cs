@@ -106,8 +106,8 @@ public class RunCommandTests
             Assert.Equal(momentum, root.GetProperty("momentum").GetDouble(), 12);
             Assert.Equal(inflation, root.GetProperty("sigmaInflation").GetDouble());
             Assert.Equal(20, root.GetProperty("startIterations").GetInt32());
-            // MRI with one coil: the phase-constrained prior input; CT: not applicable.
-            string? phase = name == "mri" ? "constrained" : null;
+            // MRI: the prior sees the magnitude (phase from the k-space centre); CT: not applicable.
+            string? phase = name == "mri" ? "magnitude" : null;
             Assert.Equal(phase, root.GetProperty("phase").GetString());
             double sigmaStart = root.GetProperty("sigmaStart").GetDouble(), rho = root.GetProperty("rho").GetDouble(), sigmaEnd = root.GetProperty("sigmaEnd").GetDouble();
             Assert.InRange(sigmaStart, 0.01, 2);
@@ -116,7 +116,7 @@ public class RunCommandTests
             Assert.Contains(string.Format(inv, "sigma0 {0:G3}", sigmaStart), derivation);
             Assert.Contains(string.Format(inv, "momentum {0:G3}", momentum), derivation);
             Assert.DoesNotContain("task default", derivation);
-            if (phase is not null) Assert.Contains("prior on the part in phase with the k-space centre", derivation);
+            if (phase is not null) Assert.Contains("prior on the magnitude, phase from the k-space centre", derivation);
 
             var again = CliRunner.Run(new[] { "run", "--size", "64", "--simulate", simulate, "--method", "cm", "--nfe", "2", "--start", "tv", "--start-iterations", "20",
                 "--sigma-start", sigmaStart.ToString("R", inv), "--sigma-end", sigmaEnd.ToString("R", inv), "--rho", rho.ToString("R", inv),
@@ -137,11 +137,13 @@ public class RunCommandTests
         }
         // Another prior input is another run too; --phase is refused for CT (its image is real) and when misspelt.
         Ok(CliRunner.Run("run", "--size", "64", "--simulate", "mri:accel=4,center=0.08", "--method", "cm", "--nfe", "2", "--start-iterations", "20",
-            "--phase", "magnitude", "--out", dir["mri-magnitude"]));
+            "--phase", "constrained", "--out", dir["mri-constrained"]));
         using (var a = JsonDocument.Parse(File.ReadAllText(dir["mri/metrics.json"])))
-        using (var b = JsonDocument.Parse(File.ReadAllText(dir["mri-magnitude/metrics.json"])))
+        using (var b = JsonDocument.Parse(File.ReadAllText(dir["mri-constrained/metrics.json"])))
         {
-            Assert.Equal("magnitude", b.RootElement.GetProperty("phase").GetString());
+            Assert.Equal("constrained", b.RootElement.GetProperty("phase").GetString());
+            Assert.Contains("prior on the part in phase with the k-space centre",
+                DicomFile.Open(Directory.GetFiles(dir["mri-constrained/dicom"])[0]).Dataset.GetString(DicomTag.DerivationDescription));
             Assert.NotEqual(a.RootElement.GetProperty("mean").GetProperty("result").GetProperty("psnr").GetDouble(),
                 b.RootElement.GetProperty("mean").GetProperty("result").GetProperty("psnr").GetDouble());
         }
@@ -175,8 +177,8 @@ public class RunCommandTests
             if (name == "diffusion")
                 foreach (var none in new[] { "momentum", "sigmaInflation", "startIterations" })
                     Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty(none).ValueKind);
-            // The prior input follows the coils (the diffusion baseline shares it: the same network and domain).
-            Assert.Equal(name switch { "ct" => null, "coils" => "magnitude", _ => "constrained" }, doc.RootElement.GetProperty("phase").GetString());
+            // The prior's input is recorded for MRI (the diffusion baseline shares it: the same network and domain).
+            Assert.Equal(name == "ct" ? null : "magnitude", doc.RootElement.GetProperty("phase").GetString());
             Assert.Single(Directory.GetFiles(dir[$"{name}/dicom"]));
         }
         // Simulated k-space noise: cm weighs its data consistency by the known noise by default (recorded); a classical
