@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using MedRecon.Cli.Pipelines;
 using MedRecon.Core;
+using MedRecon.Core.IO;
 using MedRecon.Solvers.ZeroShot;
 using static TorchSharp.torch;
 
@@ -512,6 +513,36 @@ sealed class ZeroShotLoopOptions
     }
 }
 
+/// <summary>
+/// simulation.json, written by `simulate mri|ct` next to the data it describes and read by `recon mri|ct` (the DICOM
+/// source, the noise model): one reader, so both commands treat a missing, foreign or broken record alike.
+/// </summary>
+static class SimulationRecord
+{
+    public const string FileName = "simulation.json";
+
+    /// <summary>The record next to <paramref name="dataPath"/>, parsed (the caller disposes it); null when there is none.
+    /// A file that cannot be read or is not a JSON object is an error naming it.</summary>
+    public static System.Text.Json.JsonDocument? Open(string dataPath, out string file)
+    {
+        file = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(dataPath)) ?? ".", FileName);
+        if (!File.Exists(file)) return null;
+        System.Text.Json.JsonDocument doc;
+        try { doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file)); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or IOException or UnauthorizedAccessException)
+        {
+            throw Invalid(file, e.Message, e);
+        }
+        if (doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object) return doc;
+        doc.Dispose();
+        throw Invalid(file, "not a JSON object");
+    }
+
+    /// <summary>The error for a record whose content does not read as expected.</summary>
+    public static InvalidInputFileException Invalid(string file, string why, Exception? inner = null) =>
+        new(file, $"not a valid simulation record ({why}); simulate again, or move it away from the data", inner);
+}
+
 /// <summary>simulation.json written by `simulate mri` next to ksp.npy.</summary>
 sealed class SimulationInfo
 {
@@ -525,12 +556,10 @@ sealed class SimulationInfo
 
     public static SimulationInfo? Find(string kspacePath)
     {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(kspacePath)) ?? ".";
-        var file = Path.Combine(dir, "simulation.json");
-        if (!File.Exists(file)) return null;
+        using var doc = SimulationRecord.Open(kspacePath, out var file);
+        if (doc is null) return null;
         try
         {
-            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
             var root = doc.RootElement;
             string Get(string name) => root.TryGetProperty(name, out var v) ? v.ToString() : "?";
             var info = new SimulationInfo
@@ -550,9 +579,9 @@ sealed class SimulationInfo
                 };
             return info;
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
         {
-            throw new CliException($"{file}: not a valid simulation record ({e.Message})");
+            throw SimulationRecord.Invalid(file, e.Message, e);
         }
     }
 }

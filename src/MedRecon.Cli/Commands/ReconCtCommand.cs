@@ -132,12 +132,12 @@ public static class ReconCtCommand
                 if (recorded.Photons is double i0)
                 {
                     dose = i0;
-                    Console.Error.WriteLine(string.Create(inv, $"{m}: rays weighted by their counts, I0 {i0:G4} from {CtCli.SimulationRecordName} (--photons 0: unweighted)"));
+                    Console.Error.WriteLine(string.Create(inv, $"{m}: rays weighted by their counts, I0 {i0:G4} from {SimulationRecord.FileName} (--photons 0: unweighted)"));
                 }
                 else if (recorded.GaussianSigma is double sigma && zs is { } zg)
                 {
                     zs = (zg.Options with { NoiseSigma = sigma }, zg.Model);
-                    Console.Error.WriteLine(string.Create(inv, $"{m}: data consistency weighted by the sinogram noise σ {sigma:G4} from {CtCli.SimulationRecordName} (--noise-sigma 0: exact)"));
+                    Console.Error.WriteLine(string.Create(inv, $"{m}: data consistency weighted by the sinogram noise σ {sigma:G4} from {SimulationRecord.FileName} (--noise-sigma 0: exact)"));
                 }
             }
             if (zs is { } z && dose is not null) zs = (z.Options with { Photons = dose }, z.Model);
@@ -283,22 +283,18 @@ public static class CtReconstruction
 /// <summary>CT-specific CLI helpers: geometry names, image input, all-or-nothing single-file output.</summary>
 static class CtCli
 {
-    /// <summary>Written by `simulate ct` next to sino.npy: views, arc, beam, photons (null: none), gaussianNoise, seed.</summary>
-    public const string SimulationRecordName = "simulation.json";
-
     /// <summary>The noise model that `simulate ct` recorded next to <paramref name="sinogramPath"/> — the Poisson dose I0 or
     /// the Gaussian σ (each null when absent or zero) — else null. A record of another sinogram (other view count;
     /// `simulate mri` writes the same file name) is ignored with a line on stderr; an unreadable one is an error, as for
     /// `recon mri`.</summary>
     public static (double? Photons, double? GaussianSigma)? RecordedNoise(string sinogramPath, int views)
     {
-        string record = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(sinogramPath)) ?? ".", SimulationRecordName);
-        if (!File.Exists(record)) return null;
+        using var doc = SimulationRecord.Open(sinogramPath, out var record);
+        if (doc is null) return null;
         try
         {
-            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(record));
             var root = doc.RootElement;
-            if (root.ValueKind != System.Text.Json.JsonValueKind.Object || !root.TryGetProperty("photons", out _)) return null;
+            if (!root.TryGetProperty("photons", out _)) return null;
             if (!root.TryGetProperty("views", out var n) || n.ValueKind != System.Text.Json.JsonValueKind.Number || n.GetInt32() != views)
             {
                 Console.Error.WriteLine($"warning: {record} records another sinogram (not {views} views); its noise model is ignored");
@@ -308,9 +304,9 @@ static class CtCli
                 root.TryGetProperty(name, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.Number && v.GetDouble() is > 0 and var x && double.IsFinite(x) ? x : null;
             return (Positive(root, "photons"), Positive(root, "gaussianNoise"));
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or IOException or UnauthorizedAccessException or FormatException or InvalidOperationException)
+        catch (Exception e) when (e is FormatException or InvalidOperationException)
         {
-            throw new InvalidInputFileException(record, $"cannot read the simulation record ({e.Message})", e);
+            throw SimulationRecord.Invalid(record, e.Message, e);
         }
     }
 

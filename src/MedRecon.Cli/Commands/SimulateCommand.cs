@@ -80,7 +80,7 @@ public static class SimulateCommand
                 Npy.Write(Path.Combine(tmp, "mask.npy"), m.Mask.Mask);
                 if (m.Maps is not null) Npy.Write(Path.Combine(tmp, "maps.npy"), m.Maps);
                 Npy.Write(Path.Combine(tmp, "gt.npy"), m.GroundTruth);
-                File.WriteAllText(Path.Combine(tmp, "simulation.json"), JsonSerializer.Serialize(new
+                File.WriteAllText(Path.Combine(tmp, SimulationRecord.FileName), JsonSerializer.Serialize(new
                 {
                     source = m.Source,
                     mask = m.Mask.Kind.ToString().ToLowerInvariant(),

@@ -111,7 +111,7 @@ public static class SimulateCtCommand
                 Npy.Write(Path.Combine(tmp, "gt.npy"), gt.to(ScalarType.Float32));
                 if (dicomSlice is not null) Pipelines.CtDicom.WriteRecord(tmp, dicomSlice);
                 // The noise model, so `recon ct --method cm` can weigh its data consistency by the dose.
-                File.WriteAllText(Path.Combine(tmp, CtCli.SimulationRecordName), System.Text.Json.JsonSerializer.Serialize(new
+                File.WriteAllText(Path.Combine(tmp, SimulationRecord.FileName), System.Text.Json.JsonSerializer.Serialize(new
                 {
                     views = v, arc = arcDeg, beam = g.Beam.ToString(), photons = i0, gaussianNoise = sigma ?? 0, seed = p.GetValue(seed),
                 }));

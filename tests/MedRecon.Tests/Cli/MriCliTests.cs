@@ -72,6 +72,28 @@ public class MriCliTests
         Assert.False(File.Exists(dir["x.npy"]));
     }
 
+    /// <summary>A simulation.json beside the data that is not a JSON object (broken, or an array) is one line naming it,
+    /// for recon mri and recon ct alike (one reader), and nothing is written.</summary>
+    [Fact]
+    public void BrokenSimulationRecordIsOneLineNamingIt_ForMriAndCt()
+    {
+        using var dir = new TempDir();
+        WriteSim(dir);
+        foreach (var content in new[] { "{ \"mask\": ", "[1, 2]" })
+        {
+            File.WriteAllText(dir["simulation.json"], content);
+            var r = CliRunner.Run("recon", "mri", "--kspace", dir["ksp.npy"], "--mask", dir["mask.npy"], "--method", "zf", "--out", dir["x.npy"]);
+            CliRunner.AssertBadInput(r, "simulation.json", "not a valid simulation record");
+            Assert.False(File.Exists(dir["x.npy"]));
+        }
+        Assert.Equal(0, CliRunner.Run("simulate", "ct", "--image", "shepp-logan", "--size", "32", "--views", "12", "--out", dir["ct"]).ExitCode);
+        File.WriteAllText(dir["ct/simulation.json"], "not json");
+        var c = CliRunner.Run("recon", "ct", "--sinogram", dir["ct/sino.npy"], "--angles", dir["ct/angles.npy"], "--geometry", dir["ct/geometry.json"],
+            "--method", "tv", "--iters", "2", "--out", dir["c.npy"]);
+        CliRunner.AssertBadInput(c, "simulation.json", "not a valid simulation record");
+        Assert.False(File.Exists(dir["c.npy"]));
+    }
+
     [Fact]
     public void MapsMismatchAndWrongRankAreRejected()
     {
