@@ -235,6 +235,9 @@ sealed class ZeroShotCliOptions
     /// <summary>--photons as given (CT: it weighs the classical TV too).</summary>
     public double? Photons(ParseResult p) => schedule.Photons(p);
 
+    /// <summary>--photons flat: the dose is to be estimated from the flat fields of DataExchange projections.</summary>
+    public bool PhotonsFromFlatFields(ParseResult p) => schedule.PhotonsFromFlatFields(p);
+
     /// <summary>Refuses the classical solvers' options with a zero-shot method, where they would be ignored.</summary>
     public static void RefuseClassicalOptions(ParseResult p, string method, params Option[] classical)
     {
@@ -260,7 +263,7 @@ sealed class ZeroShotCliOptions
             // The dose also weighs CT TV's data term (penalised weighted least squares); nothing else applies to a classical method.
             bool weightedTv = method == "tv" && modality == "ct";
             if (model is not null || nfe is not null || samples != 1 || sigmaStart is not null || start is not null || startIterations is not null || sigmaInflation is not null
-                || !(weightedTv ? schedule with { Photons = null } : schedule).IsEmpty)
+                || !(weightedTv ? schedule with { Photons = null, PhotonsFromFlatFields = false } : schedule).IsEmpty)
                 throw new CliException($"--model/--nfe/--samples/--sigma-start/--start/--start-iterations/--sigma-inflation/{ZeroShotLoopOptions.Names} apply to --method cm or diffusion" +
                                        $"{(modality == "ct" ? " (--photons also to tv)" : "")}, not {method}");
             ZeroShotLoopSettings.CheckPhotons(schedule.Photons);
@@ -269,9 +272,9 @@ sealed class ZeroShotCliOptions
         schedule.Check(sigmaStart);
         if (schedule.EstimateNoise && modality != "mr")
             throw new CliException("--noise-sigma auto estimates the noise from the outer k-space (MRI); for CT give the sinogram's σ as a number, or --photons");
-        if (schedule.NoiseSigma is > 0 && schedule.Photons is > 0)
+        if (schedule.NoiseSigma is > 0 && (schedule.Photons is > 0 || schedule.PhotonsFromFlatFields))
             throw new CliException("--noise-sigma (Gaussian sinogram noise) and --photons (Poisson): give one noise model");
-        if (schedule.Photons is not null && modality != "ct")
+        if ((schedule.Photons is not null || schedule.PhotonsFromFlatFields) && modality != "ct")
             throw new CliException("--photons (the CT dose) applies to CT; MRI takes --noise-sigma");
         if (schedule.Phase is not null && modality != "mr")
             throw new CliException("--phase applies to MRI (the CT image is real)");
@@ -392,10 +395,21 @@ sealed class ZeroShotCliOptions
 
 /// <summary>The zero-shot loop's schedule and data-consistency settings (null: the tuned task default).</summary>
 public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho = null, double? ConsistencyWeight = null, int? CgIterations = null,
-    double? NoiseSigma = null, bool EstimateNoise = false, double? Photons = null, double? Momentum = null, MriPhase? Phase = null)
+    double? NoiseSigma = null, bool EstimateNoise = false, double? Photons = null, double? Momentum = null, MriPhase? Phase = null,
+    bool PhotonsFromFlatFields = false)
 {
     public bool IsEmpty => SigmaEnd is null && Rho is null && ConsistencyWeight is null && CgIterations is null && NoiseSigma is null && !EstimateNoise
-        && Photons is null && Momentum is null && Phase is null;
+        && Photons is null && Momentum is null && Phase is null && !PhotonsFromFlatFields;
+
+    /// <summary>--photons: I0 as a number, or "flat" (estimated from the flat fields of DataExchange projections).</summary>
+    public static (double? Photons, bool FromFlatFields) ParsePhotons(string? text)
+    {
+        if (text is null) return (null, false);
+        if (text.Trim().Equals("flat", StringComparison.OrdinalIgnoreCase)) return (null, true);
+        if (!double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v))
+            throw new CliException($"--photons {text}: a number (incident photons per ray I0) or flat (estimated from DataExchange flat fields)");
+        return (v, false);
+    }
 
     /// <summary>--phase: magnitude (the prior sees |x|, the phase from the k-space centre), constrained (the in-phase part),
     /// or estimate (|x|, the phase of the current estimate).</summary>
@@ -441,7 +455,7 @@ public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho =
         if ((NoiseSigma is > 0 || EstimateNoise) && ConsistencyWeight is not null)
             throw new CliException("--noise-sigma sets the data-consistency weight of each step itself; give it or --consistency-weight, not both");
         CheckPhotons(Photons);
-        if (Photons is > 0 && ConsistencyWeight is not null)
+        if ((Photons is > 0 || PhotonsFromFlatFields) && ConsistencyWeight is not null)
             throw new CliException("--photons sets the data-consistency weight of each step itself; give it or --consistency-weight, not both");
     }
 
@@ -481,12 +495,13 @@ sealed class ZeroShotLoopOptions
                       "network's estimate by it. 0: exact. Default: recon mri the noise of simulation.json next to the k-space, else auto; recon ct " +
                       "the σ simulation.json records (none: exact); run the simulated noise= (none: exact). docs/zero-shot.md",
     };
-    readonly Option<double?> photons = new("--photons")
+    readonly Option<string?> photons = new("--photons")
     {
         Description = "cm/diffusion/tv, CT: incident photons per ray I0 of the post-log sinogram (−ln(N/I0), Poisson counts N); every ray is then " +
                       "weighed by its counts I0·e^(−y) (penalised weighted least squares): in each data-consistency step against the network's " +
-                      "estimate, in TV's data term. 0: unweighted, the sinogram kept exactly. Default: recon ct the photons of simulation.json next to " +
-                      "the sinogram (none: unweighted); run the simulated photons= (none: unweighted). docs/zero-shot.md",
+                      "estimate, in TV's data term. 0: unweighted, the sinogram kept exactly. flat (recon ct --projections): I0 estimated from the " +
+                      "file's flat and dark fields (mean²/variance over the frames; needs 2 or more flat frames). Default: recon ct the photons of " +
+                      "simulation.json next to the sinogram (none: unweighted); run the simulated photons= (none: unweighted). docs/zero-shot.md",
     };
 
     readonly Option<string?> phase = new("--phase")
@@ -502,14 +517,18 @@ sealed class ZeroShotLoopOptions
         foreach (var o in new Option[] { sigmaEnd, rho, momentum, weight, cg, noise, photons, phase }) cmd.Options.Add(o);
     }
 
-    /// <summary>--photons as given (also read for the classical TV).</summary>
-    public double? Photons(ParseResult p) => p.GetValue(photons);
+    /// <summary>--photons as given, null for "flat" (also read for the classical TV).</summary>
+    public double? Photons(ParseResult p) => ZeroShotLoopSettings.ParsePhotons(p.GetValue(photons)).Photons;
+
+    /// <summary>--photons flat.</summary>
+    public bool PhotonsFromFlatFields(ParseResult p) => ZeroShotLoopSettings.ParsePhotons(p.GetValue(photons)).FromFlatFields;
 
     public ZeroShotLoopSettings Read(ParseResult p)
     {
         var (sigma, estimate) = ZeroShotLoopSettings.ParseNoise(p.GetValue(noise));
-        return new(p.GetValue(sigmaEnd), p.GetValue(rho), p.GetValue(weight), p.GetValue(cg), sigma, estimate, p.GetValue(photons), p.GetValue(momentum),
-            ZeroShotLoopSettings.ParsePhase(p.GetValue(phase)));
+        var (dose, flat) = ZeroShotLoopSettings.ParsePhotons(p.GetValue(photons));
+        return new(p.GetValue(sigmaEnd), p.GetValue(rho), p.GetValue(weight), p.GetValue(cg), sigma, estimate, dose, p.GetValue(momentum),
+            ZeroShotLoopSettings.ParsePhase(p.GetValue(phase)), flat);
     }
 }
 

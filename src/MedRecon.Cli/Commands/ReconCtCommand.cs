@@ -65,6 +65,10 @@ public static class ReconCtCommand
             double[] angles;
             CtGeometry g;
             string? h5 = p.GetValue(projections);
+            bool fromFlats = zsOptions.PhotonsFromFlatFields(p);
+            if (fromFlats && h5 is null)
+                throw new CliException("--photons flat estimates the dose from the flat fields of --projections FILE.h5; for --sinogram give I0 as a number");
+            double? flatCounts = null;
             if (h5 is not null)
             {
                 if (p.GetValue(sinogram) is not null) throw new CliException("--projections and --sinogram are exclusive");
@@ -77,6 +81,13 @@ public static class ReconCtCommand
                 g = CtGeometry.ParallelBeam(p.GetValue(size) ?? d, d) with { DetectorOffset = -(c - (d - 1) / 2.0), Views = angles.Length };
                 Console.Error.WriteLine($"{Path.GetFileName(h5)}: {scan.Projections} projections × {scan.Rows} rows × {d} columns, " +
                                         $"theta in {scan.ThetaUnits}, rotation centre {c:F2}");
+                if (fromFlats)
+                {
+                    int frames = scan.White is null ? 0 : (int)scan.White.shape[0];
+                    flatCounts = DataExchange.EstimateFlatFieldCounts(scan, p.GetValue(row))
+                        ?? throw new CliException($"--photons flat: {h5} has {frames} flat frame(s) without a usable spread; 2 or more are needed " +
+                                                  "to estimate the dose (give I0 as a number)");
+                }
             }
             else
             {
@@ -124,6 +135,12 @@ public static class ReconCtCommand
             // 41 dB weighted). Without --photons/--noise-sigma, the noise model `simulate ct` recorded for this sinogram: its
             // dose for cm/diffusion (unless a constant weight is given) and tv, its Gaussian σ for cm/diffusion.
             double? dose = zsOptions.Photons(p);
+            if (flatCounts is double counts)
+            {
+                dose = counts;
+                Console.Error.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"{m}: rays weighted by their counts, I0 ≈ {counts:G4} effective counts per ray from the flat fields (row {p.GetValue(row)})"));
+            }
             bool chosen = dose is not null || zs?.Options.NoiseSigma is not null;
             bool usesRecord = zs is { } zd ? zd.Options is { ConsistencyWeight: null, Lambda: null } : m == "tv";
             if (!chosen && usesRecord && p.GetValue(sinogram) is { } sp && CtCli.RecordedNoise(sp, (int)sino.shape[0]) is { } recorded)

@@ -68,7 +68,9 @@ public static class RunCommand
             Start = p.GetValue(start),
             StartIterations = p.GetValue(startIterations),
             SigmaInflation = p.GetValue(sigmaInflation),
-            Schedule = schedule.Read(p),
+            Schedule = schedule.Read(p) is { PhotonsFromFlatFields: true }
+                ? throw new CliException("--photons flat estimates the dose from the flat fields of recon ct --projections; run simulates its dose (ct:views=60,photons=I0)")
+                : schedule.Read(p),
             Out = p.GetValue(output)!,
             Destination = PacsDestination.TryParse(p),
         }, Console.Out)));

@@ -131,6 +131,42 @@ public static class DataExchange
     }
 
     /// <summary>
+    /// The effective counts per ray of the open beam, I0, estimated from the flat fields of one detector row. A reading
+    /// g·N of N Poisson-distributed photons has mean g·I0 and variance g²·I0 over repeated flat frames, so the gain is
+    /// g = (variance − dark variance) / (mean − dark) for every column; its median over the columns (robust to dead and
+    /// hot pixels), divided by the median of the sample variance's χ²_k/k (Wilson–Hilferty, k = frames − 1; a median of
+    /// variance ratios is biased low otherwise), gives g, and I0 is the median flat signal over g. Intensity drifts
+    /// between the frames add variance, so the estimate errs low (more smoothing, not less). Null with fewer than 2 flat
+    /// frames or when no column shows a positive signal and excess variance. A penalised weighted least-squares
+    /// reconstruction then weighs a ray of line integral y by I0·e^(−y) (<c>--photons</c>).
+    /// </summary>
+    public static double? EstimateFlatFieldCounts(DataExchangeScan scan, int row = 0)
+    {
+        if (row < 0 || row >= scan.Rows) throw new ArgumentException($"row {row} is outside 0..{scan.Rows - 1}");
+        if (scan.White is null || scan.White.shape[0] < 2) return null;
+        using var scope = NewDisposeScope();
+        var white = scan.White.select(1, row).to(ScalarType.Float64);
+        var dim = new long[] { 0 };
+        var darkMean = torch.zeros(scan.Columns, dtype: ScalarType.Float64);
+        var darkVariance = torch.zeros(scan.Columns, dtype: ScalarType.Float64);
+        if (scan.Dark is not null)
+        {
+            var dark = scan.Dark.select(1, row).to(ScalarType.Float64);
+            darkMean = dark.mean(dim);
+            if (dark.shape[0] >= 2) darkVariance = dark.var(dim, unbiased: true);
+        }
+        var signal = white.mean(dim) - darkMean;
+        var excess = white.var(dim, unbiased: true) - darkVariance;
+        var valid = (signal > 0) & (excess > 0);
+        if (!valid.any().item<bool>()) return null;
+        double k = white.shape[0] - 1;
+        double medianChiSquareOverK = Math.Pow(1 - 2 / (9 * k), 3);
+        double gain = (excess[valid] / signal[valid]).median().item<double>() / medianChiSquareOverK;
+        double counts = signal[valid].median().item<double>() / gain;
+        return double.IsFinite(counts) && counts > 0 ? counts : null;
+    }
+
+    /// <summary>
     /// Centre of rotation (detector column, 0-based, fractional) by matching the projection at each angle θ with the
     /// mirrored projection at the angle closest to θ + 180° (the same lines seen from the other side): for every pair
     /// closer than 2° to opposite, the shift that minimises the mean squared difference is searched in ¼-column steps,

@@ -115,6 +115,51 @@ public class CtCliTests
         Assert.True(rec.max().item<float>() > 0);
     }
 
+    /// <summary>--photons flat: the dose of the real tooth scan from its 10 flat and dark frames weighs TV's rays (the
+    /// estimate is printed and changes the image); a file with one flat frame, a --sinogram input, `run` and a word
+    /// that is neither a number nor flat are one-line errors with nothing written.</summary>
+    [SkippableFact]
+    public void PhotonsFromFlatFields_WeighTheToothAndAreRefusedWhereTheyCannotBeEstimated()
+    {
+        var data = ExternalTools.SharedData;
+        var h5 = data is null ? null : Path.Combine(data, "projections", "tooth-synchrotron.h5");
+        Skip.If(h5 is null || !File.Exists(h5), "shared/data/projections/tooth-synchrotron.h5 not present");
+        using var dir = new TempDir();
+        var (code, err) = Invoke("recon", "ct", "--projections", h5!, "--size", "160", "--method", "tv", "--iters", "20", "--photons", "flat", "--out", dir["w.npy"]);
+        Assert.True(code == 0, err);
+        var m = System.Text.RegularExpressions.Regex.Match(err, @"I0 ≈ ([0-9.E+]+) effective counts per ray from the flat fields");
+        Assert.True(m.Success, err);
+        double i0 = double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(i0, 1e4, 1e5); // ≈ 4.3·10⁴ (docs/ct.md); a 16-bit camera's open beam, not a photon-starved scan
+        (code, err) = Invoke("recon", "ct", "--projections", h5!, "--size", "160", "--method", "tv", "--iters", "20", "--out", dir["u.npy"]);
+        Assert.True(code == 0, err);
+        var w = Npy.Read(dir["w.npy"]);
+        var u = Npy.Read(dir["u.npy"]);
+        Assert.True(w.isfinite().all().item<bool>());
+        double change = (w - u).norm().item<float>() / u.norm().item<float>();
+        Assert.True(change > 1e-4, $"the weighting must change the image (relative change {change:E2})");
+
+        ExternalTools.RequirePython("numpy", "h5py");
+        ExternalTools.RunPython($"import h5py, numpy as np\nf = h5py.File('{dir["one.h5"]}', 'w')\n" +
+                                "f['exchange/data'] = np.full((4, 1, 16), 500.0, dtype=np.float32)\n" +
+                                "f['exchange/data_white'] = np.full((1, 1, 16), 1000.0, dtype=np.float32)\n" +
+                                "f['exchange/theta'] = np.arange(4.0) * 45\nf.close()");
+        (code, err) = Invoke("recon", "ct", "--projections", dir["one.h5"], "--method", "tv", "--iters", "2", "--photons", "flat", "--out", dir["one.npy"]);
+        Assert.Equal(2, code);
+        Assert.Contains("1 flat frame", err);
+        Assert.False(File.Exists(dir["one.npy"]));
+        (code, err) = Invoke("recon", "ct", "--projections", dir["one.h5"], "--method", "tv", "--iters", "2", "--photons", "lots", "--out", dir["one.npy"]);
+        Assert.Equal(2, code);
+        Assert.Contains("--photons lots", err);
+        Assert.Equal(0, MedRecon.Tests.Cli.CliRunner.Run("simulate", "ct", "--image", "shepp-logan", "--size", "32", "--views", "12", "--out", dir["sim"]).ExitCode);
+        MedRecon.Tests.Cli.CliRunner.AssertBadInput(MedRecon.Tests.Cli.CliRunner.Run("recon", "ct", "--sinogram", dir["sim/sino.npy"], "--angles", dir["sim/angles.npy"],
+            "--geometry", dir["sim/geometry.json"], "--method", "tv", "--iters", "2", "--photons", "flat", "--out", dir["s.npy"]), "--photons flat", "--projections");
+        MedRecon.Tests.Cli.CliRunner.AssertBadInput(MedRecon.Tests.Cli.CliRunner.Run("run", "--size", "32", "--simulate", "ct:views=12", "--method", "tv",
+            "--photons", "flat", "--out", dir["run"]), "--photons flat", "photons=I0");
+        Assert.False(File.Exists(dir["s.npy"]));
+        Assert.False(Directory.Exists(dir["run"]));
+    }
+
     [SkippableFact]
     public void MissingDataExchangeDatasetIsNamed()
     {
