@@ -501,7 +501,7 @@ sealed class ZeroShotLoopOptions
                       "weighed by its counts I0·e^(−y) (penalised weighted least squares): in each data-consistency step against the network's " +
                       "estimate, in TV's data term. 0: unweighted, the sinogram kept exactly. flat (recon ct --projections): I0 estimated from the " +
                       "file's flat and dark fields (mean²/variance over the frames; needs 2 or more flat frames). Default: recon ct the photons of " +
-                      "simulation.json next to the sinogram (none: unweighted); run the simulated photons= (none: unweighted). docs/zero-shot.md",
+                      "simulation.json next to the sinogram (none: unweighted); run the simulated photons= (none: unweighted). docs/zero-shot.md, docs/ct.md",
     };
 
     readonly Option<string?> phase = new("--phase")
