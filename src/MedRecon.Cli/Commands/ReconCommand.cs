@@ -232,11 +232,9 @@ sealed class ZeroShotCliOptions
         return o is null ? null : (o, p.GetValue(model));
     }
 
-    /// <summary>--photons as given (CT: it weighs the classical TV too).</summary>
-    public double? Photons(ParseResult p) => schedule.Photons(p);
-
-    /// <summary>--photons flat: the dose is to be estimated from the flat fields of DataExchange projections.</summary>
-    public bool PhotonsFromFlatFields(ParseResult p) => schedule.PhotonsFromFlatFields(p);
+    /// <summary>--photons as given (CT: it weighs the classical TV too): I0, or "flat" (to be estimated from the flat
+    /// fields of DataExchange projections).</summary>
+    public (double? Photons, bool FromFlatFields) Dose(ParseResult p) => schedule.Dose(p);
 
     /// <summary>Refuses the classical solvers' options with a zero-shot method, where they would be ignored.</summary>
     public static void RefuseClassicalOptions(ParseResult p, string method, params Option[] classical)
@@ -517,11 +515,8 @@ sealed class ZeroShotLoopOptions
         foreach (var o in new Option[] { sigmaEnd, rho, momentum, weight, cg, noise, photons, phase }) cmd.Options.Add(o);
     }
 
-    /// <summary>--photons as given, null for "flat" (also read for the classical TV).</summary>
-    public double? Photons(ParseResult p) => ZeroShotLoopSettings.ParsePhotons(p.GetValue(photons)).Photons;
-
-    /// <summary>--photons flat.</summary>
-    public bool PhotonsFromFlatFields(ParseResult p) => ZeroShotLoopSettings.ParsePhotons(p.GetValue(photons)).FromFlatFields;
+    /// <summary>--photons as given (also read for the classical TV).</summary>
+    public (double? Photons, bool FromFlatFields) Dose(ParseResult p) => ZeroShotLoopSettings.ParsePhotons(p.GetValue(photons));
 
     public ZeroShotLoopSettings Read(ParseResult p)
     {

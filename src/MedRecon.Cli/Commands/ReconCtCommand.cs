@@ -65,7 +65,7 @@ public static class ReconCtCommand
             double[] angles;
             CtGeometry g;
             string? h5 = p.GetValue(projections);
-            bool fromFlats = zsOptions.PhotonsFromFlatFields(p);
+            var (givenDose, fromFlats) = zsOptions.Dose(p);
             if (fromFlats && h5 is null)
                 throw new CliException("--photons flat estimates the dose from the flat fields of --projections FILE.h5; for --sinogram give I0 as a number");
             double? flatCounts = null;
@@ -134,7 +134,7 @@ public static class ReconCtCommand
             // The noise: noisy sinograms fitted exactly carry their noise into the image (60 views, I0 10⁴: 33 dB exact vs
             // 41 dB weighted). Without --photons/--noise-sigma, the noise model `simulate ct` recorded for this sinogram: its
             // dose for cm/diffusion (unless a constant weight is given) and tv, its Gaussian σ for cm/diffusion.
-            double? dose = zsOptions.Photons(p);
+            double? dose = givenDose;
             if (flatCounts is double counts)
             {
                 dose = counts;

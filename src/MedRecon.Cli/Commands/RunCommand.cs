@@ -68,9 +68,7 @@ public static class RunCommand
             Start = p.GetValue(start),
             StartIterations = p.GetValue(startIterations),
             SigmaInflation = p.GetValue(sigmaInflation),
-            Schedule = schedule.Read(p) is { PhotonsFromFlatFields: true }
-                ? throw new CliException("--photons flat estimates the dose from the flat fields of recon ct --projections; run simulates its dose (ct:views=60,photons=I0)")
-                : schedule.Read(p),
+            Schedule = schedule.Read(p),
             Out = p.GetValue(output)!,
             Destination = PacsDestination.TryParse(p),
         }, Console.Out)));
@@ -158,6 +156,8 @@ public static class RunCommand
         var mriMethods = new[] { "cm", "diffusion", "zf", "cg", "tv", "wavelet" };
         if (mri ? !mriMethods.Contains(method) : !CtReconstruction.Methods.Contains(method))
             throw new CliException($"--method {o.Method}: not a {(mri ? "MRI" : "CT")} method (use {string.Join(", ", mri ? mriMethods : CtReconstruction.Methods)})");
+        if (o.Schedule.PhotonsFromFlatFields)
+            throw new CliException("--photons flat estimates the dose from the flat fields of recon ct --projections; run simulates its dose (ct:views=60,photons=I0)");
         var zs = ZeroShotCliOptions.Build(method, o.Nfe, o.Samples, o.Seed, o.SigmaStart, o.Model, o.Start, mri ? "mr" : "ct", o.StartIterations, o.SigmaInflation, SimulatedNoise(o.Schedule, sim, method));
         bool zeroShot = zs is not null;
         var mriOptions = mri ? MriOptions(sim) : null;

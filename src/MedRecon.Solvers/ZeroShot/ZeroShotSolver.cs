@@ -427,9 +427,8 @@ public static class ZeroShotSolver
         var initial = start == ZeroShotStart.TotalVariation
             ? TotalVariation.Reconstruct(a, y, iterations: startIterations, progress: StageProgress.For(progress, "TV start"))
             : zeroFilled;
-        var phase = o.Phase;
-        var domain = phase == MriPhase.Estimate ? new MagnitudePhaseDomain(p)
-            : new MagnitudePhaseDomain(p, CentrePhase(a, y), inPhase: phase == MriPhase.Constrained);
+        var domain = o.Phase == MriPhase.Estimate ? new MagnitudePhaseDomain(p)
+            : new MagnitudePhaseDomain(p, CentrePhase(a, y), inPhase: o.Phase == MriPhase.Constrained);
         int cg = o.CgIterations > 0 ? o.CgIterations : ZeroShotDefaults.SenseCgIterations;
         // The prior's units: x = 2|v|/p − 1, so one unit is p/2 of the data's.
         IDataConsistency dc = noise is > 0
@@ -439,7 +438,7 @@ public static class ZeroShotSolver
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
         r = WithStart(r, start, startIterations);
-        return r with { NoiseSigma = noise is > 0 ? noise : null, Settings = r.Settings! with { Phase = phase } };
+        return r with { NoiseSigma = noise is > 0 ? noise : null, Settings = r.Settings! with { Phase = o.Phase } };
     }
 
     /// <summary>
