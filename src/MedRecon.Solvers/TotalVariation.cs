@@ -32,6 +32,15 @@ public sealed record TotalVariationOptions
     /// the converged solution and 200 within ~1 dB, where τ = σ was still ~7 dB short after 200 iterations.
     /// </summary>
     public double? StepRatio { get; init; }
+    /// <summary>
+    /// An estimate to stay near: adds (w/2)‖x − x̂‖² (w = <see cref="AnchorWeight"/>) to the objective and starts the
+    /// iterations at x̂ instead of Aᴴy. The zero-shot loop's TV finish: TV removes the texture the network's last
+    /// evaluation paints into flat regions while the proximity term keeps what it restored (docs/zero-shot.md).
+    /// </summary>
+    public Tensor? Anchor { get; init; }
+    /// <summary>w of <see cref="Anchor"/>, on the scale of AᴴA (‖A‖ = 1 for a unitary masked FFT; the CT TV normalises
+    /// its projector to ‖A‖ = 1, so w = 1 weighs the estimate like a measurement of unit gain).</summary>
+    public double AnchorWeight { get; init; } = 1;
 }
 
 /// <summary>
@@ -60,13 +69,24 @@ public static class TotalVariation
         if (a.InputShape.Length < 2)
             throw new ArgumentException($"TV needs images with at least two axes; {a.Name} takes {Tensors.ShapeString(a.InputShape)}", nameof(a));
         if (options.StepRatio is { } sr && !(sr > 0)) throw new ArgumentOutOfRangeException(nameof(options), "StepRatio must be > 0");
+        var anchor = options.Anchor;
+        if (anchor is not null)
+        {
+            if (!anchor.shape.SequenceEqual(a.InputShape))
+                throw new ArgumentException($"TV anchor has shape {Tensors.ShapeString(anchor.shape)}, {a.Name} takes {Tensors.ShapeString(a.InputShape)}", nameof(options));
+            if (!(options.AnchorWeight > 0) || double.IsInfinity(options.AnchorWeight))
+                throw new ArgumentOutOfRangeException(nameof(options), "AnchorWeight must be finite and > 0");
+            if (!Tensors.AllFinite(anchor)) throw new ArgumentException("TV anchor contains NaN or Inf values", nameof(options));
+        }
 
         using var outer = NewDisposeScope();
         var aty = a.Adjoint(y);
         bool complex = aty.is_complex();
         double maxAbs = SolverInput.MaxAbs(aty);
-        if (maxAbs == 0) return torch.zeros_like(aty).MoveToOuterDisposeScope();
+        if (maxAbs == 0 && anchor is null) return torch.zeros_like(aty).MoveToOuterDisposeScope();
         double lam = options.AbsoluteLambda ? options.Lambda : options.Lambda * maxAbs;
+        // Scale of the λ-ball and the step ratio: the image's, from the anchor when the data give none.
+        if (maxAbs == 0) maxAbs = Math.Max(SolverInput.MaxAbs(anchor!), 1e-30);
 
         var grad = new FiniteDifferenceOperator(a.InputShape); // Neumann boundary
         double k2 = PowerIteration.Largest(v =>
@@ -79,7 +99,10 @@ public static class TotalVariation
         double tau = Math.Sqrt(0.95 * ratio) / kNorm;
         double sigma = Math.Sqrt(0.95 / ratio) / kNorm;
 
-        var x = Project(aty, options.NonNegative);
+        if (anchor is not null && anchor.is_complex() && !complex) throw new ArgumentException($"TV anchor is complex, {a.Name} takes real images", nameof(options));
+        var a0 = anchor?.to(aty.dtype);
+        double tauW = anchor is null ? 0 : tau * options.AnchorWeight;
+        var x = Project(a0 ?? aty, options.NonNegative);
         var xBar = x.clone();
         var p = torch.zeros_like(y);         // dual of the data term
         var q = torch.zeros(grad.OutputShape, dtype: aty.dtype); // dual of the gradient
@@ -100,7 +123,10 @@ public static class TotalVariation
                     qn = qt / (mag / lam).clamp_min(1.0);
                 }
                 else qn = q.clone(); // λ = 0: no TV term, the dual stays 0 (plain least squares by PDHG)
-                xn = Project(x - (a.Adjoint(pn) + grad.Adjoint(qn)) * tau, options.NonNegative);
+                var v = x - (a.Adjoint(pn) + grad.Adjoint(qn)) * tau;
+                // prox of τ(w/2)‖· − x̂‖² (then the constraint; both separable and isotropic, so they compose)
+                if (a0 is not null) v = (v + a0 * tauW) / (1 + tauW);
+                xn = Project(v, options.NonNegative);
                 xBarN = xn * 2 - x;
                 if (track) change = Tensors.Norm(xn - x) / Math.Max(Tensors.Norm(xn), 1e-30);
                 foreach (var t in new[] { xn, xBarN, pn, qn }) t.MoveToOuterDisposeScope();

@@ -315,6 +315,7 @@ sealed class ZeroShotCliOptions
             Photons = schedule.Photons,
             Momentum = schedule.Momentum,
             Phase = schedule.Phase ?? MriPhase.KSpaceCentre,
+            TvFinish = schedule.TvFinish,
         };
         if (schedule.Momentum is not null && m == ZeroShotMethod.Diffusion)
             throw new CliException("--momentum applies to --method cm (the diffusion baseline's Euler steps are another loop)");
@@ -345,7 +346,8 @@ sealed class ZeroShotCliOptions
             used.SigmaStart, used.SigmaEnd, used.Rho,
             used.SigmaInflation is double c ? string.Format(inv, ", network sigma x{0:G3}", c) : "",
             dc, conjugateGradient ? $" ({(o.CgIterations > 0 ? o.CgIterations : mri ? ZeroShotDefaults.SenseCgIterations : ZeroShotDefaults.CtCgIterations)} CG steps)" : "", modelSha256.Length > 16 ? modelSha256[..16] : modelSha256,
-            used.Momentum is double b ? string.Format(inv, ", momentum {0:G3}", b) : "",
+            (used.Momentum is double b ? string.Format(inv, ", momentum {0:G3}", b) : "")
+                + (used.TvFinish is > 0 and double f ? string.Format(inv, ", TV finish lambda {0:G3} ({1} iterations)", f, ZeroShotDefaults.TvFinishIterations) : ""),
             used.Phase switch
             {
                 MriPhase.Constrained => ", prior on the part in phase with the k-space centre",
@@ -366,10 +368,11 @@ sealed class ZeroShotCliOptions
             ZeroShotStart.Direct => mri ? "--start zf" : "--start fbp",
             _ => "the given start",
         };
-        return string.Format(inv, "{0} --sigma-start {1:G4} --sigma-end {2:G4} --rho {3:G4}{4}{5}{6}", start, used.SigmaStart, used.SigmaEnd, used.Rho,
+        return string.Format(inv, "{0} --sigma-start {1:G4} --sigma-end {2:G4} --rho {3:G4}{4}{5}{6}{7}", start, used.SigmaStart, used.SigmaEnd, used.Rho,
             used.SigmaInflation is double c ? string.Format(inv, " --sigma-inflation {0:G4}", c) : "",
             used.Momentum is double b ? string.Format(inv, " --momentum {0:G4}", b) : "",
-            used.Phase is MriPhase ph ? " --phase " + ZeroShotLoopSettings.PhaseName(ph) : "");
+            used.Phase is MriPhase ph ? " --phase " + ZeroShotLoopSettings.PhaseName(ph) : "",
+            used.TvFinish is double f ? string.Format(inv, " --tv-finish {0:G4}", f) : "");
     }
 
     /// <summary>A run that writes no standard deviation (one sample, or a classical method) leaves an earlier run's
@@ -394,10 +397,10 @@ sealed class ZeroShotCliOptions
 /// <summary>The zero-shot loop's schedule and data-consistency settings (null: the tuned task default).</summary>
 public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho = null, double? ConsistencyWeight = null, int? CgIterations = null,
     double? NoiseSigma = null, bool EstimateNoise = false, double? Photons = null, double? Momentum = null, MriPhase? Phase = null,
-    bool PhotonsFromFlatFields = false)
+    bool PhotonsFromFlatFields = false, double? TvFinish = null)
 {
     public bool IsEmpty => SigmaEnd is null && Rho is null && ConsistencyWeight is null && CgIterations is null && NoiseSigma is null && !EstimateNoise
-        && Photons is null && Momentum is null && Phase is null && !PhotonsFromFlatFields;
+        && Photons is null && Momentum is null && Phase is null && !PhotonsFromFlatFields && TvFinish is null;
 
     /// <summary>--photons: I0 as a number, or "flat" (estimated from the flat fields of DataExchange projections).</summary>
     public static (double? Photons, bool FromFlatFields) ParsePhotons(string? text)
@@ -448,6 +451,7 @@ public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho =
         if (Momentum is double b && !(b >= 0 && b <= MedRecon.Model.Sampler.MaxMomentum))
             throw new CliException($"--momentum {b}: must be in [0, {MedRecon.Model.Sampler.MaxMomentum}] (0: off)");
         if (ConsistencyWeight is double w && !(w >= 0 && w <= 1e6)) throw new CliException($"--consistency-weight {w}: must be in [0, 1e6]");
+        if (TvFinish is double f && !(f >= 0 && f <= 1)) throw new CliException($"--tv-finish {f}: must be in [0, 1] (0: off)");
         if (CgIterations is int n && (n < 1 || n > 1000)) throw new CliException($"--cg-iterations {n}: must be between 1 and 1000");
         if (NoiseSigma is double s && !(s >= 0 && double.IsFinite(s))) throw new CliException($"--noise-sigma {s}: must be finite and ≥ 0");
         if ((NoiseSigma is > 0 || EstimateNoise) && ConsistencyWeight is not null)
@@ -467,7 +471,7 @@ public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho =
 /// <summary>The command-line options of <see cref="ZeroShotLoopSettings"/>, shared by `recon mri|ct` and `run`.</summary>
 sealed class ZeroShotLoopOptions
 {
-    public const string Names = "--sigma-end/--rho/--momentum/--consistency-weight/--cg-iterations/--noise-sigma/--photons/--phase";
+    public const string Names = "--sigma-end/--rho/--momentum/--consistency-weight/--cg-iterations/--noise-sigma/--photons/--phase/--tv-finish";
     readonly Option<double?> sigmaEnd = new("--sigma-end") { Description = $"cm/diffusion: last noise level of the schedule (default {ZeroShotDefaults.SigmaEnd})." };
     readonly Option<double?> rho = new("--rho") { Description = "cm/diffusion: Karras schedule exponent ρ (default: the model's, 7); smaller spends more steps at high σ." };
     readonly Option<double?> momentum = new("--momentum")
@@ -510,9 +514,16 @@ sealed class ZeroShotLoopOptions
                       "estimate). Default: magnitude (constrained gained 0.1–0.8 dB on phantoms but lost 0.03–0.34 dB on held-out real slices). docs/zero-shot.md",
     };
 
+    readonly Option<double?> tvFinish = new("--tv-finish")
+    {
+        Description = $"cm/diffusion: after the loop, a TV finish from its result x̂: min ½‖Ax − y‖² + ½‖x − x̂‖² + λ·TV(x), {ZeroShotDefaults.TvFinishIterations} " +
+                      $"PDHG iterations, λ relative as the TV start's; it removes the texture the last network evaluation paints into flat regions. " +
+                      $"0: off. Default: cm MRI {ZeroShotDefaults.MriTvFinish}, CT {ZeroShotDefaults.CtTvFinish}; diffusion off. docs/zero-shot.md",
+    };
+
     public void AddTo(Command cmd)
     {
-        foreach (var o in new Option[] { sigmaEnd, rho, momentum, weight, cg, noise, photons, phase }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { sigmaEnd, rho, momentum, weight, cg, noise, photons, phase, tvFinish }) cmd.Options.Add(o);
     }
 
     /// <summary>--photons as given (also read for the classical TV).</summary>
@@ -523,7 +534,7 @@ sealed class ZeroShotLoopOptions
         var (sigma, estimate) = ZeroShotLoopSettings.ParseNoise(p.GetValue(noise));
         var (dose, flat) = ZeroShotLoopSettings.ParsePhotons(p.GetValue(photons));
         return new(p.GetValue(sigmaEnd), p.GetValue(rho), p.GetValue(weight), p.GetValue(cg), sigma, estimate, dose, p.GetValue(momentum),
-            ZeroShotLoopSettings.ParsePhase(p.GetValue(phase)), flat);
+            ZeroShotLoopSettings.ParsePhase(p.GetValue(phase)), flat, p.GetValue(tvFinish));
     }
 }
 

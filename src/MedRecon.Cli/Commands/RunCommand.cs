@@ -363,6 +363,7 @@ public static class RunCommand
                 ["sigmaInflation"] = used?.SigmaInflation,
                 ["momentum"] = used?.Momentum,
                 ["phase"] = used?.Phase is MriPhase phase ? ZeroShotLoopSettings.PhaseName(phase) : null,
+                ["tvFinish"] = used?.TvFinish,
                 ["sigmaEnd"] = used?.SigmaEnd,
                 ["rho"] = used?.Rho,
                 ["consistencyWeight"] = zs is null || zs.EstimateNoise || zs.NoiseSigma is > 0 || zs.Photons is not null ? null : zs.ConsistencyWeight ?? 0,

@@ -39,11 +39,14 @@ public static class CtIterative
 
     public const int DefaultTvIterations = 300;
 
+    /// <summary>TV on the projector normalised to ‖A‖ = 1 (λ relative to max|Aᵀy|/‖A‖²). With <paramref name="anchor"/> the
+    /// objective also holds (1/2)‖x − anchor‖² and starts there (<see cref="TotalVariationOptions.Anchor"/>).</summary>
     public static Tensor Tv(LinearOperator a, Tensor y, double lambda = 0.002, int iterations = DefaultTvIterations, bool nonNegative = true,
-        double? operatorNorm = null, IProgress<SolverProgress>? progress = null)
+        double? operatorNorm = null, IProgress<SolverProgress>? progress = null, Tensor? anchor = null)
     {
         using var scope = NewDisposeScope();
         double s = operatorNorm ?? OperatorNorm(a);
-        return TotalVariation.Reconstruct((1.0 / s) * a, y / s, lambda, iterations, nonNegative, progress).MoveToOuterDisposeScope();
+        var options = new TotalVariationOptions { Lambda = lambda, Iterations = iterations, NonNegative = nonNegative, Anchor = anchor };
+        return TotalVariation.Reconstruct((1.0 / s) * a, y / s, options, progress).MoveToOuterDisposeScope();
     }
 }
