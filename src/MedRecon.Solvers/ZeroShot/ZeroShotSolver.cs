@@ -535,11 +535,13 @@ public static class ZeroShotSolver
         double finish = ZeroShotDefaults.TvFinishFor(o, mri: false);
         // A TV start leaves the prior no streaks to undo (measured +0.4 to +2.5 dB at 8 NFE; docs/zero-shot.md).
         int startIterations = o.StartIterations ?? CtIterative.DefaultTvIterations;
+        // ‖A‖ once for the TV start and the finish (seeded power iteration: the same value either way).
+        double? norm = startKind == ZeroShotStart.TotalVariation || finish > 0 ? CtIterative.OperatorNorm(projector) : null;
         var start = startKind == ZeroShotStart.TotalVariation
-            ? CtIterative.Tv(projector, y, iterations: startIterations, progress: StageProgress.For(progress, "TV start"))
+            ? CtIterative.Tv(projector, y, iterations: startIterations, operatorNorm: norm, progress: StageProgress.For(progress, "TV start"))
             : x0;
         var r = Reconstruct(prior, projector, y, start, dc, domain, o, s0, s1, progress);
-        r = Finish(r, finish, progress, (x, pr) => CtIterative.Tv(projector, y, finish, ZeroShotDefaults.TvFinishIterations, progress: pr, anchor: x));
+        r = Finish(r, finish, progress, (x, pr) => CtIterative.Tv(projector, y, finish, ZeroShotDefaults.TvFinishIterations, operatorNorm: norm, progress: pr, anchor: x));
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
         return WithStart(r, startKind, startIterations);
