@@ -411,6 +411,31 @@ public class ZeroShotTests
     }
 
     [Fact]
+    public void MriTvFinishFollowsTheNoise_AndGainsOnNoisyData()
+    {
+        using var scope = NewDisposeScope();
+        var (prior, _) = ModelIO.Load(PriorPath);
+        using var _p = prior;
+        var (truth, a, k) = Phantom128();
+        using var __ = a;
+        const double sigma = 0.03; // k-space noise per real and imaginary part (unitary FFT: the same per image pixel)
+        var g = new torch.Generator(5);
+        var noisy = (k + torch.complex(torch.randn(k.shape, generator: g), torch.randn(k.shape, generator: g)) * sigma) * a.Mask;
+        var o = new ZeroShotOptions { Nfe = 4, NoiseSigma = sigma };
+        var byDefault = ZeroShotSolver.ReconstructMri(prior, a, noisy, o);
+        var off = ZeroShotSolver.ReconstructMri(prior, a, noisy, o with { TvFinish = 0 });
+        // λ·max|Aᴴy| = 0.7σ: TV weighted by the noise it removes; none for exact data.
+        double maxAdjoint = a.Adjoint(noisy).abs().max().item<float>();
+        Assert.Equal(ZeroShotDefaults.MriNoiseTvFinishScale * sigma / maxAdjoint, byDefault.Settings!.TvFinish!.Value, 6);
+        Assert.Equal(0.0, ZeroShotDefaults.MriTvFinishFor(null, maxAdjoint));
+        Assert.Equal(0.0, ZeroShotDefaults.MriTvFinishFor(0, maxAdjoint));
+        double pOff = Metrics.Psnr(truth, off.Mean.abs()), pOn = Metrics.Psnr(truth, byDefault.Mean.abs());
+        output.WriteLine($"noisy k-space (σ {sigma}): TV finish λ {byDefault.Settings.TvFinish:G3}, {pOff:F2} → {pOn:F2} dB");
+        // Measured 26.14 → 26.37 dB (128² Shepp–Logan, 4x, σ 0.03, 4 NFE).
+        Assert.True(pOn > pOff + 0.1, $"the noise-weighted finish {pOn:F2} dB vs {pOff:F2} dB without");
+    }
+
+    [Fact]
     public void CtTvFinishIsTheConsistencyDefaultAndGainsOnAPhantom()
     {
         using var scope = NewDisposeScope();
