@@ -82,6 +82,7 @@ public static class TotalVariation
         using var outer = NewDisposeScope();
         var aty = a.Adjoint(y);
         bool complex = aty.is_complex();
+        if (anchor is not null && anchor.is_complex() && !complex) throw new ArgumentException($"TV anchor is complex, {a.Name} takes real images", nameof(options));
         double maxAbs = SolverInput.MaxAbs(aty);
         if (maxAbs == 0 && anchor is null) return torch.zeros_like(aty).MoveToOuterDisposeScope();
         double lam = options.AbsoluteLambda ? options.Lambda : options.Lambda * maxAbs;
@@ -99,7 +100,6 @@ public static class TotalVariation
         double tau = Math.Sqrt(0.95 * ratio) / kNorm;
         double sigma = Math.Sqrt(0.95 / ratio) / kNorm;
 
-        if (anchor is not null && anchor.is_complex() && !complex) throw new ArgumentException($"TV anchor is complex, {a.Name} takes real images", nameof(options));
         var a0 = anchor?.to(aty.dtype);
         double tauW = anchor is null ? 0 : tau * options.AnchorWeight;
         var x = Project(a0 ?? aty, options.NonNegative);

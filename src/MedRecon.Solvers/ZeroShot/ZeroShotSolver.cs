@@ -101,7 +101,8 @@ public sealed record ZeroShotOptions
     public double? Momentum { get; init; }
     /// <summary>The TV finish: after the loop, min ½‖Ax − y‖² + ½‖x − x̂‖² + λ·TV(x) started at the result x̂
     /// (<see cref="ZeroShotDefaults.TvFinishIterations"/> PDHG iterations; λ relative as the TV start's), which removes the
-    /// texture the last network evaluation paints into flat regions. null = the task default
+    /// texture the last network evaluation paints into flat regions (<see cref="ZeroShotSolver.ReconstructMri"/> and
+    /// <see cref="ZeroShotSolver.ReconstructCt"/>; the generic loop has none). null = the task default
     /// (<see cref="ZeroShotDefaults.TvFinishFor"/>); 0 = off.</summary>
     public double? TvFinish { get; init; }
 }
@@ -121,7 +122,7 @@ public sealed record ZeroShotResult(Tensor Mean, Tensor? StandardDeviation, int 
 /// options (the defaults follow the mask, the coils, the views and the arc, which options alone do not tell).
 /// <see cref="Start"/> null: the caller's initial estimate (the generic loop); <see cref="StartIterations"/> null: no
 /// TV start; <see cref="SigmaInflation"/> and <see cref="Momentum"/> null: the diffusion baseline, which has neither;
-/// <see cref="Phase"/> null: not MRI.
+/// <see cref="Phase"/> null: not MRI; <see cref="TvFinish"/> null: the generic loop (no finish step), 0: none.
 /// </summary>
 public sealed record ZeroShotSettings(ZeroShotStart? Start, int? StartIterations, double SigmaStart, double SigmaEnd, double Rho,
     double? SigmaInflation, double? Momentum, MriPhase? Phase = null, double? TvFinish = null);
@@ -320,9 +321,9 @@ public static class ZeroShotDefaults
     public const double MriNoiseTvFinishScale = 0.7;
 
     /// <summary>The MRI finish's relative λ by default: <see cref="MriNoiseTvFinishScale"/>·σ / max|Aᴴy| for noisy data
-    /// (σ &gt; 0), else <see cref="MriTvFinish"/>.</summary>
+    /// (σ &gt; 0; at most 1, the option's range, for data that are mostly noise), else <see cref="MriTvFinish"/>.</summary>
     public static double MriTvFinishFor(double? noiseSigma, double maxAdjoint) =>
-        noiseSigma is > 0 and double sigma && maxAdjoint > 0 ? MriNoiseTvFinishScale * sigma / maxAdjoint : MriTvFinish;
+        noiseSigma is > 0 and double sigma && maxAdjoint > 0 ? Math.Min(1, MriNoiseTvFinishScale * sigma / maxAdjoint) : MriTvFinish;
     /// <summary>
     /// CT TV finish λ (relative to max|Aᵀy|/‖A‖², as the TV start's 0.002). Philips training slices 60 / 90, 8 NFE from
     /// TV: 30 views +0.07 / +0.09 dB, 60 views +0.10 / +0.09, limited angle 120° +0.02 / +0.01, SSIM +0.001 to +0.002
@@ -333,8 +334,8 @@ public static class ZeroShotDefaults
 
     /// <summary>
     /// The TV finish λ of a run: the option when given, else the modality's default for the consistency model (CT
-    /// <see cref="CtTvFinish"/>, MRI none) and none for the diffusion baseline (kept as the plain sampler it is the
-    /// baseline of).
+    /// <see cref="CtTvFinish"/>; MRI <paramref name="mriTaskDefault"/>, from <see cref="MriTvFinishFor"/>, else none) and
+    /// none for the diffusion baseline (kept as the plain sampler it is the baseline of).
     /// </summary>
     public static double TvFinishFor(ZeroShotOptions o, bool mri, double? mriTaskDefault = null)
     {
