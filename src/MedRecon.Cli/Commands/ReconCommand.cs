@@ -21,7 +21,11 @@ public static class ReconCommand
     static Command CreateMri()
     {
         var kspace = new Option<string>("--kspace") { Description = "k-space FILE.npy, complex64 (coils, ky, kx), (ky, kx), or a stack (slices, coils, ky, kx) reconstructed slice by slice; unsampled entries 0.", Required = true };
-        var mask = new Option<string>("--mask") { Description = "Sampling mask FILE.npy (ky, kx), 1 = sampled.", Required = true };
+        var mask = new Option<string?>("--mask")
+        {
+            Description = "Sampling mask FILE.npy (ky, kx), 1 = sampled. Default: the samples the k-space holds (non-zero in any coil or " +
+                          "slice), as prospectively undersampled data store zeros where nothing was measured.",
+        };
         var maps = new Option<string?>("--maps") { Description = "Coil maps FILE.npy (coils, ky, kx); estimated from the k-space centre when omitted and coils > 1." };
         var method = new Option<string>("--method") { Description = "zf (zero-filled), cg (CG-SENSE), tv (total variation, PDHG), wavelet (ℓ1, FISTA), cm (consistency-model prior, zero-shot), diffusion (the same prior as a diffusion baseline).", DefaultValueFactory = _ => "tv" };
         method.AcceptOnlyFromAmong("zf", "cg", "tv", "wavelet", "cm", "diffusion");
@@ -43,7 +47,9 @@ public static class ReconCommand
         cmd.SetAction(p => CliSupport.Run(() =>
         {
             string outPath = p.GetValue(output)!;
-            string kPath = p.GetValue(kspace)!, mPath = p.GetValue(mask)!;
+            string kPath = p.GetValue(kspace)!;
+            string? maskFile = p.GetValue(mask);
+            string mPath = maskFile ?? $"the mask from {kPath}'s samples";
             string ext = Path.GetExtension(outPath).ToLowerInvariant();
             bool dicomOut = ext.Length == 0 || Directory.Exists(outPath);
             if (!dicomOut && ext is not (".npy" or ".png"))
@@ -58,7 +64,7 @@ public static class ReconCommand
             DicomTarget? target = dicomOut ? DicomTarget.Resolve(outPath, p.GetValue(like), p.GetValue(series), p.GetValue(slice), simulation) : null;
             string? mapsPath = p.GetValue(maps);
             var k = CliSupport.ReadNpy(kPath, "k-space", new[] { 2, 3, 4 });
-            var m = CliSupport.ReadNpy(mPath, "mask", new[] { 2 });
+            var m = maskFile is null ? MaskFromSamples(k) : CliSupport.ReadNpy(mPath, "mask", new[] { 2 });
             var s = mapsPath is null ? null : CliSupport.ReadNpy(mapsPath, "coil maps", new[] { 3 });
             bool stacked = k.dim() == 4;
             if (stacked && !p.GetValue(stackOpt) && simulation?.Stacked != true)
@@ -104,6 +110,12 @@ public static class ReconCommand
             if (!dicomOut)
                 foreach (var path in new[] { outPath, stdPath }.OfType<string>()) CliSupport.CheckOutputFile(path);
             using var prior = zs is null ? null : Priors.Load("mr", zs.Value.Model);
+            if (maskFile is null && !ConsoleProgress.Quiet)
+            {
+                double fraction = m.mean().item<float>();
+                Console.Error.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"mask: the k-space's non-zero samples, {100 * fraction:F1} % sampled (R {1 / Math.Max(fraction, 1e-12):F2}){(fraction == 1 ? "; every sample is non-zero, so the data are taken as fully sampled: give --mask if they are not" : "")}"));
+            }
             if (noiseNote is not null && !ConsoleProgress.Quiet) Console.Error.WriteLine(noiseNote);
             var clock = Stopwatch.StartNew();
             int exit = 0;
@@ -163,6 +175,16 @@ public static class ReconCommand
             return exit;
         }));
         return cmd;
+    }
+
+    /// <summary>The sampling mask of prospectively undersampled k-space: 1 where any coil (or slice) holds a non-zero
+    /// sample. (ky, kx), float32.</summary>
+    static Tensor MaskFromSamples(Tensor k)
+    {
+        using var scope = NewDisposeScope();
+        var sampled = k.abs() > 0;
+        while (sampled.dim() > 2) sampled = sampled.any(0);
+        return sampled.to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>DerivationDescription: method and settings, operator, and the simulation when known.</summary>
