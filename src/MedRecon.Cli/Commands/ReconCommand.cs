@@ -363,20 +363,20 @@ sealed class ZeroShotCliOptions
             : o.NoiseSigma is > 0 ? string.Format(inv, "noise-aware data consistency, noise sigma {0:G3}", o.NoiseSigma)
             : o.Photons is double i0 && i0 > 0 ? "noise-aware data consistency, " + NoiseAwareConsistency.CountWeighting(i0)
             : o.ConsistencyWeight is > 0 ? string.Format(inv, "data-consistency weight {0:G3}", o.ConsistencyWeight) : "exact data consistency";
-        string text = string.Format(inv, "{0}, {1} NFE x {2} sample(s), seed {3}, {4}, sigma0 {5:G3}, sigma_end {6:G3}, rho {7:G3}{8}{12}{13}, {9}{10}, model sha256 {11}",
+        string text = string.Format(inv, "{0}, {1} NFE x {2} sample(s), seed {3}, {4}, sigma0 {5:G3}, sigma_end {6:G3}, rho {7:G3}{8}{12}{14}{13}, {9}{10}, model sha256 {11}",
             o.Method == ZeroShotMethod.Consistency ? "consistency model" : "diffusion (Euler)", o.Nfe, o.Samples, o.Seed, startText,
             used.SigmaStart, used.SigmaEnd, used.Rho,
             used.SigmaInflation is double c ? string.Format(inv, ", network sigma x{0:G3}", c) : "",
             dc, conjugateGradient ? $" ({(o.CgIterations > 0 ? o.CgIterations : mri ? ZeroShotDefaults.SenseCgIterations : ZeroShotDefaults.CtCgIterations)} CG steps)" : "", modelSha256.Length > 16 ? modelSha256[..16] : modelSha256,
-            (used.Momentum is double b ? string.Format(inv, ", momentum {0:G3}", b) : "")
-                + (used.TvFinish is > 0 and double f ? string.Format(inv, ", TV finish lambda {0:G3} ({1} iterations)", f, ZeroShotDefaults.TvFinishIterations) : ""),
+            used.Momentum is double b ? string.Format(inv, ", momentum {0:G3}", b) : "",
             used.Phase switch
             {
                 MriPhase.Constrained => ", prior on the part in phase with the k-space centre",
                 MriPhase.KSpaceCentre => ", prior on the magnitude, phase from the k-space centre",
                 MriPhase.Estimate => ", prior on the magnitude, phase from the estimate",
                 _ => "",
-            });
+            },
+            used.TvFinish is > 0 and double f ? string.Format(inv, ", TV finish lambda {0:G3} ({1} iterations)", f, ZeroShotDefaults.TvFinishIterations) : "");
         return text;
     }
 

@@ -484,9 +484,9 @@ public static class ZeroShotSolver
         var start = ZeroShotDefaults.StartFor(o);
         var (s0, s1) = Sigmas(o, start == ZeroShotStart.TotalVariation ? ZeroShotDefaults.MriTvSigmaStartFor(a.Mask) : ZeroShotDefaults.MriSigmaStart);
         CheckSigmas(prior.Noise, s0, s1);
-        ZeroShotDefaults.TvFinishFor(o, mri: true); // range check before the TV start's seconds
         double? noise = o.EstimateNoise ? KSpaceNoise.Estimate(y, a.Mask) : o.NoiseSigma;
-        // Noisy data: a finish weighted by the noise (TotalVariation's λ is relative to max|Aᴴy|).
+        // Noisy data: a finish weighted by the noise (TotalVariation's λ is relative to max|Aᴴy|); range-checked here,
+        // before the TV start's seconds.
         double finish = ZeroShotDefaults.TvFinishFor(o, mri: true, ZeroShotDefaults.MriTvFinishFor(noise, Internal.SolverInput.MaxAbs(zeroFilled)));
         // A TV start leaves the prior less aliasing to undo (measured +1.6 dB at 4x, 8 NFE; docs/zero-shot.md).
         int startIterations = o.StartIterations ?? TotalVariationOptions.DefaultIterations;
