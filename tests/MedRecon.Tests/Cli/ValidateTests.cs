@@ -180,6 +180,37 @@ public class ValidateTests
             $"cm {Row("cm").GetProperty("psnr").GetDouble():F2} dB vs FBP {Row("fbp").GetProperty("psnr").GetDouble():F2} dB");
     }
 
+    /// <summary>MedRecon's own TV is tuned on noise-free tasks too, as the peers are (the best classical row must be the
+    /// one a user would get): every λ of its grid is scored on the tuning phantom, the row uses the best, and
+    /// <c>--no-tune</c> returns to the documented default.</summary>
+    [Fact]
+    public void OwnTvIsTunedOnNoiseFreeTasksUnlessNoTune()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["empty"]);
+        var env = new Dictionary<string, string> { ["MEDRECON_DATA"] = dir["empty"] }; // phantoms only
+        var r = Run(env, "validate", "--tasks", "ct-30v", "--methods", "tv", "--size", "32", "--out", dir["out"]);
+        Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.StdErr}");
+        using (var doc = JsonDocument.Parse(File.ReadAllText(dir["out/validation.json"])))
+        {
+            var tuning = doc.RootElement.GetProperty("tuning").EnumerateArray().Where(t => t.GetProperty("method").GetString() == "tv").ToList();
+            Assert.Equal(new[] { 0.000125, 0.00025, 0.0005, 0.001, 0.002, 0.004 }, tuning.Select(t => t.GetProperty("lambda").GetDouble()));
+            var best = tuning.MaxBy(t => t.GetProperty("psnr").GetDouble());
+            Assert.True(best.GetProperty("chosen").GetBoolean());
+            Assert.Single(tuning, t => t.GetProperty("chosen").GetBoolean());
+            var rows = doc.RootElement.GetProperty("rows").EnumerateArray().ToList();
+            Assert.NotEmpty(rows);
+            Assert.All(rows, x => Assert.Equal(best.GetProperty("lambda").GetDouble(), x.GetProperty("lambda").GetDouble()));
+            Assert.All(rows, x => Assert.StartsWith($"λ {best.GetProperty("lambda").GetDouble().ToString(System.Globalization.CultureInfo.InvariantCulture)} ",
+                x.GetProperty("settings").GetString()));
+        }
+        var fixedRun = Run(env, "validate", "--tasks", "ct-30v", "--methods", "tv", "--size", "32", "--no-tune", "--out", dir["out2"]);
+        Assert.True(fixedRun.ExitCode == 0, $"exit {fixedRun.ExitCode}: {fixedRun.StdErr}");
+        using var doc2 = JsonDocument.Parse(File.ReadAllText(dir["out2/validation.json"]));
+        Assert.Empty(doc2.RootElement.GetProperty("tuning").EnumerateArray());
+        Assert.All(doc2.RootElement.GetProperty("rows").EnumerateArray(), x => Assert.StartsWith("λ 0.002 ", x.GetProperty("settings").GetString()));
+    }
+
     /// <summary>Only a full run replaces the repository's docs/validation.md by default; a subset run inside the repository
     /// leaves it alone (a stand-in repository: MedRecon.sln and a report that must survive; no shared data needed).</summary>
     [Fact]
