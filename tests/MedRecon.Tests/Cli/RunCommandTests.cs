@@ -94,10 +94,10 @@ public class RunCommandTests
     {
         using var dir = new TempDir();
         var inv = System.Globalization.CultureInfo.InvariantCulture;
-        foreach (var (name, simulate, momentum, inflation, finish) in new[]
+        foreach (var (name, simulate, momentum, inflation, finish, startLambda) in new[]
         {
-            ("mri", "mri:accel=4,center=0.08", ZeroShotDefaults.MriLineMomentum, ZeroShotDefaults.MriSigmaInflation, ZeroShotDefaults.MriTvFinish),
-            ("ct", "ct:views=30", ZeroShotDefaults.CtMomentum, 1.0, ZeroShotDefaults.CtTvFinish),
+            ("mri", "mri:accel=4,center=0.08", ZeroShotDefaults.MriLineMomentum, ZeroShotDefaults.MriSigmaInflation, ZeroShotDefaults.MriTvFinish, ZeroShotDefaults.MriTvStartLambda),
+            ("ct", "ct:views=30", ZeroShotDefaults.CtMomentum, 1.0, ZeroShotDefaults.CtTvFinish, ZeroShotDefaults.CtTvStartLambda),
         })
         {
             Ok(CliRunner.Run("run", "--size", "64", "--simulate", simulate, "--method", "cm", "--nfe", "2", "--start-iterations", "20", "--out", dir[name]));
@@ -107,6 +107,7 @@ public class RunCommandTests
             Assert.Equal(inflation, root.GetProperty("sigmaInflation").GetDouble());
             Assert.Equal(20, root.GetProperty("startIterations").GetInt32());
             Assert.Equal(finish, root.GetProperty("tvFinish").GetDouble());
+            Assert.Equal(startLambda, root.GetProperty("startLambda").GetDouble());
             // MRI: the prior sees the magnitude (phase from the k-space centre); CT: not applicable.
             string? phase = name == "mri" ? "magnitude" : null;
             Assert.Equal(phase, root.GetProperty("phase").GetString());
@@ -117,6 +118,7 @@ public class RunCommandTests
             Assert.Contains(string.Format(inv, "sigma0 {0:G3}", sigmaStart), derivation);
             Assert.Contains(string.Format(inv, "momentum {0:G3}", momentum), derivation);
             Assert.DoesNotContain("task default", derivation);
+            Assert.Contains(string.Format(inv, "TV start (lambda {0:G3}, 20 iterations)", startLambda), derivation);
             if (phase is not null) Assert.Contains("prior on the magnitude, phase from the k-space centre", derivation);
             if (finish > 0) Assert.Contains(string.Format(inv, "TV finish lambda {0:G3}", finish), derivation);
             else Assert.DoesNotContain("TV finish", derivation);
@@ -124,7 +126,7 @@ public class RunCommandTests
             var again = CliRunner.Run(new[] { "run", "--size", "64", "--simulate", simulate, "--method", "cm", "--nfe", "2", "--start", "tv", "--start-iterations", "20",
                 "--sigma-start", sigmaStart.ToString("R", inv), "--sigma-end", sigmaEnd.ToString("R", inv), "--rho", rho.ToString("R", inv),
                 "--sigma-inflation", inflation.ToString("R", inv), "--momentum", momentum.ToString("R", inv), "--tv-finish", finish.ToString("R", inv),
-                "--out", dir[$"{name}-again"] }
+                "--start-lambda", startLambda.ToString("R", inv), "--out", dir[$"{name}-again"] }
                 .Concat(phase is null ? [] : new[] { "--phase", phase }).ToArray());
             Ok(again);
             using var doc2 = JsonDocument.Parse(File.ReadAllText(dir[$"{name}-again/metrics.json"]));
@@ -157,6 +159,9 @@ public class RunCommandTests
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "tv", "--phase", "constrained", "--out", dir["f"]), "--phase");
         // The TV finish: a λ in [0, 1], for the zero-shot methods only.
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--tv-finish", "-0.1", "--out", dir["f"]), "--tv-finish -0.1", "[0, 1]");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--start-lambda", "0", "--out", dir["f"]), "--start-lambda 0", "(0, 1]");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "cm", "--start", "zf", "--start-lambda", "0.001", "--out", dir["f"]), "--start-lambda", "TV start");
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "tv", "--start-lambda", "0.001", "--out", dir["f"]), "--start-lambda");
         CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "32", "--method", "tv", "--tv-finish", "0.004", "--out", dir["f"]), "--tv-finish");
         AssertNothingWritten(dir, "f");
     }

@@ -346,6 +346,19 @@ public class ZeroShotTests
         var cheap = ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { TvFinish = 0, Nfe = 2, StartIterations = 5 });
         Assert.True(Tensors.Norm(cheap.Mean - r.Mean) > 1e-3 * Tensors.Norm(r.Mean), "5 TV iterations must give another start than 300");
         Assert.True(RelativeResidual(a, cheap.Mean, k) < 1e-5);
+        // The start's λ: the default is recorded and repeats the run; another λ is another start, the data still exact.
+        Assert.Equal(ZeroShotDefaults.MriTvStartLambda, r.Settings!.StartLambda);
+        var explicitLambda = ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { TvFinish = 0, Nfe = 2, StartLambda = ZeroShotDefaults.MriTvStartLambda });
+        Assert.True((explicitLambda.Mean == r.Mean).all().item<bool>());
+        var smooth = ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { TvFinish = 0, Nfe = 2, StartLambda = 0.05 });
+        Assert.Equal(0.05, smooth.Settings!.StartLambda);
+        Assert.True(Tensors.Norm(smooth.Mean - r.Mean) > 1e-3 * Tensors.Norm(r.Mean), "λ 0.05 must give another start than 0.004");
+        Assert.True(RelativeResidual(a, smooth.Mean, k) < 1e-5);
+        Assert.Throws<ArgumentOutOfRangeException>(() => ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { Nfe = 2, StartLambda = 0 }));
+        // A direct start has no TV λ to record.
+        var direct = ZeroShotSolver.ReconstructMri(prior, a, k, new ZeroShotOptions { TvFinish = 0, Nfe = 2, Start = ZeroShotStart.Direct });
+        Assert.Null(direct.Settings!.StartLambda);
+        Assert.Null(direct.Settings.StartIterations);
     }
 
     /// <summary>An MRI loop default on the 128² phantom: leaving the option unset equals setting it to
@@ -450,6 +463,12 @@ public class ZeroShotTests
         Assert.True((byDefault.Mean == explicitRun.Mean).all().item<bool>(), "no TvFinish → the CT default, bit for bit");
         Assert.Equal(ZeroShotDefaults.CtTvFinish, byDefault.Settings!.TvFinish);
         Assert.Equal(0.0, off.Settings!.TvFinish);
+        // The TV start's λ is recorded; giving the default explicitly repeats the run, another λ is another start.
+        Assert.Equal(ZeroShotDefaults.CtTvStartLambda, byDefault.Settings.StartLambda);
+        var sameStart = ZeroShotSolver.ReconstructCt(prior, a, sino, fbp, null, o with { StartLambda = ZeroShotDefaults.CtTvStartLambda }, anglesRadians: angles);
+        Assert.True((sameStart.Mean == byDefault.Mean).all().item<bool>(), "no StartLambda → the CT default, bit for bit");
+        var otherStart = ZeroShotSolver.ReconstructCt(prior, a, sino, fbp, null, o with { StartLambda = 4 * ZeroShotDefaults.CtTvStartLambda }, anglesRadians: angles);
+        Assert.True(Tensors.Norm(otherStart.Mean - byDefault.Mean) > 1e-4 * Tensors.Norm(byDefault.Mean), "another start λ must change the image");
         Assert.True(byDefault.Mean.min().item<float>() >= 0, "the CT finish keeps x ≥ 0 as the TV start does");
         double pOff = Metrics.Psnr(truth, off.Mean), pOn = Metrics.Psnr(truth, byDefault.Mean);
         output.WriteLine($"CT TV finish: {pOff:F2} → {pOn:F2} dB");
