@@ -469,6 +469,11 @@ public class ZeroShotTests
         Assert.True((sameStart.Mean == byDefault.Mean).all().item<bool>(), "no StartLambda → the CT default, bit for bit");
         var otherStart = ZeroShotSolver.ReconstructCt(prior, a, sino, fbp, null, o with { StartLambda = 4 * ZeroShotDefaults.CtTvStartLambda }, anglesRadians: angles);
         Assert.True(Tensors.Norm(otherStart.Mean - byDefault.Mean) > 1e-4 * Tensors.Norm(byDefault.Mean), "another start λ must change the image");
+        // With a noise model the start stays smoother (TV's λ tuned on the low-dose training slice); MRI keeps TV's default.
+        Assert.Equal(ZeroShotDefaults.CtNoisyTvStartLambda, ZeroShotDefaults.StartLambdaFor(new ZeroShotOptions { Photons = 1e4 }, mri: false));
+        Assert.Equal(ZeroShotDefaults.CtNoisyTvStartLambda, ZeroShotDefaults.StartLambdaFor(new ZeroShotOptions { NoiseSigma = 0.1 }, mri: false));
+        Assert.Equal(TotalVariationOptions.DefaultLambda, ZeroShotDefaults.StartLambdaFor(new ZeroShotOptions(), mri: true));
+        Assert.True(ZeroShotDefaults.CtTvStartLambda < ZeroShotDefaults.CtNoisyTvStartLambda);
         Assert.True(byDefault.Mean.min().item<float>() >= 0, "the CT finish keeps x ≥ 0 as the TV start does");
         double pOff = Metrics.Psnr(truth, off.Mean), pOn = Metrics.Psnr(truth, byDefault.Mean);
         output.WriteLine($"CT TV finish: {pOff:F2} → {pOn:F2} dB");
