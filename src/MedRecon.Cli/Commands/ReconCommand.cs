@@ -553,7 +553,7 @@ sealed class ZeroShotLoopOptions
     readonly Option<double?> startLambda = new("--start-lambda")
     {
         Description = $"cm/diffusion with --start tv (the cm default): λ of the TV start, relative as --method tv's. Default: MRI " +
-                      $"{ZeroShotDefaults.MriTvStartLambda}, CT {ZeroShotDefaults.CtTvStartLambda} ({ZeroShotDefaults.CtNoisyTvStartLambda} with --photons or --noise-sigma). docs/zero-shot.md",
+                      $"{ZeroShotDefaults.MriTvStartLambda}, CT {ZeroShotDefaults.CtTvStartLambda}, {ZeroShotDefaults.CtLimitedArcTvStartLambda} over arcs under 170°, {ZeroShotDefaults.CtNoisyTvStartLambda} with --photons or --noise-sigma. docs/zero-shot.md",
     };
 
     public void AddTo(Command cmd)

@@ -474,6 +474,11 @@ public class ZeroShotTests
         Assert.Equal(ZeroShotDefaults.CtNoisyTvStartLambda, ZeroShotDefaults.StartLambdaFor(new ZeroShotOptions { NoiseSigma = 0.1 }, mri: false));
         Assert.Equal(TotalVariationOptions.DefaultLambda, ZeroShotDefaults.StartLambdaFor(new ZeroShotOptions(), mri: true));
         Assert.True(ZeroShotDefaults.CtTvStartLambda < ZeroShotDefaults.CtNoisyTvStartLambda);
+        // A limited arc (under 170°, as σ₀) starts from a nearly unregularised TV; a full arc and a noise model do not.
+        Assert.Equal(ZeroShotDefaults.CtLimitedArcTvStartLambda, ZeroShotDefaults.StartLambdaFor(new ZeroShotOptions(), mri: false, CtAngles.Uniform(90, 120)));
+        Assert.Equal(ZeroShotDefaults.CtTvStartLambda, ZeroShotDefaults.StartLambdaFor(new ZeroShotOptions(), mri: false, CtAngles.Uniform(60)));
+        Assert.Equal(ZeroShotDefaults.CtNoisyTvStartLambda, ZeroShotDefaults.StartLambdaFor(new ZeroShotOptions { Photons = 1e4 }, mri: false, CtAngles.Uniform(90, 120)));
+        Assert.Equal(0.01, ZeroShotDefaults.StartLambdaFor(new ZeroShotOptions { StartLambda = 0.01 }, mri: false, CtAngles.Uniform(90, 120)));
         Assert.True(byDefault.Mean.min().item<float>() >= 0, "the CT finish keeps x ≥ 0 as the TV start does");
         double pOff = Metrics.Psnr(truth, off.Mean), pOn = Metrics.Psnr(truth, byDefault.Mean);
         output.WriteLine($"CT TV finish: {pOff:F2} → {pOn:F2} dB");
