@@ -736,6 +736,10 @@ public class ZeroShotTests
         Assert.Equal(ZeroShotDefaults.CtTvSigmaStart, ZeroShotDefaults.CtSigmaStartFor(CtAngles.Uniform(60), ZeroShotStart.TotalVariation));
         Assert.Equal(ZeroShotDefaults.CtTvSigmaStart, ZeroShotDefaults.CtSigmaStartFor(CtAngles.Uniform(30), ZeroShotStart.TotalVariation));
         Assert.Equal(0.7, ZeroShotDefaults.CtSigmaStartFor(CtAngles.Uniform(90, 120), ZeroShotStart.TotalVariation));
+        // Noisy data keep the smoother start and with it the σ₀ tuned for it.
+        Assert.Equal(ZeroShotDefaults.CtNoisyTvSigmaStart, ZeroShotDefaults.CtSigmaStartFor(CtAngles.Uniform(60), ZeroShotStart.TotalVariation, noiseModel: true));
+        Assert.Equal(0.7, ZeroShotDefaults.CtSigmaStartFor(CtAngles.Uniform(90, 120), ZeroShotStart.TotalVariation, noiseModel: true));
+        Assert.True(ZeroShotDefaults.CtTvSigmaStart < ZeroShotDefaults.CtNoisyTvSigmaStart);
     }
 
     [Fact]
