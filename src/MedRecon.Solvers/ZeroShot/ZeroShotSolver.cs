@@ -234,6 +234,7 @@ public static class ZeroShotDefaults
     /// (docs/zero-shot.md): 60 views best at 0.1–0.2 (0.5: −0.9 to −1.6 dB), 30 views best at 0.5 (0.2: −3.4 to −5.5 dB;
     /// 0.8: −1 dB), limited angle 120° 0.5–1.0. So 0.2·(60/views)^1.32 (0.2 at 60, 0.5 at 30), within [0.1, 0.5]; 0.5
     /// for arcs under 170°. From TV (same slices, 8 NFE): the streaks are gone, so a small σ₀ — 0.05 over a full arc
+    /// with the start of the time, 0.03 since session 15's sharper one (<see cref="CtTvSigmaStart"/>)
     /// (30 views: 0.05–0.1 best, 0.4 −2 dB; 60 views: 0.02–0.05) — but the missing wedge of a limited arc still needs a
     /// large one: 0.7 under 170° (0.05: −1.0 to −1.4 dB; 1.0 within ±0.5 dB).
     /// </summary>
