@@ -429,12 +429,17 @@ public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho =
         && Photons is null && Momentum is null && Phase is null && !PhotonsFromFlatFields && TvFinish is null && StartLambda is null;
 
     /// <summary>--photons: I0 as a number, or "flat" (estimated from the flat fields of DataExchange projections).</summary>
-    public static (double? Photons, bool FromFlatFields) ParsePhotons(string? text)
+    public static (double? Photons, bool FromFlatFields) ParsePhotons(string? text) =>
+        ParseNumberOrWord(text, "flat", "--photons", "a number (incident photons per ray I0) or flat (estimated from DataExchange flat fields)");
+
+    /// <summary>An option that takes a number or one word: (the number, false), (null, true) for the word, (null, false)
+    /// when absent; anything else is a one-line error saying what is accepted.</summary>
+    static (double? Value, bool Word) ParseNumberOrWord(string? text, string word, string option, string accepted)
     {
         if (text is null) return (null, false);
-        if (text.Trim().Equals("flat", StringComparison.OrdinalIgnoreCase)) return (null, true);
+        if (text.Trim().Equals(word, StringComparison.OrdinalIgnoreCase)) return (null, true);
         if (!double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v))
-            throw new CliException($"--photons {text}: a number (incident photons per ray I0) or flat (estimated from DataExchange flat fields)");
+            throw new CliException($"{option} {text}: {accepted}");
         return (v, false);
     }
 
@@ -458,14 +463,8 @@ public sealed record ZeroShotLoopSettings(double? SigmaEnd = null, double? Rho =
     };
 
     /// <summary>--noise-sigma: a number, or "auto" (estimated from the measured outer k-space).</summary>
-    public static (double? Sigma, bool Estimate) ParseNoise(string? text)
-    {
-        if (text is null) return (null, false);
-        if (text.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)) return (null, true);
-        if (!double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v))
-            throw new CliException($"--noise-sigma {text}: a number (k-space noise σ) or auto");
-        return (v, false);
-    }
+    public static (double? Sigma, bool Estimate) ParseNoise(string? text) =>
+        ParseNumberOrWord(text, "auto", "--noise-sigma", "a number (k-space noise σ) or auto");
 
     /// <summary>Range checks with one-line messages (before any work).</summary>
     public void Check(double? sigmaStart)

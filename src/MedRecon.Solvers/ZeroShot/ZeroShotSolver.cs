@@ -228,6 +228,13 @@ public static class ZeroShotDefaults
     /// smoother start that noisy data keep (<see cref="CtNoisyTvStartLambda"/>).</summary>
     public const double CtNoisyTvSigmaStart = 0.05;
 
+    /// <summary>Whether a CT run weighs its data by a noise model (--photons or a sinogram σ), which keeps the smoother
+    /// TV start and its σ₀.</summary>
+    public static bool CtNoiseModel(ZeroShotOptions o) => o.Photons is > 0 || o.NoiseSigma is > 0;
+
+    /// <summary>CT σ₀ from TV over a full arc (or unknown angles).</summary>
+    public static double CtTvSigmaStartFor(bool noiseModel) => noiseModel ? CtNoisyTvSigmaStart : CtTvSigmaStart;
+
     /// <summary>
     /// CT σ₀ from the angular sampling and the start. From FBP: the sparser the views, the stronger the streaks the
     /// first denoising step has to remove. Tuned on Philips training slices 60 and 90 at 256², 4 NFE
@@ -241,7 +248,7 @@ public static class ZeroShotDefaults
     public static double CtSigmaStartFor(IReadOnlyList<double> anglesRadians, ZeroShotStart start = ZeroShotStart.Direct, bool noiseModel = false)
     {
         double arc = ArcDegrees(anglesRadians);
-        if (start == ZeroShotStart.TotalVariation) return arc < 170 ? 0.7 : noiseModel ? CtNoisyTvSigmaStart : CtTvSigmaStart;
+        if (start == ZeroShotStart.TotalVariation) return arc < 170 ? 0.7 : CtTvSigmaStartFor(noiseModel);
         if (arc < 170) return 0.5;
         return Math.Clamp(0.2 * Math.Pow(60.0 / anglesRadians.Count, 1.32), 0.1, 0.5);
     }
@@ -366,7 +373,7 @@ public static class ZeroShotDefaults
     public static double StartLambdaFor(ZeroShotOptions o, bool mri, IReadOnlyList<double>? anglesRadians = null)
     {
         double lambda = o.StartLambda ?? (mri ? MriTvStartLambda
-            : o.Photons is > 0 || o.NoiseSigma is > 0 ? CtNoisyTvStartLambda
+            : CtNoiseModel(o) ? CtNoisyTvStartLambda
             : anglesRadians is not null && ArcDegrees(anglesRadians) < 170 ? CtLimitedArcTvStartLambda : CtTvStartLambda);
         if (!(lambda > 0) || lambda > 1) throw new ArgumentOutOfRangeException(nameof(o), $"TV start λ {lambda}: must be in (0, 1]");
         return lambda;
@@ -593,10 +600,9 @@ public static class ZeroShotSolver
                     FormattableString.Invariant($"Gaussian sinogram noise sigma {sigmaY:G3}"))
                 : DataConsistency.Create(mode, projector, y, cg, Lambda(o, projector, complexInput: false));
         var startKind = ZeroShotDefaults.StartFor(o);
-        bool noiseModel = o.Photons is > 0 || o.NoiseSigma is > 0;
+        bool noiseModel = ZeroShotDefaults.CtNoiseModel(o);
         double taskSigma = anglesRadians is not null ? ZeroShotDefaults.CtSigmaStartFor(anglesRadians, startKind, noiseModel)
-            : startKind == ZeroShotStart.TotalVariation ? (noiseModel ? ZeroShotDefaults.CtNoisyTvSigmaStart : ZeroShotDefaults.CtTvSigmaStart)
-            : ZeroShotDefaults.CtSigmaStart;
+            : startKind == ZeroShotStart.TotalVariation ? ZeroShotDefaults.CtTvSigmaStartFor(noiseModel) : ZeroShotDefaults.CtSigmaStart;
         var (s0, s1) = Sigmas(o, taskSigma);
         CheckSigmas(prior.Noise, s0, s1); // before the TV start's seconds
         double finish = ZeroShotDefaults.TvFinishFor(o, mri: false);
