@@ -69,6 +69,41 @@ public static class Metrics
     public static MetricSet Compute(Tensor reference, Tensor test) =>
         new(Psnr(reference, test), Ssim(reference, test), Nmse(reference, test));
 
+    /// <summary>
+    /// How well a per-pixel standard deviation (the spread of K sampled reconstructions) points at the error of their
+    /// mean against a reference (docs/metrics.md, "Uncertainty"): the Pearson correlation of std and |error| over the
+    /// pixels (null when either is constant), the share of pixels with |error| ≤ 2·std (≈ 0.95 for a calibrated
+    /// Gaussian spread), RMS(error) / RMS(std) (1 when calibrated), and the share of the squared error held by the
+    /// 10 % of pixels with the largest std, beside the most any ranking can put there (the 10 % with the largest
+    /// error) — a random ranking holds 10 %.
+    /// </summary>
+    public static UncertaintyCalibration Uncertainty(Tensor reference, Tensor mean, Tensor std)
+    {
+        using var scope = NewDisposeScope();
+        var (r, m) = Prepare(reference, mean, nameof(Uncertainty));
+        var (_, s) = Prepare(reference, std, nameof(Uncertainty));
+        var error = (r - m).abs().flatten();
+        var spread = s.flatten();
+        if (spread.min().item<double>() < 0) throw new ArgumentException("Uncertainty: the standard deviation has negative values");
+        double errorSquares = error.square().sum().item<double>();
+        if (!(errorSquares > 0)) throw new ArgumentException("Uncertainty: the mean equals the reference, so there is no error to predict");
+        double spreadSquares = spread.square().sum().item<double>();
+        if (!(spreadSquares > 0)) throw new ArgumentException("Uncertainty: the standard deviation is zero everywhere (one sample?)");
+
+        var ec = error - error.mean();
+        var sc = spread - spread.mean();
+        double den = Math.Sqrt(ec.square().sum().item<double>() * sc.square().sum().item<double>());
+        double? correlation = den > 0 ? (ec * sc).sum().item<double>() / den : null;
+        double coverage = (error <= 2 * spread).to(ScalarType.Float64).mean().item<double>();
+        double ratio = Math.Sqrt(errorSquares / spreadSquares);
+
+        long top = Math.Max(1, error.numel() / 10);
+        var byStd = spread.topk((int)top).indexes;
+        double share = error.index_select(0, byStd).square().sum().item<double>() / errorSquares;
+        double oracle = error.square().topk((int)top).values.sum().item<double>() / errorSquares;
+        return new UncertaintyCalibration(correlation, coverage, ratio, share, oracle);
+    }
+
     static (Tensor Ref, Tensor Test) Prepare(Tensor reference, Tensor test, string who)
     {
         ArgumentNullException.ThrowIfNull(reference);
@@ -146,3 +181,9 @@ public static class Metrics
 }
 
 public readonly record struct MetricSet(double Psnr, double Ssim, double Nmse);
+
+/// <summary>What <see cref="Metrics.Uncertainty"/> measures: correlation of std and |error| (null when either is
+/// constant), share of pixels with |error| ≤ 2·std, RMS(error)/RMS(std), and the share of the squared error in the
+/// 10 % most uncertain pixels beside the most any ranking reaches.</summary>
+public sealed record UncertaintyCalibration(double? Correlation, double Coverage2Std, double ErrorToStdRatio,
+    double ErrorShareTop10, double ErrorShareTop10Oracle);

@@ -146,7 +146,7 @@ public static class RunCommand
     }
 
     /// <param name="NoiseSigma">The k-space noise σ the data consistency used (MRI, noise-aware), else null.</param>
-    public sealed record SliceMetrics(int Index, MetricSet Input, MetricSet Result, double Seconds, double CpuSeconds, double? NoiseSigma = null);
+    public sealed record SliceMetrics(int Index, MetricSet Input, MetricSet Result, double Seconds, double CpuSeconds, double? NoiseSigma = null, UncertaintyCalibration? Uncertainty = null);
 
     public static int Run(RunOptions o, TextWriter log)
     {
@@ -295,9 +295,16 @@ public static class RunCommand
                 double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
                 var mIn = Metrics.Compute(gt, input);
                 var mOut = Metrics.Compute(gt, result);
-                rows.Add(new SliceMetrics(indices[i], mIn, mOut, clock.Elapsed.TotalSeconds, cpu, sliceNoise));
+                // With K samples: does the std map point at the error of the mean? (docs/metrics.md, "Uncertainty")
+                var calibration = std is null ? null : Metrics.Uncertainty(gt, result, std);
+                rows.Add(new SliceMetrics(indices[i], mIn, mOut, clock.Elapsed.TotalSeconds, cpu, sliceNoise, calibration));
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"slice {indices[i]}: input PSNR {mIn.Psnr:F2} dB SSIM {mIn.Ssim:F4} | {method} PSNR {mOut.Psnr:F2} dB SSIM {mOut.Ssim:F4} NMSE {mOut.Nmse:E2} | {clock.Elapsed.TotalSeconds:F2} s ({cpu:F2} CPU s)"));
+                if (calibration is { } u)
+                    log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"slice {indices[i]}: std against |error|: correlation {(u.Correlation is double c ? c.ToString("F2", CultureInfo.InvariantCulture) : "n/a")}, " +
+                        $"|error| <= 2 std at {100 * u.Coverage2Std:F1} % of pixels, RMS error / RMS std {u.ErrorToStdRatio:F2}, " +
+                        $"the 10 % largest std hold {100 * u.ErrorShareTop10:F1} % of the squared error (at most {100 * u.ErrorShareTop10Oracle:F1} %, random 10 %)"));
                 if (indices.Length > 1 && !ConsoleProgress.Quiet)
                     Console.Error.WriteLine($"run: slice {i + 1}/{indices.Length} done, {overall.Elapsed.TotalSeconds:F1} s, ETA {overall.Elapsed.TotalSeconds / (i + 1) * (indices.Length - i - 1):F0} s");
                 WritePngs(tmp, indices.Length == 1 ? "" : $"slice{indices[i]:D3}-", gt, input, result, std, method, i == 0 ? montageImages : null);
@@ -342,12 +349,14 @@ public static class RunCommand
                     seconds = r.Seconds,
                     cpuSeconds = r.CpuSeconds,
                     noiseSigma = r.NoiseSigma,
+                    uncertainty = UncertaintyJson(r.Uncertainty),
                 }).ToList(),
                 ["mean"] = new
                 {
                     input = new { psnr = rows.Average(r => r.Input.Psnr), ssim = rows.Average(r => r.Input.Ssim), nmse = rows.Average(r => r.Input.Nmse) },
                     result = new { psnr = rows.Average(r => r.Result.Psnr), ssim = rows.Average(r => r.Result.Ssim), nmse = rows.Average(r => r.Result.Nmse) },
                 },
+                ["uncertainty"] = rows.All(r => r.Uncertainty is not null) ? UncertaintyJson(MeanCalibration(rows.Select(r => r.Uncertainty!).ToList())) : null,
                 ["secondsPerSlice"] = rows.Average(r => r.Seconds),
                 ["cpuSecondsPerSlice"] = rows.Average(r => r.CpuSeconds),
                 ["inputEstimate"] = mri ? "zero-filled" : "fbp (ramp)",
@@ -452,6 +461,19 @@ public static class RunCommand
         DicomImages.WritePhantom(values, mri ? "MR" : "CT", ph.Name, (pixel, pixel, 5.0), folder);
         log.WriteLine($"phantom {ph.Name} {size}² written as a {(mri ? "MR" : "CT")} DICOM series: source-dicom/");
     }
+
+    static object? UncertaintyJson(UncertaintyCalibration? u) => u is null ? null : new
+    {
+        errorStdCorrelation = u.Correlation,
+        coverage2Std = u.Coverage2Std,
+        errorToStdRatio = u.ErrorToStdRatio,
+        errorShareTop10 = u.ErrorShareTop10,
+        errorShareTop10Oracle = u.ErrorShareTop10Oracle,
+    };
+
+    static UncertaintyCalibration MeanCalibration(IReadOnlyList<UncertaintyCalibration> u) => new(
+        u.All(x => x.Correlation is not null) ? u.Average(x => x.Correlation!.Value) : null,
+        u.Average(x => x.Coverage2Std), u.Average(x => x.ErrorToStdRatio), u.Average(x => x.ErrorShareTop10), u.Average(x => x.ErrorShareTop10Oracle));
 
     static void WritePngs(string dir, string prefix, Tensor gt, Tensor input, Tensor result, Tensor? std, string method, List<Tensor>? montage)
     {

@@ -70,6 +70,14 @@ public class RunCommandTests
         double psnr = slice.GetProperty("result").GetProperty("psnr").GetDouble();
         Assert.InRange(psnr, 10, 80);
         Assert.True(slice.GetProperty("seconds").GetDouble() > 0);
+        // With samples and a reference, metrics.json says how the std map relates to the error (docs/metrics.md).
+        var u = slice.GetProperty("uncertainty");
+        Assert.InRange(u.GetProperty("coverage2Std").GetDouble(), 0, 1);
+        Assert.True(u.GetProperty("errorToStdRatio").GetDouble() > 0);
+        Assert.InRange(u.GetProperty("errorShareTop10").GetDouble(), 0, u.GetProperty("errorShareTop10Oracle").GetDouble());
+        Assert.InRange(u.GetProperty("errorStdCorrelation").GetDouble(), -1, 1);
+        Assert.Equal(u.GetProperty("coverage2Std").GetDouble(), root.GetProperty("uncertainty").GetProperty("coverage2Std").GetDouble(), 12);
+        Assert.Contains("std against |error|", r.StdOut);
         Assert.Equal(new long[] { 64, 64 }, Png.Read(dir["out/result.png"]).shape);
         // The std series is listed apart from the result in a PACS: its own Series Number and a description saying so.
         var stdSeries = DicomFile.Open(Directory.GetFiles(dir["out/dicom-std"])[0]).Dataset;

@@ -154,4 +154,51 @@ for name in sys.argv[2:]:
         Assert.Throws<ArgumentException>(() => Metrics.Nmse(torch.rand(16), torch.rand(16)));
         Assert.Throws<ArgumentException>(() => Metrics.Nmse(torch.zeros(16, 16), a));
     }
+
+    /// <summary>An error drawn as std·z (z standard normal) is what a calibrated spread predicts: |error| ≤ 2·std at
+    /// 95.4 % of the pixels, RMS(error)/RMS(std) 1, and the correlation and top-10 % share the moments of |z| give.
+    /// With the std shuffled against the error the ranking is random (10 %). Checked against plain loops too.</summary>
+    [Fact]
+    public void UncertaintyMeasuresHowTheStdPredictsTheError()
+    {
+        using var scope = NewDisposeScope();
+        var g = new torch.Generator(11);
+        var reference = torch.rand(new long[] { 256, 256 }, dtype: ScalarType.Float64, generator: g);
+        var std = 0.1 + 0.9 * torch.rand(new long[] { 256, 256 }, dtype: ScalarType.Float64, generator: g); // uniform on [0.1, 1]
+        var mean = reference + std * torch.randn(new long[] { 256, 256 }, dtype: ScalarType.Float64, generator: g);
+        var u = Metrics.Uncertainty(reference, mean, std);
+        Assert.InRange(u.Coverage2Std, 0.9545 - 0.005, 0.9545 + 0.005);
+        Assert.InRange(u.ErrorToStdRatio, 0.99, 1.01);
+        // corr(s|z|, s) = E|z|·var(s) / sqrt(var(s|z|)·var(s)) = 0.4925 for s uniform on [0.1, 1].
+        Assert.InRange(u.Correlation!.Value, 0.4925 - 0.01, 0.4925 + 0.01);
+        Assert.InRange(u.ErrorShareTop10, 0.15, u.ErrorShareTop10Oracle);
+
+        // Independent plain-loop computation of the same numbers.
+        var e = (reference - mean).abs().flatten().data<double>().ToArray();
+        var s = std.flatten().data<double>().ToArray();
+        int n = e.Length;
+        double me = e.Average(), ms = s.Average(), cov = 0, ve = 0, vs = 0;
+        for (int i = 0; i < n; i++) { cov += (e[i] - me) * (s[i] - ms); ve += (e[i] - me) * (e[i] - me); vs += (s[i] - ms) * (s[i] - ms); }
+        Assert.Equal(cov / Math.Sqrt(ve * vs), u.Correlation!.Value, 10);
+        Assert.Equal(e.Zip(s).Count(p => p.First <= 2 * p.Second) / (double)n, u.Coverage2Std, 12);
+        Assert.Equal(Math.Sqrt(e.Sum(x => x * x) / s.Sum(x => x * x)), u.ErrorToStdRatio, 10);
+        double total = e.Sum(x => x * x);
+        var byStd = Enumerable.Range(0, n).OrderByDescending(i => s[i]).Take(n / 10).Sum(i => e[i] * e[i]) / total;
+        var oracle = e.Select(x => x * x).OrderByDescending(x => x).Take(n / 10).Sum() / total;
+        Assert.Equal(byStd, u.ErrorShareTop10, 10);
+        Assert.Equal(oracle, u.ErrorShareTop10Oracle, 10);
+
+        // The std shuffled against the error: no correlation, a random ranking's share.
+        var shuffled = std.flatten()[torch.randperm(std.numel(), generator: g)].reshape(256, 256);
+        var r = Metrics.Uncertainty(reference, mean, shuffled);
+        Assert.InRange(r.Correlation!.Value, -0.02, 0.02);
+        Assert.InRange(r.ErrorShareTop10, 0.08, 0.12);
+        Assert.InRange(r.Coverage2Std, 0.80, 0.92); // a miscalibrated spread covers less
+
+        // Clear errors: no spread, a negative spread, no error, mismatched shapes.
+        Assert.Contains("zero everywhere", Assert.Throws<ArgumentException>(() => Metrics.Uncertainty(reference, mean, torch.zeros_like(std))).Message);
+        Assert.Contains("negative", Assert.Throws<ArgumentException>(() => Metrics.Uncertainty(reference, mean, -std)).Message);
+        Assert.Contains("no error", Assert.Throws<ArgumentException>(() => Metrics.Uncertainty(reference, reference, std)).Message);
+        Assert.Contains("(256, 255)", Assert.Throws<ArgumentException>(() => Metrics.Uncertainty(reference, mean, std[.., ..255])).Message);
+    }
 }
