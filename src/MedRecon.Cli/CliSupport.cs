@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.CommandLine;
 using MedRecon.Core;
 using MedRecon.Core.IO;
@@ -212,6 +213,12 @@ public static class CliSupport
             throw;
         }
     }
+
+    /// <summary>One line on how a std map relates to the error of the mean (docs/metrics.md, "Uncertainty").</summary>
+    public static string DescribeUncertainty(UncertaintyCalibration u) => string.Create(CultureInfo.InvariantCulture,
+        $"std against |error|: correlation {(u.Correlation is double c ? c.ToString("F2", CultureInfo.InvariantCulture) : "n/a")}, " +
+        $"|error| <= 2 std at {100 * u.Coverage2Std:F1} % of pixels, RMS error / RMS std {u.ErrorToStdRatio:F2}, " +
+        $"the 10 % largest std hold {100 * u.ErrorShareTop10:F1} % of the squared error (at most {100 * u.ErrorShareTop10Oracle:F1} %, random 10 %)");
 }
 
 /// <summary>

@@ -171,6 +171,7 @@ public static class ReconCommand
             {
                 var metrics = Metrics.Compute(gt, x);
                 Console.WriteLine($"PSNR {metrics.Psnr:F2} dB  SSIM {metrics.Ssim:F4}  NMSE {metrics.Nmse:E3}");
+                if (std is not null) Console.WriteLine(CliSupport.DescribeUncertainty(Metrics.Uncertainty(gt, x, std)));
             }
             return exit;
         }));

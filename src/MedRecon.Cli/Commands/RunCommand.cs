@@ -301,10 +301,7 @@ public static class RunCommand
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"slice {indices[i]}: input PSNR {mIn.Psnr:F2} dB SSIM {mIn.Ssim:F4} | {method} PSNR {mOut.Psnr:F2} dB SSIM {mOut.Ssim:F4} NMSE {mOut.Nmse:E2} | {clock.Elapsed.TotalSeconds:F2} s ({cpu:F2} CPU s)"));
                 if (calibration is { } u)
-                    log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"slice {indices[i]}: std against |error|: correlation {(u.Correlation is double c ? c.ToString("F2", CultureInfo.InvariantCulture) : "n/a")}, " +
-                        $"|error| <= 2 std at {100 * u.Coverage2Std:F1} % of pixels, RMS error / RMS std {u.ErrorToStdRatio:F2}, " +
-                        $"the 10 % largest std hold {100 * u.ErrorShareTop10:F1} % of the squared error (at most {100 * u.ErrorShareTop10Oracle:F1} %, random 10 %)"));
+                    log.WriteLine($"slice {indices[i]}: {CliSupport.DescribeUncertainty(u)}");
                 if (indices.Length > 1 && !ConsoleProgress.Quiet)
                     Console.Error.WriteLine($"run: slice {i + 1}/{indices.Length} done, {overall.Elapsed.TotalSeconds:F1} s, ETA {overall.Elapsed.TotalSeconds / (i + 1) * (indices.Length - i - 1):F0} s");
                 WritePngs(tmp, indices.Length == 1 ? "" : $"slice{indices[i]:D3}-", gt, input, result, std, method, i == 0 ? montageImages : null);

@@ -556,6 +556,7 @@ public class RunCommandTests
             "--nfe", "2", "--samples", "2", "--model", MrPrior, "--ref", dir["sim/gt.npy"], "--out", dir["x.npy"]);
         Ok(r);
         Assert.Contains("PSNR", r.StdOut);
+        Assert.Contains("std against |error|: correlation", r.StdOut); // with --ref and samples, how the std relates to the error
         Assert.Equal(new long[] { 64, 64 }, Npy.Read(dir["x.npy"]).shape);
         var std = Npy.Read(dir["x.std.npy"]);
         Assert.Equal(new long[] { 64, 64 }, std.shape);
