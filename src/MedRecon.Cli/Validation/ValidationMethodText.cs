@@ -64,7 +64,7 @@ three noisy tasks (noise seeded like the mask).
 **Tuning, honestly:** λ of every tunable classical method — BART's TV and wavelet, MedRecon's own TV and wavelet — is
 chosen per task and per family (phantom / real) on **tuning images that are not test images** — the random-ellipse
 phantom with seed 777, brain1 slice 10 (a training slice, not held out) and Philips CT slice 60 — by PSNR, from the
-grids BART TV 0.003/0.01/0.03, BART wavelet 0.001/0.003/0.01, MedRecon MRI TV 0.001/0.002/0.004/0.008/0.016/0.032,
+grids BART TV 0.001/0.002/0.003/0.005/0.01/0.02/0.03/0.05/0.1, BART wavelet 0.0002/0.0005/0.001/0.002/0.003/0.005/0.01/0.02 (3 points each until session 16), MedRecon MRI TV 0.001/0.002/0.004/0.008/0.016/0.032,
 wavelet 0.00025/0.0005/0.001/0.002/0.004/0.008/0.016, CT TV 0.000125/0.00025/0.0005/0.001/0.002/0.004. The 8-coil tasks reuse the λ
 of the single-coil task at the same acceleration. (Until session 15 MedRecon's own methods kept their documented
 defaults on noise-free tasks; at 256² the CT TV default 0.002 is 1–2 dB below the tuned λ, so the "best classical"
