@@ -214,6 +214,15 @@ public static class CliSupport
         }
     }
 
+    /// <summary>`--ref`: PSNR/SSIM/NMSE of the result against the ground truth, and with samples how the std relates to
+    /// the error (stdout).</summary>
+    public static void PrintReferenceMetrics(Tensor reference, Tensor result, Tensor? std)
+    {
+        var metrics = Metrics.Compute(reference, result);
+        Console.WriteLine($"PSNR {metrics.Psnr:F2} dB  SSIM {metrics.Ssim:F4}  NMSE {metrics.Nmse:E3}");
+        if (std is not null) Console.WriteLine(DescribeUncertainty(Metrics.Uncertainty(reference, result, std)));
+    }
+
     /// <summary>One line on how a std map relates to the error of the mean (docs/metrics.md, "Uncertainty").</summary>
     public static string DescribeUncertainty(UncertaintyCalibration u) => string.Create(CultureInfo.InvariantCulture,
         $"std against |error|: correlation {(u.Correlation is double c ? c.ToString("F2", CultureInfo.InvariantCulture) : "n/a")}, " +

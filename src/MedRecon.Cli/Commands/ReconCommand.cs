@@ -167,12 +167,7 @@ public static class ReconCommand
                 Console.WriteLine($"wrote {outPath} ({label}, {clock.Elapsed.TotalSeconds:F2} s)");
                 if (std is not null) Console.WriteLine($"wrote {stdPath} (per-pixel standard deviation)");
             }
-            if (gt is not null)
-            {
-                var metrics = Metrics.Compute(gt, x);
-                Console.WriteLine($"PSNR {metrics.Psnr:F2} dB  SSIM {metrics.Ssim:F4}  NMSE {metrics.Nmse:E3}");
-                if (std is not null) Console.WriteLine(CliSupport.DescribeUncertainty(Metrics.Uncertainty(gt, x, std)));
-            }
+            if (gt is not null) CliSupport.PrintReferenceMetrics(gt, x, std);
             return exit;
         }));
         return cmd;

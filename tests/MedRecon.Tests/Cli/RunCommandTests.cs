@@ -547,6 +547,32 @@ public class RunCommandTests
         fs.Write(bytes, 8 + (int)length, bytes.Length - 8 - (int)length);
     }
 
+    /// <summary>`recon ct --ref` prints PSNR/SSIM/NMSE and, with samples, how the std relates to the error (the same
+    /// numbers `medrecon metrics` gives for the file); a reference of the wrong size fails before any work.</summary>
+    [Fact]
+    public void ReconCt_Ref_PrintsMetricsAndUncertainty_AndRejectsAWrongSizedReference()
+    {
+        using var dir = new TempDir();
+        Ok(CliRunner.Run("simulate", "ct", "--image", "shepp-logan", "--size", "64", "--views", "30", "--out", dir["sim"]));
+        string[] common = { "recon", "ct", "--sinogram", dir["sim/sino.npy"], "--angles", dir["sim/angles.npy"], "--geometry", dir["sim/geometry.json"] };
+        var r = CliRunner.Run(common.Concat(new[] { "--method", "cm", "--nfe", "1", "--start", "fbp", "--samples", "2",
+            "--model", Path.Combine(ExternalTools.RepositoryRoot, "models", "ct-prior.safetensors"), "--ref", dir["sim/gt.npy"], "--out", dir["x.npy"] }).ToArray());
+        Ok(r);
+        Assert.Contains("std against |error|: correlation", r.StdOut);
+        var metrics = CliRunner.Run("metrics", "--ref", dir["sim/gt.npy"], "--test", dir["x.npy"]);
+        Ok(metrics);
+        static double Psnr(string stdout) => double.Parse(stdout.Split('\n').First(l => l.StartsWith("PSNR")).Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(Math.Abs(Psnr(r.StdOut) - Psnr(metrics.StdOut)), 0, 0.006); // printed to 0.01 and 0.001 dB
+        // Classical methods take --ref too; a wrong-sized reference fails before the work and writes nothing.
+        Ok(r = CliRunner.Run(common.Concat(new[] { "--method", "fbp", "--ref", dir["sim/gt.npy"], "--out", dir["fbp.npy"] }).ToArray()));
+        Assert.Contains("PSNR", r.StdOut);
+        Assert.DoesNotContain("std against", r.StdOut);
+        Npy.Write(dir["small.npy"], torch.zeros(32, 32));
+        CliRunner.AssertBadInput(CliRunner.Run(common.Concat(new[] { "--method", "fbp", "--ref", dir["small.npy"], "--out", dir["bad.npy"] }).ToArray()),
+            "small.npy", "(32, 32)", "64×64");
+        Assert.False(File.Exists(dir["bad.npy"]));
+    }
+
     [Fact]
     public void ReconMri_Cm_WritesMeanAndStd_AndRejectsMismatchedMask()
     {
