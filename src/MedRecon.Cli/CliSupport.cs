@@ -220,7 +220,19 @@ public static class CliSupport
     {
         var metrics = Metrics.Compute(reference, result);
         Console.WriteLine($"PSNR {metrics.Psnr:F2} dB  SSIM {metrics.Ssim:F4}  NMSE {metrics.Nmse:E3}");
-        if (std is not null) Console.WriteLine(DescribeUncertainty(Metrics.Uncertainty(reference, result, std)));
+        if (std is not null && Uncertainty(reference, result, std, Console.Out) is { } u) Console.WriteLine(DescribeUncertainty(u));
+    }
+
+    /// <summary><see cref="Metrics.Uncertainty"/>, or null with a line on <paramref name="log"/> where it is undefined (a
+    /// zero std, an exact result): a report on the std must not cost the reconstruction already made.</summary>
+    public static UncertaintyCalibration? Uncertainty(Tensor reference, Tensor result, Tensor std, TextWriter log)
+    {
+        try { return Metrics.Uncertainty(reference, result, std); }
+        catch (ArgumentException e)
+        {
+            log.WriteLine($"std against |error| not measured: {e.Message}");
+            return null;
+        }
     }
 
     /// <summary>One line on how a std map relates to the error of the mean (docs/metrics.md, "Uncertainty").</summary>

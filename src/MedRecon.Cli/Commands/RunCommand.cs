@@ -296,7 +296,7 @@ public static class RunCommand
                 var mIn = Metrics.Compute(gt, input);
                 var mOut = Metrics.Compute(gt, result);
                 // With K samples: does the std map point at the error of the mean? (docs/metrics.md, "Uncertainty")
-                var calibration = std is null ? null : Metrics.Uncertainty(gt, result, std);
+                var calibration = std is null ? null : CliSupport.Uncertainty(gt, result, std, log);
                 rows.Add(new SliceMetrics(indices[i], mIn, mOut, clock.Elapsed.TotalSeconds, cpu, sliceNoise, calibration));
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"slice {indices[i]}: input PSNR {mIn.Psnr:F2} dB SSIM {mIn.Ssim:F4} | {method} PSNR {mOut.Psnr:F2} dB SSIM {mOut.Ssim:F4} NMSE {mOut.Nmse:E2} | {clock.Elapsed.TotalSeconds:F2} s ({cpu:F2} CPU s)"));
@@ -353,7 +353,7 @@ public static class RunCommand
                     input = new { psnr = rows.Average(r => r.Input.Psnr), ssim = rows.Average(r => r.Input.Ssim), nmse = rows.Average(r => r.Input.Nmse) },
                     result = new { psnr = rows.Average(r => r.Result.Psnr), ssim = rows.Average(r => r.Result.Ssim), nmse = rows.Average(r => r.Result.Nmse) },
                 },
-                ["uncertainty"] = rows.All(r => r.Uncertainty is not null) ? UncertaintyJson(MeanCalibration(rows.Select(r => r.Uncertainty!).ToList())) : null,
+                ["uncertainty"] = rows.Any(r => r.Uncertainty is not null) ? UncertaintyJson(MeanCalibration(rows.Where(r => r.Uncertainty is not null).Select(r => r.Uncertainty!).ToList())) : null,
                 ["secondsPerSlice"] = rows.Average(r => r.Seconds),
                 ["cpuSecondsPerSlice"] = rows.Average(r => r.CpuSeconds),
                 ["inputEstimate"] = mri ? "zero-filled" : "fbp (ramp)",

@@ -547,6 +547,23 @@ public class RunCommandTests
         fs.Write(bytes, 8 + (int)length, bytes.Length - 8 - (int)length);
     }
 
+    /// <summary>Where the std report is undefined (a zero std, an exact result) the run says so and goes on: the
+    /// reconstruction already made is not lost to it.</summary>
+    [Fact]
+    public void UncertaintyThatCannotBeMeasuredIsSaidNotThrown()
+    {
+        var log = new StringWriter();
+        var reference = torch.rand(16, 16);
+        Assert.Null(MedRecon.Cli.CliSupport.Uncertainty(reference, reference + 0.1f, torch.zeros(16, 16), log));
+        Assert.Contains("std against |error| not measured", log.ToString());
+        Assert.Contains("zero everywhere", log.ToString());
+        var u = MedRecon.Cli.CliSupport.Uncertainty(reference, reference + 0.1f, torch.full(16, 16, 0.04f), log);
+        Assert.NotNull(u);
+        Assert.Equal(0.0, u!.Coverage2Std); // |error| 0.1 > 2·0.04 everywhere
+        Assert.Equal(2.5, u.ErrorToStdRatio, 5);
+        Assert.Null(u.Correlation); // both constant
+    }
+
     /// <summary>`recon ct --ref` prints PSNR/SSIM/NMSE and, with samples, how the std relates to the error (the same
     /// numbers `medrecon metrics` gives for the file); a reference of the wrong size fails before any work.</summary>
     [Fact]
