@@ -540,7 +540,7 @@ sealed class ZeroShotLoopOptions
     {
         Description = $"cm/diffusion: after the loop, a TV finish from its result x̂: min ½‖Ax − y‖² + ½‖x − x̂‖² + λ·TV(x), {ZeroShotDefaults.TvFinishIterations} " +
                       $"PDHG iterations, λ relative as the TV start's; it removes the texture the last network evaluation paints into flat regions. " +
-                      $"0: off. Default: cm CT {ZeroShotDefaults.CtTvFinish}, {ZeroShotDefaults.CtTvFinishMeasured} with --photons or a sinogram σ; MRI with noisy data (--noise-sigma given, auto or from the simulation) λ = " +
+                      $"0: off. Default: cm CT {ZeroShotDefaults.CtTvFinish}; MRI with noisy data (--noise-sigma given, auto or from the simulation) λ = " +
                       $"{ZeroShotDefaults.MriNoiseTvFinishScale}·σ/max|Aᴴy|, with exact data off ({ZeroShotDefaults.MriTvFinishMeasured} gained 0.7–2 dB on phantoms, " +
                       $"−0.10 to +0.01 dB on held-out slices); diffusion off. docs/zero-shot.md",
     };

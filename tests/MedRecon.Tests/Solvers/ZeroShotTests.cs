@@ -479,12 +479,11 @@ public class ZeroShotTests
         Assert.Equal(ZeroShotDefaults.CtTvStartLambda, ZeroShotDefaults.StartLambdaFor(new ZeroShotOptions(), mri: false, CtAngles.Uniform(60)));
         Assert.Equal(ZeroShotDefaults.CtNoisyTvStartLambda, ZeroShotDefaults.StartLambdaFor(new ZeroShotOptions { Photons = 1e4 }, mri: false, CtAngles.Uniform(90, 120)));
         Assert.Equal(0.01, ZeroShotDefaults.StartLambdaFor(new ZeroShotOptions { StartLambda = 0.01 }, mri: false, CtAngles.Uniform(90, 120)));
-        // The finish's λ: 0.004 for exact data (session 16); a noise model keeps 0.002.
+        // The finish's λ: 0.004 for every CT task since session 16, with a noise model too; an explicit λ wins.
         Assert.Equal(0.004, ZeroShotDefaults.CtTvFinish);
-        Assert.Equal(ZeroShotDefaults.CtTvFinishMeasured, ZeroShotDefaults.TvFinishFor(new ZeroShotOptions { Photons = 1e4 }, mri: false));
-        Assert.Equal(ZeroShotDefaults.CtTvFinishMeasured, ZeroShotDefaults.TvFinishFor(new ZeroShotOptions { NoiseSigma = 0.1 }, mri: false));
+        Assert.Equal(ZeroShotDefaults.CtTvFinish, ZeroShotDefaults.TvFinishFor(new ZeroShotOptions { Photons = 1e4 }, mri: false));
+        Assert.Equal(ZeroShotDefaults.CtTvFinish, ZeroShotDefaults.TvFinishFor(new ZeroShotOptions { NoiseSigma = 0.1 }, mri: false));
         Assert.Equal(0.003, ZeroShotDefaults.TvFinishFor(new ZeroShotOptions { TvFinish = 0.003, Photons = 1e4 }, mri: false));
-        Assert.True(ZeroShotDefaults.CtTvFinish > ZeroShotDefaults.CtTvFinishMeasured);
         Assert.True(byDefault.Mean.min().item<float>() >= 0, "the CT finish keeps x ≥ 0 as the TV start does");
         double pOff = Metrics.Psnr(truth, off.Mean), pOn = Metrics.Psnr(truth, byDefault.Mean);
         output.WriteLine($"CT TV finish: {pOff:F2} → {pOn:F2} dB");
