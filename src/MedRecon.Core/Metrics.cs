@@ -83,9 +83,10 @@ public static class Metrics
         var (r, m) = Prepare(reference, mean, nameof(Uncertainty));
         var (_, s) = Prepare(reference, std, nameof(Uncertainty));
         var error = (r - m).abs().flatten();
+        var squares = error.square();
         var spread = s.flatten();
         if (spread.min().item<double>() < 0) throw new ArgumentException("Uncertainty: the standard deviation has negative values");
-        double errorSquares = error.square().sum().item<double>();
+        double errorSquares = squares.sum().item<double>();
         if (!(errorSquares > 0)) throw new ArgumentException("Uncertainty: the mean equals the reference, so there is no error to predict");
         double spreadSquares = spread.square().sum().item<double>();
         if (!(spreadSquares > 0)) throw new ArgumentException("Uncertainty: the standard deviation is zero everywhere (one sample?)");
@@ -99,8 +100,8 @@ public static class Metrics
 
         long top = Math.Max(1, error.numel() / 10);
         var byStd = spread.topk((int)top).indexes;
-        double share = error.index_select(0, byStd).square().sum().item<double>() / errorSquares;
-        double oracle = error.square().topk((int)top).values.sum().item<double>() / errorSquares;
+        double share = squares.index_select(0, byStd).sum().item<double>() / errorSquares;
+        double oracle = squares.topk((int)top).values.sum().item<double>() / errorSquares;
         return new UncertaintyCalibration(correlation, coverage, ratio, share, oracle);
     }
 

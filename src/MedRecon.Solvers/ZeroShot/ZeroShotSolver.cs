@@ -182,7 +182,7 @@ public static class ZeroShotDefaults
     public static double CtMomentumFor(IReadOnlyList<double>? anglesRadians, bool weightedByNoise = false)
     {
         if (weightedByNoise || anglesRadians is null || anglesRadians.Count < 2) return 0;
-        if (ArcDegrees(anglesRadians) < 170) return CtMomentum;
+        if (IsLimitedArc(anglesRadians)) return CtMomentum;
         return CtMomentum * Math.Clamp(60.0 / anglesRadians.Count - 1, 0, 1);
     }
 
@@ -247,11 +247,17 @@ public static class ZeroShotDefaults
     /// </summary>
     public static double CtSigmaStartFor(IReadOnlyList<double> anglesRadians, ZeroShotStart start = ZeroShotStart.Direct, bool noiseModel = false)
     {
-        double arc = ArcDegrees(anglesRadians);
-        if (start == ZeroShotStart.TotalVariation) return arc < 170 ? 0.7 : CtTvSigmaStartFor(noiseModel);
-        if (arc < 170) return 0.5;
+        bool limited = IsLimitedArc(anglesRadians);
+        if (start == ZeroShotStart.TotalVariation) return limited ? 0.7 : CtTvSigmaStartFor(noiseModel);
+        if (limited) return 0.5;
         return Math.Clamp(0.2 * Math.Pow(60.0 / anglesRadians.Count, 1.32), 0.1, 0.5);
     }
+
+    /// <summary>Arcs under this many degrees are limited-angle for the CT defaults (σ₀, TV start λ, momentum): the
+    /// missing wedge, not streaks, is what the prior must fill.</summary>
+    const double LimitedArcDegrees = 170;
+
+    static bool IsLimitedArc(IReadOnlyList<double> anglesRadians) => ArcDegrees(anglesRadians) < LimitedArcDegrees;
 
     /// <summary>The angular range covered, counting each view's share (n views a step δ apart cover nδ); 0 below 2 views.</summary>
     static double ArcDegrees(IReadOnlyList<double> anglesRadians)
@@ -377,7 +383,7 @@ public static class ZeroShotDefaults
     {
         double lambda = o.StartLambda ?? (mri ? MriTvStartLambda
             : CtNoiseModel(o) ? CtNoisyTvStartLambda
-            : anglesRadians is not null && ArcDegrees(anglesRadians) < 170 ? CtLimitedArcTvStartLambda : CtTvStartLambda);
+            : anglesRadians is not null && IsLimitedArc(anglesRadians) ? CtLimitedArcTvStartLambda : CtTvStartLambda);
         if (!(lambda > 0) || lambda > 1) throw new ArgumentOutOfRangeException(nameof(o), $"TV start λ {lambda}: must be in (0, 1]");
         return lambda;
     }
