@@ -83,14 +83,18 @@ public static class ReconCommand
             var zs = zsOptions.Read(p, label, "mr");
             ZeroShotCliOptions.RefuseClassicalOptions(p, label, lambda, iters);
             // Acquired k-space is noisy, and keeping noisy samples exactly amplifies the noise (with coils badly; 8 coils,
-            // noise 20: 19 dB exact vs 31 dB noise-aware): without a choice, the noise of simulation.json, else estimated.
+            // noise 20: 19 dB exact vs 31 dB noise-aware): without a choice, the noise simulation.json says was added, else
+            // estimated (ZeroShotDefaults.MriEstimatesNoise).
             string? noiseNote = null; // said once the input has passed every check
             if (zs is { } z && z.Options is { NoiseSigma: null, EstimateNoise: false, ConsistencyWeight: null, Lambda: null })
             {
-                zs = (simulation?.Noise is double known ? z.Options with { NoiseSigma = known } : z.Options with { EstimateNoise = true }, z.Model);
-                noiseNote = simulation?.Noise is double n
-                    ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"data consistency: k-space noise σ {n:G4} from simulation.json{(n == 0 ? " (exact)" : "")}")
-                    : "data consistency: k-space noise σ estimated from the measured outer k-space (--noise-sigma 0 keeps the samples exactly)";
+                bool estimate = ZeroShotDefaults.MriEstimatesNoise(simulation?.Noise, coils: stacked ? k.shape[1] : k.dim() == 3 ? k.shape[0] : 1);
+                zs = (estimate ? z.Options with { EstimateNoise = true } : z.Options with { NoiseSigma = simulation!.Noise }, z.Model);
+                noiseNote = !estimate
+                    ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"data consistency: k-space noise σ {simulation!.Noise:G4} from simulation.json{(simulation.Noise == 0 ? " (exact)" : "")}")
+                    : "data consistency: k-space noise σ estimated from the measured outer k-space" +
+                      (simulation?.Noise is 0 ? " (simulation.json adds none, but samples still differ from the pixel grid's DFT;" : " (") +
+                      " --noise-sigma 0 keeps the samples exactly)";
             }
             // The estimate needs measured samples in the outer k-space: checked now, not after the TV start.
             if (zs is { } ze && ze.Options.EstimateNoise)

@@ -136,12 +136,17 @@ public static class RunCommand
     }
 
     /// <summary>The simulation knows its noise: a zero-shot run weighs its data consistency by it (MRI the k-space σ,
-    /// CT the photon count) unless told otherwise (--noise-sigma, --photons, or a --consistency-weight).</summary>
+    /// CT the photon count) unless told otherwise (--noise-sigma, --photons, or a --consistency-weight); MRI without
+    /// added noise estimates it from the data (<see cref="ZeroShotDefaults.MriEstimatesNoise"/>).</summary>
     static ZeroShotLoopSettings SimulatedNoise(ZeroShotLoopSettings schedule, SimulationSpec sim, string method)
     {
         if (method is not ("cm" or "diffusion") || schedule.NoiseSigma is not null || schedule.EstimateNoise || schedule.Photons is not null
             || schedule.ConsistencyWeight is not null) return schedule;
-        if (sim.Modality == "mri") return sim.Get("noise", 0.0) is > 0 and var n ? schedule with { NoiseSigma = n } : schedule;
+        if (sim.Modality == "mri")
+        {
+            double n = sim.Get("noise", 0.0);
+            return ZeroShotDefaults.MriEstimatesNoise(n, (long)sim.Get("coils", 1.0)) ? schedule with { EstimateNoise = true } : n > 0 ? schedule with { NoiseSigma = n } : schedule;
+        }
         return sim.Get("photons", 0.0) is > 0 and var i0 ? schedule with { Photons = i0 } : schedule; // photons=0: refused with the other settings
     }
 

