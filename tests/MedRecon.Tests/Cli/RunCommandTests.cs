@@ -199,6 +199,11 @@ public class RunCommandTests
                     Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty(none).ValueKind);
             // The prior's input is recorded for MRI (the diffusion baseline shares it: the same network and domain).
             Assert.Equal(name == "ct" ? null : "magnitude", doc.RootElement.GetProperty("phase").GetString());
+            // A noise-free single-coil simulation still weighs its samples by the noise estimated from them; coil data
+            // without added noise stay exact (ZeroShotDefaults.MriEstimatesNoise).
+            var noise = doc.RootElement.GetProperty("noiseSigma");
+            if (name == "diffusion") Assert.Equal("auto", noise.GetString());
+            else Assert.Equal(JsonValueKind.Null, noise.ValueKind);
             Assert.Single(Directory.GetFiles(dir[$"{name}/dicom"]));
         }
         // Simulated k-space noise: cm weighs its data consistency by the known noise by default (recorded); a classical
