@@ -244,13 +244,18 @@ public static class RunCommand
                     input = MriPipeline.Reconstruct(m.KSpace, m.Mask.Mask, maps, MriMethod.Zf).abs();
                     if (zeroShot)
                     {
-                        var r = CliSupport.RetryNativeOnce(() => MriPipeline.ReconstructZeroShot(m.KSpace, m.Mask.Mask, maps, zs!, prior!.Function, progress), $"run slice {indices[i]}");
+                        // The default estimate needs measured samples in the outer k-space (tiny images may lack them):
+                        // without, this slice keeps its samples exactly; an explicit --noise-sigma auto is refused instead.
+                        var sliceZs = zs!.EstimateNoise && !o.Schedule.EstimateNoise && !Operators.Mri.KSpaceNoise.CanEstimate(m.Mask.Mask)
+                            ? zs with { EstimateNoise = false } : zs;
+                        if (sliceZs != zs) log.WriteLine($"slice {indices[i]}: exact data consistency (too few measured samples in the outer k-space to estimate the noise)");
+                        var r = CliSupport.RetryNativeOnce(() => MriPipeline.ReconstructZeroShot(m.KSpace, m.Mask.Mask, maps, sliceZs, prior!.Function, progress), $"run slice {indices[i]}");
                         result = r.Mean.abs();
                         std = r.StandardDeviation;
                         sliceNoise = r.NoiseSigma;
                         used = r.Settings;
-                        if (zs!.EstimateNoise) log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"slice {indices[i]}: k-space noise σ estimated from the outer k-space: {r.NoiseSigma ?? 0:G4}"));
-                        derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(zs!, used!, mri, prior!.Sha256, conjugateGradient: maps is not null)}";
+                        if (sliceZs.EstimateNoise) log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"slice {indices[i]}: k-space noise σ estimated from the outer k-space: {r.NoiseSigma ?? 0:G4}"));
+                        derivationText = $"MedRecon run: {ZeroShotCliOptions.Describe(sliceZs, used!, mri, prior!.Sha256, conjugateGradient: maps is not null)}";
                     }
                     else
                     {

@@ -51,7 +51,8 @@ public sealed class ZeroShotValidationMethod(string id, string label, Modality m
         int nfe = method == ZeroShotMethod.Diffusion ? context.DiffusionNfe : fixedNfe ?? (context.Quick ? Math.Min(context.Nfe, 2) : context.Nfe);
         var o = new ZeroShotOptions { Method = method, Nfe = nfe, Seed = (ulong)c.MaskSeed, Start = start, StartIterations = startIterations,
             NoiseSigma = c.NoiseSigma > 0 ? c.NoiseSigma : null, Photons = c.Task.Dose,
-            EstimateNoise = c.Mri is { } mri && ZeroShotDefaults.MriEstimatesNoise(c.NoiseSigma, mri.KSpace.shape[0]) };
+            EstimateNoise = c.Mri is { } mri && ZeroShotDefaults.MriEstimatesNoise(c.NoiseSigma, mri.KSpace.shape[0])
+                && MedRecon.Operators.Mri.KSpaceNoise.CanEstimate(mri.Mask.Mask) };
         ZeroShotResult r;
         if (modality == Modality.Mri)
         {

@@ -24,7 +24,24 @@ public static class KSpaceNoise
         var k = kspace.dim() == 2 ? kspace.unsqueeze(0) : kspace;
         if (k.dim() != 3 || !k.shape[1..].SequenceEqual(mask.shape))
             throw new ArgumentException($"k-space {string.Join("x", kspace.shape)} and mask {string.Join("x", mask.shape)} do not match");
-        long ny = k.shape[1], nx = k.shape[2];
+        var select = Band(mask) ?? throw new ArgumentException($"too few measured samples in the outer k-space ({MinimumSamples} needed) to estimate the noise; give it");
+        var z = k.masked_select(select.unsqueeze(0).expand(k.shape)).to(ScalarType.ComplexFloat32);
+        var parts = torch.cat(new[] { z.real.abs(), z.imag.abs() });
+        return parts.median().item<float>() / 0.6745;
+    }
+
+    /// <summary>Whether <paramref name="mask"/> (ky, kx) measures enough of the outer k-space for <see cref="Estimate"/>.</summary>
+    public static bool CanEstimate(Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        return mask.dim() == 2 && Band(mask) is not null;
+    }
+
+    /// <summary>The measured samples the estimate uses: the outer band, widened once when it holds too few; null if even
+    /// the wider one does.</summary>
+    static Tensor? Band(Tensor mask)
+    {
+        long ny = mask.shape[0], nx = mask.shape[1];
         var v = (torch.arange(ny, dtype: ScalarType.Float32) - ny / 2).abs() / (ny / 2.0);
         var u = (torch.arange(nx, dtype: ScalarType.Float32) - nx / 2).abs() / (nx / 2.0);
         var radius = torch.maximum(v.unsqueeze(1), u.unsqueeze(0));
@@ -32,12 +49,8 @@ public static class KSpaceNoise
         foreach (double band in new[] { OuterBand, 0.5 })
         {
             var select = sampled & (radius >= band);
-            long count = select.sum().item<long>();
-            if (count < MinimumSamples) continue;
-            var z = k.masked_select(select.unsqueeze(0).expand(k.shape)).to(ScalarType.ComplexFloat32);
-            var parts = torch.cat(new[] { z.real.abs(), z.imag.abs() });
-            return parts.median().item<float>() / 0.6745;
+            if (select.sum().item<long>() >= MinimumSamples) return select;
         }
-        throw new ArgumentException($"too few measured samples in the outer k-space ({MinimumSamples} needed) to estimate the noise; give it");
+        return null;
     }
 }

@@ -174,6 +174,21 @@ public class RunCommandTests
         AssertNothingWritten(dir, "f");
     }
 
+    /// <summary>The default noise estimate needs measured samples in the outer k-space: a 16² image has too few, so the
+    /// slice keeps its samples exactly and says so; an explicit --noise-sigma auto is refused there, nothing written.</summary>
+    [Fact]
+    public void Run_Cm_TinyImage_KeepsTheSamplesExactly_WhenTheNoiseCannotBeEstimated()
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run("run", "--size", "16", "--nfe", "1", "--out", dir["tiny"]);
+        Ok(r);
+        Assert.Contains("slice 0: exact data consistency (too few measured samples in the outer k-space", r.StdOut);
+        Assert.DoesNotContain("estimated from the outer k-space", r.StdOut);
+        CliRunner.AssertBadInput(CliRunner.Run("run", "--size", "16", "--nfe", "1", "--noise-sigma", "auto", "--out", dir["auto"]),
+            "too few measured samples in the outer k-space");
+        Assert.False(Directory.Exists(dir["auto"]));
+    }
+
     /// <summary>The zero-shot paths end to end through the CLI: CT with the shipped CT prior (beats its FBP input),
     /// 4 coils with the MR prior (beats zero-filled), and the diffusion baseline.</summary>
     [Fact]

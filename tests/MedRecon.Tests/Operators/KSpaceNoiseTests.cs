@@ -33,6 +33,9 @@ public class KSpaceNoiseTests
         var centre = torch.zeros(128, 128);
         centre[TensorIndex.Slice(48, 80), TensorIndex.Slice(48, 80)] = 1;
         Assert.Throws<ArgumentException>(() => KSpaceNoise.Estimate(clean * centre, centre));
+        Assert.False(KSpaceNoise.CanEstimate(centre)); // what a default estimate checks before it falls back to exact
+        Assert.True(KSpaceNoise.CanEstimate(mask));
+        Assert.False(KSpaceNoise.CanEstimate(SamplingMasks.Create(MaskKind.Random, 16, 16, 4, 0.08, 1).Mask)); // 16²: too few samples
         Assert.Throws<ArgumentException>(() => KSpaceNoise.Estimate(clean, torch.ones(64, 64)));
     }
 }
