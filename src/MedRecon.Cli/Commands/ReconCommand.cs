@@ -520,8 +520,9 @@ sealed class ZeroShotLoopOptions
         Description = "cm/diffusion: standard deviation of the measurement noise, in the data's units — MRI: of the k-space per real and " +
                       "imaginary part, or auto (estimated from the measured outer k-space; for acquired, noisy data — above all with coils); CT: of " +
                       "Gaussian sinogram noise (Poisson noise: --photons). Each data-consistency step then weighs the measurements against the " +
-                      "network's estimate by it. 0: exact. Default: recon mri the noise of simulation.json next to the k-space, else auto; recon ct " +
-                      "the σ simulation.json records (none: exact); run the simulated noise= (none: exact). docs/zero-shot.md",
+                      "network's estimate by it. 0: exact. Default, MRI (recon mri, run): the noise a simulation added (simulation.json, noise=), " +
+                      "else auto — acquired k-space, and noise-free single-coil simulations, whose samples are still not the grid's DFT; " +
+                      "noise-free coil simulations exact. CT: the σ simulation.json records (none: exact). docs/zero-shot.md",
     };
     readonly Option<string?> photons = new("--photons")
     {
