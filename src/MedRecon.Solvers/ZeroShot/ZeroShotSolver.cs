@@ -222,8 +222,11 @@ public static class ZeroShotDefaults
     public const double CtSigmaStart = 0.2;
     /// <summary>CT σ₀ from TV over a full arc (and when the angular sampling is unknown), exact data. From the sharper
     /// start of session 15 (λ 0.0005), Philips training slices 60 / 90, 8 NFE: σ₀ 0.05 / 0.03 / 0.08 → mean over 30 and
-    /// 60 views 46.24 / 46.34 / 46.04 dB (SSIM 0.9944 / 0.9955 / —), ellipse phantoms 7 / 1001 44.46 / 44.59 / 44.26.</summary>
-    public const double CtTvSigmaStart = 0.03;
+    /// 60 views 46.24 / 46.34 / 46.04 dB (SSIM 0.9944 / 0.9955 / —), ellipse phantoms 7 / 1001 44.46 / 44.59 / 44.26.
+    /// Session 17, with the TV finish λ 0.004: 0.03 / 0.02 / 0.015 → 46.39 / 46.41 / 46.38 dB (SSIM 0.99479 / 0.99485 /
+    /// 0.99485), phantoms 44.68 / 44.91 / 44.93; held out (cm-tv) 0.02 gained at 30 views +0.30 dB on slice 118 and
+    /// +0.14 to +0.30 on 118 / 130 / 139, at 60 views +0.16 and +0.08 to +0.16 (docs/zero-shot.md).</summary>
+    public const double CtTvSigmaStart = 0.02;
     /// <summary>CT σ₀ from TV over a full arc with a noise model (--photons, a sinogram σ): the value tuned with the
     /// smoother start that noisy data keep (<see cref="CtNoisyTvStartLambda"/>).</summary>
     public const double CtNoisyTvSigmaStart = 0.05;
@@ -241,7 +244,7 @@ public static class ZeroShotDefaults
     /// (docs/zero-shot.md): 60 views best at 0.1–0.2 (0.5: −0.9 to −1.6 dB), 30 views best at 0.5 (0.2: −3.4 to −5.5 dB;
     /// 0.8: −1 dB), limited angle 120° 0.5–1.0. So 0.2·(60/views)^1.32 (0.2 at 60, 0.5 at 30), within [0.1, 0.5]; 0.5
     /// for arcs under 170°. From TV (same slices, 8 NFE): the streaks are gone, so a small σ₀ — 0.05 over a full arc
-    /// with the start of the time, 0.03 since session 15's sharper one (<see cref="CtTvSigmaStart"/>)
+    /// with the start of the time, 0.03 since session 15's sharper one, 0.02 since session 17 (<see cref="CtTvSigmaStart"/>)
     /// (30 views: 0.05–0.1 best, 0.4 −2 dB; 60 views: 0.02–0.05) — but the missing wedge of a limited arc still needs a
     /// large one: 0.7 under 170° (0.05: −1.0 to −1.4 dB; 1.0 within ±0.5 dB).
     /// </summary>
