@@ -89,7 +89,7 @@ public static class ReconCommand
             if (zs is { } z && z.Options is { NoiseSigma: null, EstimateNoise: false, ConsistencyWeight: null, Lambda: null })
             {
                 bool estimate = ZeroShotDefaults.MriEstimatesNoise(simulation?.Noise, coils: stacked ? k.shape[1] : k.dim() == 3 ? k.shape[0] : 1);
-                zs = (estimate ? z.Options with { EstimateNoise = true } : z.Options with { NoiseSigma = simulation!.Noise }, z.Model);
+                zs = (estimate ? z.Options with { EstimateNoise = true, NoiseFreeData = simulation?.Noise is 0 } : z.Options with { NoiseSigma = simulation!.Noise }, z.Model);
                 noiseNote = !estimate
                     ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"data consistency: k-space noise σ {simulation!.Noise:G4} from simulation.json{(simulation.Noise == 0 ? " (exact)" : "")}")
                     : "data consistency: k-space noise σ estimated from the measured outer k-space" +
@@ -103,7 +103,7 @@ public static class ReconCommand
                 try { Operators.Mri.KSpaceNoise.Estimate(first * m, m); }
                 catch (ArgumentException e) when (noiseNote is not null)
                 {
-                    zs = (ze.Options with { EstimateNoise = false }, ze.Model);
+                    zs = (ze.Options with { EstimateNoise = false, NoiseFreeData = false }, ze.Model);
                     noiseNote = $"data consistency: exact (the k-space noise cannot be estimated: {e.Message})";
                 }
                 catch (ArgumentException e) { throw new CliException($"--noise-sigma auto: {e.Message}"); }

@@ -164,6 +164,8 @@ public static class RunCommand
         if (o.Schedule.PhotonsFromFlatFields)
             throw new CliException("--photons flat estimates the dose from the flat fields of recon ct --projections; run simulates its dose (ct:views=60,photons=I0)");
         var zs = ZeroShotCliOptions.Build(method, o.Nfe, o.Samples, o.Seed, o.SigmaStart, o.Model, o.Start, mri ? "mr" : "ct", o.StartIterations, o.SigmaInflation, SimulatedNoise(o.Schedule, sim, method));
+        // A default estimate in run is always on a simulation that added no noise (SimulatedNoise).
+        if (zs is { EstimateNoise: true } && !o.Schedule.EstimateNoise) zs = zs with { NoiseFreeData = true };
         bool zeroShot = zs is not null;
         var mriOptions = mri ? MriOptions(sim) : null;
         var ctSettings = mri ? default : CtSettings(sim);
@@ -247,7 +249,7 @@ public static class RunCommand
                         // The default estimate needs measured samples in the outer k-space (tiny images may lack them):
                         // without, this slice keeps its samples exactly; an explicit --noise-sigma auto is refused instead.
                         var sliceZs = zs!.EstimateNoise && !o.Schedule.EstimateNoise && !Operators.Mri.KSpaceNoise.CanEstimate(m.Mask.Mask)
-                            ? zs with { EstimateNoise = false } : zs;
+                            ? zs with { EstimateNoise = false, NoiseFreeData = false } : zs;
                         if (sliceZs != zs) log.WriteLine($"slice {indices[i]}: exact data consistency (too few measured samples in the outer k-space to estimate the noise)");
                         var r = CliSupport.RetryNativeOnce(() => MriPipeline.ReconstructZeroShot(m.KSpace, m.Mask.Mask, maps, sliceZs, prior!.Function, progress), $"run slice {indices[i]}");
                         result = r.Mean.abs();

@@ -50,9 +50,10 @@ public sealed class ZeroShotValidationMethod(string id, string label, Modality m
         var prior = LearnedMethods.Prior(modality, context, priorFile);
         int nfe = method == ZeroShotMethod.Diffusion ? context.DiffusionNfe : fixedNfe ?? (context.Quick ? Math.Min(context.Nfe, 2) : context.Nfe);
         var o = new ZeroShotOptions { Method = method, Nfe = nfe, Seed = (ulong)c.MaskSeed, Start = start, StartIterations = startIterations,
-            NoiseSigma = c.NoiseSigma > 0 ? c.NoiseSigma : null, Photons = c.Task.Dose,
-            EstimateNoise = c.Mri is { } mri && ZeroShotDefaults.MriEstimatesNoise(c.NoiseSigma, mri.KSpace.shape[0])
-                && MedRecon.Operators.Mri.KSpaceNoise.CanEstimate(mri.Mask.Mask) };
+            NoiseSigma = c.NoiseSigma > 0 ? c.NoiseSigma : null, Photons = c.Task.Dose };
+        // The suite's noise-free single-coil MRI tasks estimate σ (they record the noise they add, here none).
+        if (c.Mri is { } mri && ZeroShotDefaults.MriEstimatesNoise(c.NoiseSigma, mri.KSpace.shape[0]) && MedRecon.Operators.Mri.KSpaceNoise.CanEstimate(mri.Mask.Mask))
+            o = o with { EstimateNoise = true, NoiseFreeData = true };
         ZeroShotResult r;
         if (modality == Modality.Mri)
         {

