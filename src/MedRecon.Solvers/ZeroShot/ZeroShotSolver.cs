@@ -587,7 +587,7 @@ public static class ZeroShotSolver
         // Noisy data: a finish weighted by the noise (TotalVariation's λ is relative to max|Aᴴy|); range-checked here,
         // before the TV start's seconds.
         double finish = ZeroShotDefaults.TvFinishFor(o, mri: true, ZeroShotDefaults.MriTvFinishFor(noise, Internal.SolverInput.MaxAbs(zeroFilled),
-            ZeroShotDefaults.IsLineMask(a.Mask), o.EstimateNoise && o.NoiseFreeData));
+            ZeroShotDefaults.IsLineMask(a.Mask), o.NoiseFreeData)); // NoiseFreeData implies EstimateNoise (checked above)
         // A TV start leaves the prior less aliasing to undo (measured +1.6 dB at 4x, 8 NFE; docs/zero-shot.md).
         int startIterations = o.StartIterations ?? TotalVariationOptions.DefaultIterations;
         double startLambda = ZeroShotDefaults.StartLambdaFor(o, mri: true);
