@@ -41,6 +41,9 @@ public sealed record TotalVariationOptions
     /// <summary>w of <see cref="Anchor"/>, on the scale of AᴴA (‖A‖ = 1 for a unitary masked FFT; the CT TV normalises
     /// its projector to ‖A‖ = 1, so w = 1 weighs the estimate like a measurement of unit gain).</summary>
     public double AnchorWeight { get; init; } = 1;
+    /// <summary>Where the iterations start (default: the anchor, else Aᴴy). The solution does not depend on it, the
+    /// iterations needed do: for CT, Aᵀy is a blurred image on another scale than x.</summary>
+    public Tensor? Initial { get; init; }
 }
 
 /// <summary>
@@ -79,6 +82,13 @@ public static class TotalVariation
             if (!Tensors.AllFinite(anchor)) throw new ArgumentException("TV anchor contains NaN or Inf values", nameof(options));
         }
 
+        if (options.Initial is { } init)
+        {
+            if (!init.shape.SequenceEqual(a.InputShape))
+                throw new ArgumentException($"TV initial image has shape {Tensors.ShapeString(init.shape)}, {a.Name} takes {Tensors.ShapeString(a.InputShape)}", nameof(options));
+            if (!Tensors.AllFinite(init)) throw new ArgumentException("TV initial image contains NaN or Inf values", nameof(options));
+        }
+
         using var outer = NewDisposeScope();
         var aty = a.Adjoint(y);
         bool complex = aty.is_complex();
@@ -102,7 +112,7 @@ public static class TotalVariation
 
         var a0 = anchor?.to(aty.dtype);
         double tauW = anchor is null ? 0 : tau * options.AnchorWeight;
-        var x = Project(a0 ?? aty, options.NonNegative);
+        var x = Project(options.Initial?.to(aty.dtype) ?? a0 ?? aty, options.NonNegative);
         var xBar = x.clone();
         var p = torch.zeros_like(y);         // dual of the data term
         var q = torch.zeros(grad.OutputShape, dtype: aty.dtype); // dual of the gradient

@@ -50,7 +50,7 @@ three noisy tasks (noise seeded like the mask).
 | --- | --- | --- |
 | zf | zero-filled Aᴴy | |
 | cg | CG on AᴴA x = Aᴴy (CG-SENSE; equals zero-filled for a single coil) | 30 iterations |
-| tv | MedRecon TV (PDHG), MRI and CT | λ tuned (below; relative to max\|Aᴴy\|, CT to max\|Aᵀy\|/‖A‖²; the CLI defaults MRI 0.004, CT 0.002 are used with --no-tune), 300 iterations; CT x ≥ 0 |
+| tv | MedRecon TV (PDHG), MRI and CT | λ tuned (below; relative to max\|Aᴴy\|, CT to max\|Aᵀy\|/‖A‖²; the CLI defaults MRI 0.004, CT 0.002 are used with --no-tune); MRI 300 iterations from Aᴴy; CT 1000 from the FBP, x ≥ 0 (until session 18: 300 from Aᵀy, which left TV far from its optimum: docs/ct.md) |
 | wavelet | MedRecon wavelet-ℓ1 (FISTA, Daubechies-4, cycle spinning) | λ tuned (below; default 0.002 with --no-tune), 100 iterations |
 | bart-tv, bart-wavelet | BART `pics -S -R T:3:0:λ -u 0.05` / `-R W:3:0:λ`, on the same k-space and maps as .cfl | TV 300 iterations (ADMM: 100 left Shepp–Logan 4x at 35.2 dB against 42.9 dB at 300 and 43.0 at 1000), wavelet 100 (300 gave no gain); λ tuned (below) |
 | fbp, sirt, cgls | MedRecon FBP (ramp), SIRT, CGLS | SIRT 200, CGLS 30 iterations, unconstrained |

