@@ -1,4 +1,5 @@
 using MedRecon.Core;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MedRecon.Operators;
@@ -111,10 +112,16 @@ public sealed class CompositeOperator : LinearOperator
 /// <summary>(s A) x = s (A x) for a real scale s.</summary>
 public sealed class ScaledOperator : LinearOperator
 {
+    // Held for the operator's life, not made per call: TorchSharp 0.107 leaves implicit Scalars to the finalizer,
+    // which can free one while libtorch still reads it (TotalVariation calls this operator thousands of times).
+    readonly Scalar scale, scaleSquared;
+
     public ScaledOperator(LinearOperator inner, double scale) : base(inner.InputShape, inner.OutputShape)
     {
         Inner = inner;
         Scale = scale;
+        this.scale = scale.ToScalar();
+        scaleSquared = (scale * scale).ToScalar();
     }
 
     public LinearOperator Inner { get; }
@@ -124,19 +131,19 @@ public sealed class ScaledOperator : LinearOperator
     public override Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return Inner.Forward(x).mul(Scale).MoveToOuterDisposeScope();
+        return Inner.Forward(x).mul_(scale).MoveToOuterDisposeScope();
     }
 
     public override Tensor Adjoint(Tensor y)
     {
         using var scope = NewDisposeScope();
-        return Inner.Adjoint(y).mul(Scale).MoveToOuterDisposeScope();
+        return Inner.Adjoint(y).mul_(scale).MoveToOuterDisposeScope();
     }
 
     public override Tensor Normal(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return Inner.Normal(x).mul(Scale * Scale).MoveToOuterDisposeScope();
+        return Inner.Normal(x).mul_(scaleSquared).MoveToOuterDisposeScope();
     }
 }
 

@@ -112,7 +112,19 @@ public static class TotalVariation
 
         var a0 = anchor?.to(aty.dtype);
         double tauW = anchor is null ? 0 : tau * options.AnchorWeight;
-        var x = Project(options.Initial?.to(aty.dtype) ?? a0 ?? aty, options.NonNegative);
+        // Explicit Scalars, disposed here: TorchSharp 0.107 leaves the implicit ones of `tensor * double` to the
+        // finalizer thread, which now and then corrupts a native call ("Unknown scalar type", CliSupport.RetryNativeOnce);
+        // this loop made thousands of them per reconstruction.
+        using var sigmaS = sigma.ToScalar();
+        using var dataScale = (1.0 / (1 + sigma)).ToScalar();
+        using var inverseLambda = (lam > 0 ? 1.0 / lam : 0.0).ToScalar();
+        using var one = 1.0.ToScalar();
+        using var zero = 0.0.ToScalar();
+        using var two = 2.0.ToScalar();
+        using var tauS = tau.ToScalar();
+        using var anchorWeight = tauW.ToScalar();
+        using var anchorScale = (1.0 / (1 + tauW)).ToScalar();
+        var x = Project(options.Initial?.to(aty.dtype) ?? a0 ?? aty, options.NonNegative, zero);
         var xBar = x.clone();
         var p = torch.zeros_like(y);         // dual of the data term
         var q = torch.zeros(grad.OutputShape, dtype: aty.dtype); // dual of the gradient
@@ -124,20 +136,20 @@ public static class TotalVariation
             using (var scope = NewDisposeScope())
             {
                 // prox of σF₁*, F₁(u) = ½‖u − y‖²:  p ← (p + σ(A x̄ − y)) / (1 + σ)
-                pn = (p + (a.Forward(xBar) - y) * sigma) / (1 + sigma);
+                pn = a.Forward(xBar).sub_(y).mul_(sigmaS).add_(p).mul_(dataScale);
                 // prox of σF₂*, F₂ = λ‖·‖₂,₁: pointwise projection onto the λ-ball (joint over directions and re/im)
                 if (lam > 0)
                 {
-                    var qt = q + grad.Forward(xBar) * sigma;
+                    var qt = grad.Forward(xBar).mul_(sigmaS).add_(q);
                     var mag = Tensors.Magnitude(qt).square().sum(dim: 0).sqrt();
-                    qn = qt / (mag / lam).clamp_min(1.0);
+                    qn = qt.div(mag.mul_(inverseLambda).clamp_min_(one));
                 }
                 else qn = q.clone(); // λ = 0: no TV term, the dual stays 0 (plain least squares by PDHG)
-                var v = x - (a.Adjoint(pn) + grad.Adjoint(qn)) * tau;
+                var v = x.sub(a.Adjoint(pn).add_(grad.Adjoint(qn)).mul_(tauS));
                 // prox of τ(w/2)‖· − x̂‖² (then the constraint; both separable and isotropic, so they compose)
-                if (a0 is not null) v = (v + a0 * tauW) / (1 + tauW);
-                xn = Project(v, options.NonNegative);
-                xBarN = xn * 2 - x;
+                if (a0 is not null) v = v.add_(a0, anchorWeight).mul_(anchorScale);
+                xn = Project(v, options.NonNegative, zero);
+                xBarN = xn.mul(two).sub_(x);
                 if (track) change = Tensors.Norm(xn - x) / Math.Max(Tensors.Norm(xn), 1e-30);
                 foreach (var t in new[] { xn, xBarN, pn, qn }) t.MoveToOuterDisposeScope();
             }
@@ -149,11 +161,11 @@ public static class TotalVariation
         return x.MoveToOuterDisposeScope();
     }
 
-    static Tensor Project(Tensor x, bool nonNegative)
+    static Tensor Project(Tensor x, bool nonNegative, Scalar zero)
     {
         if (!nonNegative) return x.clone();
-        if (!x.is_complex()) return x.clamp_min(0);
+        if (!x.is_complex()) return x.clamp_min(zero);
         using var scope = NewDisposeScope();
-        return torch.complex(x.real.clamp_min(0), torch.zeros_like(x.real)).MoveToOuterDisposeScope();
+        return torch.complex(x.real.clamp_min(zero), torch.zeros_like(x.real)).MoveToOuterDisposeScope();
     }
 }
