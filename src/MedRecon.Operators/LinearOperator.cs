@@ -112,16 +112,10 @@ public sealed class CompositeOperator : LinearOperator
 /// <summary>(s A) x = s (A x) for a real scale s.</summary>
 public sealed class ScaledOperator : LinearOperator
 {
-    // Held for the operator's life, not made per call: TorchSharp 0.107 leaves implicit Scalars to the finalizer,
-    // which can free one while libtorch still reads it (TotalVariation calls this operator thousands of times).
-    readonly Scalar scale, scaleSquared;
-
     public ScaledOperator(LinearOperator inner, double scale) : base(inner.InputShape, inner.OutputShape)
     {
         Inner = inner;
         Scale = scale;
-        this.scale = scale.ToScalar();
-        scaleSquared = (scale * scale).ToScalar();
     }
 
     public LinearOperator Inner { get; }
@@ -131,19 +125,24 @@ public sealed class ScaledOperator : LinearOperator
     public override Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return Inner.Forward(x).mul_(scale).MoveToOuterDisposeScope();
+        // An explicit Scalar, disposed here: TorchSharp 0.107 leaves the implicit one of `tensor * double` to the
+        // finalizer, which can free it while libtorch still reads it (TotalVariation calls this thousands of times).
+        using var s = Scale.ToScalar();
+        return Inner.Forward(x).mul_(s).MoveToOuterDisposeScope();
     }
 
     public override Tensor Adjoint(Tensor y)
     {
         using var scope = NewDisposeScope();
-        return Inner.Adjoint(y).mul_(scale).MoveToOuterDisposeScope();
+        using var s = Scale.ToScalar();
+        return Inner.Adjoint(y).mul_(s).MoveToOuterDisposeScope();
     }
 
     public override Tensor Normal(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return Inner.Normal(x).mul_(scaleSquared).MoveToOuterDisposeScope();
+        using var s = (Scale * Scale).ToScalar();
+        return Inner.Normal(x).mul_(s).MoveToOuterDisposeScope();
     }
 }
 
