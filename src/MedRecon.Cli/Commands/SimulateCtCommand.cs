@@ -15,7 +15,8 @@ public static class SimulateCtCommand
         var image = new Option<string>("--image")
         {
             Description = "Image FILE.npy (N, N) real, a DICOM file or folder (one square slice; CT HU → attenuation per mm, " +
-                          "pixel size from PixelSpacing), or the phantom 'shepp-logan' (analytic line integrals of its ellipses). " +
+                          "pixel size from PixelSpacing), or a phantom: 'shepp-logan' or 'ellipses[:SEED]' (a seeded random-ellipse phantom, as validate's), from the " +
+                          "analytic line integrals of its ellipses. " +
                           "Images are projected on a 2x finer grid and detector, not with the reconstruction operator.",
             Required = true,
         };
@@ -49,7 +50,9 @@ public static class SimulateCtCommand
             double arcDeg = p.GetValue(arc) ?? (beam == CtBeam.Parallel ? 180.0 : 360.0);
             if (!(arcDeg > 0) || arcDeg > 360) throw new CliException($"--arc {arcDeg}: must be in (0, 360]");
             double px = p.GetValue(pixelSize);
-            bool dicom = !imageSpec.Equals("shepp-logan", StringComparison.OrdinalIgnoreCase) && Pipelines.DicomImages.IsDicom(imageSpec);
+            // Phantoms are projected analytically (their exact line integrals), as validate simulates them.
+            bool phantom = SimulateCommand.TryPhantom(imageSpec, out var ellipses);
+            bool dicom = !phantom && Pipelines.DicomImages.IsDicom(imageSpec);
             if (!dicom && (p.GetValue(slice) is not null || p.GetValue(series) is not null))
                 throw new CliException("--slice and --series apply to DICOM --image input only");
             using var dicomScope = NewDisposeScope();
@@ -64,13 +67,12 @@ public static class SimulateCtCommand
             if (det is < 1) throw new CliException($"--detectors {det}: must be positive");
 
             using var scope = NewDisposeScope();
-            bool phantom = imageSpec.Equals("shepp-logan", StringComparison.OrdinalIgnoreCase);
             Tensor gt;
             if (phantom)
             {
                 int n = p.GetValue(size);
                 if (n < 8 || n > 4096) throw new CliException($"--size {n}: must be between 8 and 4096");
-                gt = EllipsePhantom.SheppLogan().Rasterize(n);
+                gt = ellipses!.Rasterize(n);
             }
             else if (dicomSlice is not null) gt = dicomSlice.Image;
             else gt = CtCli.ReadImage(imageSpec);
@@ -83,10 +85,9 @@ public static class SimulateCtCommand
             Tensor sino;
             if (phantom)
             {
-                var sl = EllipsePhantom.SheppLogan();
                 var data = beam == CtBeam.Parallel
-                    ? sl.ParallelProjection(angles, g.Detectors, g.DetectorSpacing, size0, px, subsamples: 2)
-                    : sl.FanProjection(angles, g.Detectors, g.DetectorSpacing, g.SourceDistance, g.DetectorDistance, size0, px,
+                    ? ellipses!.ParallelProjection(angles, g.Detectors, g.DetectorSpacing, size0, px, subsamples: 2)
+                    : ellipses!.FanProjection(angles, g.Detectors, g.DetectorSpacing, g.SourceDistance, g.DetectorDistance, size0, px,
                         equiangular: beam == CtBeam.FanEquiangular, subsamples: 2);
                 sino = torch.tensor(data, new long[] { v, g.Detectors });
             }

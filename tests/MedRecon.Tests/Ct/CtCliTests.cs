@@ -72,6 +72,36 @@ public class CtCliTests
     }
 
     [Fact]
+    public void RandomEllipsePhantomIsProjectedAnalyticallyAsValidateDoes()
+    {
+        using var dir = new TempDir();
+        var (code, err) = Invoke("ct", "--image", "ellipses:7", "--size", "64", "--views", "30", "--out", dir["sim"]);
+        Assert.True(code == 0, err);
+        var sino = Npy.Read(Path.Combine(dir["sim"], "sino.npy"));
+        var gt = Npy.Read(Path.Combine(dir["sim"], "gt.npy"));
+        var phantom = MedRecon.Phantoms.EllipsePhantom.Random(7);
+        Assert.True(gt.allclose(phantom.Rasterize(64).to(ScalarType.Float32)), "gt is the phantom's raster");
+        // The exact line integrals of the ellipses (validate's phantom simulation), not a projection of the raster:
+        // the raster's fine-grid projection differs from them by the discretisation that validate's phantoms carry.
+        var g = CtGeometry.FromJson(File.ReadAllText(Path.Combine(dir["sim"], "geometry.json")));
+        var angles = CtAngles.Uniform(30);
+        var exact = torch.tensor(MedRecon.Phantoms.EllipseProjections.ParallelProjection(phantom, angles, g.Detectors, g.DetectorSpacing, 64, g.PixelSize, subsamples: 2),
+            new long[] { 30, g.Detectors });
+        Assert.True((sino - exact).abs().max().item<float>() < 1e-5f);
+        var raster = CtSimulation.ProjectFine(gt, g, angles, 2);
+        double rel = ((raster - sino).square().mean().sqrt() / sino.square().mean().sqrt()).item<float>();
+        Assert.InRange(rel, 1e-4, 0.05);
+        // Another seed is another phantom; a seed that is not an integer is refused.
+        (code, err) = Invoke("ct", "--image", "ellipses:8", "--size", "64", "--views", "30", "--out", dir["sim8"]);
+        Assert.True(code == 0, err);
+        Assert.False(Npy.Read(Path.Combine(dir["sim8"], "gt.npy")).allclose(gt));
+        (code, err) = Invoke("ct", "--image", "ellipses:x", "--size", "64", "--views", "30", "--out", dir["bad"]);
+        Assert.Equal(2, code);
+        Assert.Contains("seed must be an integer", err);
+        Assert.False(Directory.Exists(dir["bad"]));
+    }
+
+    [Fact]
     public void BadInputsGiveOneLineExitCode2AndNoOutput()
     {
         using var dir = new TempDir();
