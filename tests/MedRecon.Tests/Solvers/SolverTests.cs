@@ -195,6 +195,36 @@ public sealed class SolverTests
     }
 
     [Fact]
+    public void Tv_Anchor_AcceleratedReachesTheSameSolutionInFewerIterations()
+    {
+        // The anchor makes the objective strongly convex: accelerated PDHG (Chambolle–Pock Algorithm 2) converges to the
+        // same solution, and after 40 iterations it is nearer to it than 100 plain ones (the TV finish's old setting).
+        using var scope = NewDisposeScope();
+        int n = 96;
+        var truth = SolverTestData.Other.Rasterize(n);
+        var mask = SolverTestData.Mask(MaskKind.Random, n, 4, 0.08, seed: 2);
+        using var a = SenseOperator.SingleCoil(mask);
+        var y = a.Forward(truth.to(ScalarType.ComplexFloat32));
+        var gen = new Generator(7);
+        var estimate = new MedRecon.Solvers.ZeroShot.ReplacementConsistency(a, y)
+            .Apply(truth + torch.randn(new long[] { n, n }, generator: gen) * 0.02f);
+        Tensor Run(int iterations, bool accelerate) => TotalVariation.Reconstruct(a, y,
+            new TotalVariationOptions { Lambda = 0.004, Iterations = iterations, Anchor = estimate, Accelerate = accelerate });
+        var solution = Run(3000, accelerate: false);
+        double Distance(Tensor x) => Tensors.Norm(x - solution) / Tensors.Norm(solution);
+        double accelerated3000 = Distance(Run(3000, true)), accelerated40 = Distance(Run(40, true));
+        double plain40 = Distance(Run(40, false)), plain100 = Distance(Run(100, false));
+        output.WriteLine($"distance to the 3000-iteration solution: accelerated 3000 {accelerated3000:E2}, 40 {accelerated40:E2}; plain 40 {plain40:E2}, 100 {plain100:E2}");
+        Assert.True(accelerated3000 < 1e-4, $"accelerated 3000: {accelerated3000:E2}");
+        Assert.True(accelerated40 < 0.7 * plain40, $"accelerated 40 {accelerated40:E2} vs plain 40 {plain40:E2}");
+        Assert.True(accelerated40 < 1.05 * plain100, $"accelerated 40 {accelerated40:E2} vs plain 100 {plain100:E2}");
+        // Without an anchor there is no strong convexity to use: the option is ignored.
+        var plain = TotalVariation.Reconstruct(a, y, new TotalVariationOptions { Lambda = 0.004, Iterations = 30 });
+        var ignored = TotalVariation.Reconstruct(a, y, new TotalVariationOptions { Lambda = 0.004, Iterations = 30, Accelerate = true });
+        Assert.True(Tensors.Norm(plain - ignored) == 0);
+    }
+
+    [Fact]
     public void Tv_Anchor_BadInput_IsRefused()
     {
         using var scope = NewDisposeScope();
