@@ -172,19 +172,27 @@ public sealed class SolverTests
         }
     }
 
-    [Fact]
-    public void Tv_Anchor_RemovesNoiseFromANearlyConsistentEstimate()
+    /// <summary>The zero-shot TV finish's situation: an estimate with the measured k-space right and noise-like texture
+    /// elsewhere (96², 4x). The caller disposes the operator.</summary>
+    static (SenseOperator A, Tensor Y, Tensor Truth, Tensor Estimate) NearlyConsistentEstimate()
     {
-        // The zero-shot TV finish: an estimate with the measured k-space right and noise-like texture elsewhere.
-        using var scope = NewDisposeScope();
         int n = 96;
         var truth = SolverTestData.Other.Rasterize(n);
         var mask = SolverTestData.Mask(MaskKind.Random, n, 4, 0.08, seed: 2);
-        using var a = SenseOperator.SingleCoil(mask);
+        var a = SenseOperator.SingleCoil(mask);
         var y = a.Forward(truth.to(ScalarType.ComplexFloat32));
         var gen = new Generator(7);
         var textured = truth + torch.randn(new long[] { n, n }, generator: gen) * 0.02f;
-        var estimate = new MedRecon.Solvers.ZeroShot.ReplacementConsistency(a, y).Apply(textured);
+        return (a, y, truth, new MedRecon.Solvers.ZeroShot.ReplacementConsistency(a, y).Apply(textured));
+    }
+
+    [Fact]
+    public void Tv_Anchor_RemovesNoiseFromANearlyConsistentEstimate()
+    {
+        using var scope = NewDisposeScope();
+        var c = NearlyConsistentEstimate();
+        using var a = c.A;
+        var (y, truth, estimate) = (c.Y, c.Truth, c.Estimate);
         var finished = TotalVariation.Reconstruct(a, y, new TotalVariationOptions { Lambda = 0.004, Iterations = 100, Anchor = estimate });
         var plainTv = TotalVariation.Reconstruct(a, y, lambda: 0.004, iterations: 100);
         double before = Metrics.Psnr(truth, estimate), after = Metrics.Psnr(truth, finished), tv = Metrics.Psnr(truth, plainTv);
@@ -200,14 +208,9 @@ public sealed class SolverTests
         // The anchor makes the objective strongly convex: accelerated PDHG (Chambolle–Pock Algorithm 2) converges to the
         // same solution, and after 40 iterations it is nearer to it than 100 plain ones (the TV finish's old setting).
         using var scope = NewDisposeScope();
-        int n = 96;
-        var truth = SolverTestData.Other.Rasterize(n);
-        var mask = SolverTestData.Mask(MaskKind.Random, n, 4, 0.08, seed: 2);
-        using var a = SenseOperator.SingleCoil(mask);
-        var y = a.Forward(truth.to(ScalarType.ComplexFloat32));
-        var gen = new Generator(7);
-        var estimate = new MedRecon.Solvers.ZeroShot.ReplacementConsistency(a, y)
-            .Apply(truth + torch.randn(new long[] { n, n }, generator: gen) * 0.02f);
+        var c = NearlyConsistentEstimate();
+        using var a = c.A;
+        var (y, estimate) = (c.Y, c.Estimate);
         Tensor Run(int iterations, bool accelerate) => TotalVariation.Reconstruct(a, y,
             new TotalVariationOptions { Lambda = 0.004, Iterations = iterations, Anchor = estimate, Accelerate = accelerate });
         var solution = Run(3000, accelerate: false);
