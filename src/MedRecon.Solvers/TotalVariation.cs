@@ -158,7 +158,8 @@ public static class TotalVariation
                 // prox of τ(w/2)‖· − x̂‖² (then the constraint; both separable and isotropic, so they compose)
                 if (a0 is not null) v = v.add_(a0, anchorWeight).mul_(anchorScale);
                 xn = Project(v, options.NonNegative, zero);
-                xBarN = xn.mul(extrapolation).sub_(x.mul(previousWeight)); // x̄ = x + θ(x − x_prev); θ = 1 unless accelerated
+                // x̄ = x + θ(x − x_prev); θ = 1 (2x − x_prev) unless accelerated
+                xBarN = accelerate ? xn.mul(extrapolation).sub_(x.mul(previousWeight)) : xn.mul(extrapolation).sub_(x);
                 if (track) change = Tensors.Norm(xn - x) / Math.Max(Tensors.Norm(xn), 1e-30);
                 foreach (var t in new[] { xn, xBarN, pn, qn }) t.MoveToOuterDisposeScope();
             }

@@ -281,7 +281,7 @@ public static class ValidationRunner
         }
         if (c.Ct is { } ct && !(c.Task.Photons > 0))
         {
-            var projector = CtProjector.Create(ct.Geometry, ct.Angles);
+            using var projector = CtProjector.Create(ct.Geometry, ct.Angles);
             var best = new ConjugateGradientConsistency(projector, ct.Sinogram, ZeroShotDefaults.CtCgIterations, 0).Apply(img.Reference.to(TorchSharp.torch.ScalarType.Float32));
             return (Metrics.Psnr(img.Reference, best), Metrics.Ssim(img.Reference, best),
                 $"the reference after the loop's own data-consistency step ({ZeroShotDefaults.CtCgIterations} CG steps on the sinogram; what it returns from a perfect prior, before the TV finish)");
