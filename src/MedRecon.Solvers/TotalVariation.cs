@@ -46,8 +46,9 @@ public sealed record TotalVariationOptions
     public Tensor? Initial { get; init; }
     /// <summary>With an <see cref="Anchor"/> the objective is w-strongly convex in x, so PDHG can shrink τ and grow σ
     /// each iteration (Chambolle &amp; Pock 2011, Algorithm 2: θ = 1/√(1 + 2wτ), τ ← θτ, σ ← σ/θ, x̄ = x + θ(x − x_prev)),
-    /// O(1/k²) instead of O(1/k). Ignored without an anchor.</summary>
-    public bool Accelerate { get; init; }
+    /// O(1/k²) instead of O(1/k). On by default: the zero-shot TV finish, the anchor's user, gets nearer its solution in
+    /// 40 such iterations than in 100 plain ones (docs/zero-shot.md). Ignored without an anchor.</summary>
+    public bool Accelerate { get; init; } = true;
 }
 
 /// <summary>

@@ -47,15 +47,13 @@ public static class CtIterative
     /// <summary>TV on the projector normalised to ‖A‖ = 1 (λ relative to max|Aᵀy|/‖A‖²). With <paramref name="anchor"/> the
     /// objective also holds (1/2)‖x − anchor‖² and starts there (<see cref="TotalVariationOptions.Anchor"/>).
     /// <paramref name="initial"/>: where the iterations start (the FBP, say; default the anchor, else Aᵀy, a blurred
-    /// image on another scale, from which PDHG needs far more iterations). <paramref name="accelerate"/>: with an anchor,
-    /// <see cref="TotalVariationOptions.Accelerate"/>.</summary>
+    /// image on another scale, from which PDHG needs far more iterations).</summary>
     public static Tensor Tv(LinearOperator a, Tensor y, double lambda = 0.002, int iterations = DefaultTvIterations, bool nonNegative = true,
-        double? operatorNorm = null, IProgress<SolverProgress>? progress = null, Tensor? anchor = null, Tensor? initial = null,
-        bool accelerate = false)
+        double? operatorNorm = null, IProgress<SolverProgress>? progress = null, Tensor? anchor = null, Tensor? initial = null)
     {
         using var scope = NewDisposeScope();
         double s = operatorNorm ?? OperatorNorm(a);
-        var options = new TotalVariationOptions { Lambda = lambda, Iterations = iterations, NonNegative = nonNegative, Anchor = anchor, Initial = initial, Accelerate = accelerate };
+        var options = new TotalVariationOptions { Lambda = lambda, Iterations = iterations, NonNegative = nonNegative, Anchor = anchor, Initial = initial };
         return TotalVariation.Reconstruct((1.0 / s) * a, y / s, options, progress).MoveToOuterDisposeScope();
     }
 }

@@ -609,7 +609,7 @@ public static class ZeroShotSolver
             : DataConsistency.Create(o.DataConsistency, a, y, cg, Lambda(o, a, complexInput: true));
         var r = Reconstruct(prior, a, y, initial, dc, domain, o, s0, s1, progress);
         r = Finish(r, finish, progress, (x, pr) => TotalVariation.Reconstruct(a, y,
-            new TotalVariationOptions { Lambda = finish, Iterations = ZeroShotDefaults.TvFinishIterations, Anchor = x, Accelerate = true }, pr));
+            new TotalVariationOptions { Lambda = finish, Iterations = ZeroShotDefaults.TvFinishIterations, Anchor = x }, pr));
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
         r = WithStart(r, start, startIterations, startLambda);
@@ -666,7 +666,7 @@ public static class ZeroShotSolver
             ? CtIterative.Tv(projector, y, startLambda, startIterations, operatorNorm: norm, progress: StageProgress.For(progress, "TV start"))
             : x0;
         var r = Reconstruct(prior, projector, y, start, dc, domain, o, s0, s1, progress);
-        r = Finish(r, finish, progress, (x, pr) => CtIterative.Tv(projector, y, finish, ZeroShotDefaults.TvFinishIterations, operatorNorm: norm, progress: pr, anchor: x, accelerate: true));
+        r = Finish(r, finish, progress, (x, pr) => CtIterative.Tv(projector, y, finish, ZeroShotDefaults.TvFinishIterations, operatorNorm: norm, progress: pr, anchor: x));
         r.Mean.MoveToOuterDisposeScope();
         r.StandardDeviation?.MoveToOuterDisposeScope();
         return WithStart(r, startKind, startIterations, startLambda);
