@@ -67,6 +67,7 @@ public sealed class FakeScp : IDisposable
             try { s = _listener.AcceptSocket(); }
             catch (SocketException) { return; }
             catch (ObjectDisposedException) { return; }
+            catch (InvalidOperationException) { return; } // stopped while the previous association was being served
             try { using (s) Serve(s); }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException) { }
             catch (Exception e) { Error = e; }

@@ -31,6 +31,7 @@ public class StowHttpsTests
         readonly Thread _thread;
         public int Port { get; }
         public List<string> Authorizations { get; } = new();
+        public Exception? Error { get; private set; }
 
         public TlsStowServer(X509Certificate2 cert)
         {
@@ -42,9 +43,12 @@ public class StowHttpsTests
                 {
                     TcpClient c;
                     try { c = _listener.AcceptTcpClient(); }
-                    catch (Exception e) when (e is SocketException or ObjectDisposedException) { return; }
+                    // Stop() may land while the last connection is still being served: the next accept then throws
+                    // InvalidOperationException ("Not listening"), which must end the loop, not the test host
+                    catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException) { return; }
                     try { using (c) Serve(c, cert); }
                     catch (Exception e) when (e is IOException or System.Security.Authentication.AuthenticationException or ObjectDisposedException) { }
+                    catch (Exception e) { Error ??= e; } // an unhandled exception on this thread would abort the whole run
                 }
             }) { IsBackground = true };
             _thread.Start();
@@ -110,5 +114,6 @@ public class StowHttpsTests
         var results = StowRsClient.Send(files, new StowRsOptions { Url = url, BearerToken = "tls-token", Handler = handler });
         Assert.All(results, r => Assert.True(r.Outcome == StoreOutcome.Success, r.Message));
         Assert.Contains("Bearer tls-token", server.Authorizations);
+        Assert.Null(server.Error);
     }
 }
