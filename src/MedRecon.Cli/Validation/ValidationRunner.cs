@@ -271,18 +271,18 @@ public static class ValidationRunner
             var y = m.KSpace.to(TorchSharp.torch.ScalarType.ComplexFloat32) * a.Mask;
             var reference = img.Reference.to(TorchSharp.torch.ScalarType.ComplexFloat32);
             bool coils = a.OutputShape[0] > 1;
-            var best = coils
-                ? new ConjugateGradientConsistency(a, y, ZeroShotDefaults.SenseCgIterations, 0).Apply(reference)
-                : new ReplacementConsistency(a, y).Apply(reference);
+            // The loop's own choice of step (DataConsistency.Create): replacement for one coil, CG for coils.
+            var best = DataConsistency.Create(DataConsistencyMode.Auto, a, y, ZeroShotDefaults.SenseCgIterations, 0).Apply(reference).abs();
             string what = coils
                 ? $"the reference after the loop's own data-consistency step ({ZeroShotDefaults.SenseCgIterations} CG steps on the coil data; what it returns from a perfect prior)"
                 : "the reference itself, made exactly consistent with the measured samples (the best any exactly data-consistent reconstruction can return),";
-            return (Metrics.Psnr(img.Reference, best.abs()), Metrics.Ssim(img.Reference, best.abs()), what);
+            return (Metrics.Psnr(img.Reference, best), Metrics.Ssim(img.Reference, best), what);
         }
         if (c.Ct is { } ct && !(c.Task.Photons > 0))
         {
             using var projector = CtProjector.Create(ct.Geometry, ct.Angles);
-            var best = new ConjugateGradientConsistency(projector, ct.Sinogram, ZeroShotDefaults.CtCgIterations, 0).Apply(img.Reference.to(TorchSharp.torch.ScalarType.Float32));
+            var best = DataConsistency.Create(DataConsistencyMode.ConjugateGradient, projector, ct.Sinogram, ZeroShotDefaults.CtCgIterations, 0)
+                .Apply(img.Reference.to(TorchSharp.torch.ScalarType.Float32));
             return (Metrics.Psnr(img.Reference, best), Metrics.Ssim(img.Reference, best),
                 $"the reference after the loop's own data-consistency step ({ZeroShotDefaults.CtCgIterations} CG steps on the sinogram; what it returns from a perfect prior, before the TV finish)");
         }
